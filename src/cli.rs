@@ -1,0 +1,195 @@
+//! The command line: `serve` (the default), `validate`, `survey`, `export`.
+//! Flags win over environment variables, which win over defaults.
+
+use crate::config::{self, ServeConfig};
+use crate::db::DatabaseUrl;
+use crate::error::AppError;
+use crate::export::{export, ExportFormat};
+use crate::survey::Survey;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "civicpulse",
+    version,
+    about = "City livability satisfaction surveys: trilingual forms and weighted indices"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// Database: an SQLite file path or sqlite://PATH.
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = config::DEFAULT_DATABASE)]
+    pub database: String,
+    /// Folder of extra survey definitions (default: survey-defs/ when it exists).
+    #[arg(long, global = true, env = "CIVICPULSE_DEFS")]
+    pub defs: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CIVICPULSE_BIND", default_value = config::DEFAULT_BIND)]
+    pub bind: String,
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "CIVICPULSE_WORKERS")]
+    pub workers: Option<usize>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the survey forms (the default command).
+    Serve(ServeArgs),
+    /// Check survey definition files; exits non-zero when any is invalid.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Look at published surveys.
+    #[command(subcommand)]
+    Survey(SurveyCommand),
+    /// Write every response of a survey to standard output.
+    Export {
+        slug: String,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SurveyCommand {
+    /// List the surveys with their versions and response counts.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print the published (latest) definition of a survey.
+    Show {
+        slug: String,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ShowFormat,
+        /// A specific version instead of the latest.
+        #[arg(long)]
+        version: Option<u32>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Json,
+    Toml,
+}
+
+impl StoreArgs {
+    fn open(&self) -> Result<(crate::db::Database, crate::registry::SurveyRegistry), AppError> {
+        let url = DatabaseUrl::parse(&self.database)?;
+        crate::registry::open(&url, config::defs_dir(self.defs.clone()).as_deref())
+    }
+}
+
+/// Run the parsed command line; what `main` calls.
+pub fn run(cli: Cli) -> Result<(), AppError> {
+    match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Validate { files }) => validate(&files),
+        Some(Command::Survey(SurveyCommand::List { store })) => {
+            let (db, registry) = store.open()?;
+            let mut out = std::io::stdout().lock();
+            for stored in registry.current() {
+                let slug = stored.survey.slug.as_str();
+                let counts = db.response_counts(slug)?;
+                let versions: Vec<String> = counts.iter().map(|(v, n)| format!("v{v}: {n}")).collect();
+                writeln!(
+                    out,
+                    "{slug}\t{}\t{}",
+                    stored.survey.title.get(crate::lang::Lang::En),
+                    versions.join(", ")
+                )?;
+            }
+            Ok(())
+        }
+        Some(Command::Survey(SurveyCommand::Show {
+            slug,
+            format,
+            version,
+            store,
+        })) => {
+            let (_db, registry) = store.open()?;
+            let stored = match version {
+                Some(v) => registry.version(&slug, v),
+                None => registry.latest(&slug),
+            }
+            .ok_or_else(|| AppError::UnknownSurvey(slug.clone()))?;
+            let mut out = std::io::stdout().lock();
+            match format {
+                ShowFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &stored.survey.view()).map_err(std::io::Error::from)?;
+                    writeln!(out)?;
+                }
+                ShowFormat::Toml => write!(out, "{}", stored.survey.to_toml())?,
+            }
+            Ok(())
+        }
+        Some(Command::Export { slug, format, store }) => {
+            let (db, registry) = store.open()?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let n = export(&db, &registry, &slug, format, &mut out)?;
+            out.flush()?;
+            log::info!("exported {n} responses of {slug}");
+            Ok(())
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), AppError> {
+    let config = ServeConfig {
+        bind: args.bind,
+        database: DatabaseUrl::parse(&args.store.database)?,
+        defs_dir: config::defs_dir(args.store.defs),
+        workers: args.workers,
+    };
+    let app = crate::web::Application::build(&config)?;
+    log::info!("serving on http://{} (database {})", config.bind, config.database);
+    eprintln!(
+        "civicpulse: listening on http://{}  (database: {})",
+        config.bind, config.database
+    );
+    actix_web::rt::System::new()
+        .block_on(app.run_until_stopped())
+        .map_err(AppError::Output)
+}
+
+fn validate(files: &[PathBuf]) -> Result<(), AppError> {
+    let mut errors = Vec::new();
+    for file in files {
+        match Survey::from_file(file) {
+            Ok(survey) => println!(
+                "{}: ok ({} v{}, {} questions)",
+                file.display(),
+                survey.slug,
+                survey.version,
+                survey.questions.len()
+            ),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Definitions(errors))
+    }
+}

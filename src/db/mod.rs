@@ -1,0 +1,340 @@
+//! Storage. The only module that knows which database engine is in use:
+//! it owns the connection pool, the embedded migrations (run at start-up)
+//! and every query. The rest of the program sees `Database` and plain
+//! domain values.
+//!
+//! Calls block; the web layer runs them on actix's blocking thread pool.
+
+mod schema;
+mod url;
+
+pub use url::{DatabaseUrl, DatabaseUrlError};
+
+use crate::lang::Lang;
+use crate::survey::{Answers, Survey};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use schema::{answers, responses, survey_versions};
+use std::time::Duration;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open the database {url}: {message}")]
+    Open { url: String, message: String },
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migration(String),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error(
+        "version {version} of survey {slug:?} is already stored with different content; \
+         a published version never changes, so give the changed questionnaire a new version number"
+    )]
+    DefinitionChanged { slug: String, version: u32 },
+    #[error("the stored definition of survey {slug:?} version {version} no longer loads: {message}")]
+    StoredDefinition {
+        slug: String,
+        version: u32,
+        message: String,
+    },
+}
+
+/// Applied to every pooled connection. WAL lets readers run beside the one
+/// writer; `synchronous = FULL` makes each commit durable before the
+/// resident sees the thank-you page.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+type Conn = PooledConnection<ConnectionManager<SqliteConnection>>;
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool<ConnectionManager<SqliteConnection>>,
+}
+
+/// A stored survey version together with its row id.
+#[derive(Debug, Clone)]
+pub struct StoredSurvey {
+    pub version_id: i64,
+    pub survey: Survey,
+}
+
+/// A response ready to be written.
+#[derive(Debug, Clone)]
+pub struct NewResponse<'a> {
+    pub version_id: i64,
+    pub slug: &'a str,
+    pub lang: Lang,
+    pub submitted_at: time::OffsetDateTime,
+    /// Web submissions: the token of the rendered form, so a double submit
+    /// is stored once.
+    pub form_token: Option<&'a str>,
+    pub answers: &'a Answers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    New(i64),
+    /// The same form was already stored (double tap or reload).
+    Duplicate(i64),
+}
+
+/// A response as exported: answers in long format, in answer order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResponse {
+    pub id: String,
+    pub version: u32,
+    pub wave: i32,
+    pub lang: String,
+    pub submitted_at: String,
+    pub answers: Vec<(String, String)>,
+}
+
+/// RFC 3339 in UTC with whole seconds, e.g. `2026-11-29T15:53:36Z`: sorts
+/// as text and reads the same on every backend.
+pub fn format_timestamp(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+impl Database {
+    /// Open (creating the file if needed) and migrate.
+    pub fn open(url: &DatabaseUrl) -> Result<Database, DbError> {
+        let DatabaseUrl::Sqlite(path) = url;
+        let open_error = |message: String| DbError::Open {
+            url: url.to_string(),
+            message,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.is_dir() {
+                return Err(open_error(format!("the folder {} does not exist", parent.display())));
+            }
+        }
+        let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
+        let pool = Pool::builder()
+            .max_size(8)
+            .connection_timeout(Duration::from_secs(15))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(manager)
+            .map_err(|e| open_error(e.to_string()))?;
+        let db = Database { pool };
+        let mut conn = db.conn()?;
+        // WAL is a property of the file, so it is set once here, not per connection.
+        conn.batch_execute("PRAGMA journal_mode = WAL;")
+            .map_err(|e| open_error(e.to_string()))?;
+        conn.run_pending_migrations(MIGRATIONS)
+            .map_err(|e| DbError::Migration(e.to_string()))?;
+        Ok(db)
+    }
+
+    fn conn(&self) -> Result<Conn, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Store each definition that is not stored yet. A version that is
+    /// stored already must be identical: published versions never change.
+    pub fn sync_definitions(&self, surveys: &[Survey]) -> Result<(), DbError> {
+        let mut conn = self.conn()?;
+        conn.immediate_transaction(|conn| {
+            for survey in surveys {
+                let stored: Option<String> = survey_versions::table
+                    .filter(survey_versions::slug.eq(survey.slug.as_str()))
+                    .filter(survey_versions::version.eq(survey.version as i32))
+                    .select(survey_versions::definition)
+                    .first(conn)
+                    .optional()?;
+                match stored {
+                    Some(text) => {
+                        let same = Survey::from_toml("<stored>", &text)
+                            .map(|s| s.raw() == survey.raw())
+                            .unwrap_or(false);
+                        if !same {
+                            return Err(DbError::DefinitionChanged {
+                                slug: survey.slug.to_string(),
+                                version: survey.version,
+                            });
+                        }
+                    }
+                    None => {
+                        diesel::insert_into(survey_versions::table)
+                            .values((
+                                survey_versions::slug.eq(survey.slug.as_str()),
+                                survey_versions::version.eq(survey.version as i32),
+                                survey_versions::definition.eq(survey.to_toml()),
+                                survey_versions::created_at.eq(format_timestamp(time::OffsetDateTime::now_utc())),
+                            ))
+                            .execute(conn)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Every stored version of every survey, oldest version first.
+    pub fn stored_surveys(&self) -> Result<Vec<StoredSurvey>, DbError> {
+        let rows: Vec<(i64, String, i32, String)> = survey_versions::table
+            .select((
+                survey_versions::id,
+                survey_versions::slug,
+                survey_versions::version,
+                survey_versions::definition,
+            ))
+            .order((survey_versions::slug, survey_versions::version))
+            .load(&mut self.conn()?)?;
+        rows.into_iter()
+            .map(|(version_id, slug, version, text)| {
+                Survey::from_toml(&format!("{slug} v{version}"), &text)
+                    .map(|survey| StoredSurvey { version_id, survey })
+                    .map_err(|e| DbError::StoredDefinition {
+                        slug,
+                        version: version as u32,
+                        message: e.to_string(),
+                    })
+            })
+            .collect()
+    }
+
+    /// Write a response and its answers in one transaction. The form token
+    /// is unique, so a second submission of the same form stores nothing
+    /// and reports the first one.
+    pub fn insert_response(&self, new: &NewResponse<'_>) -> Result<Inserted, DbError> {
+        let mut conn = self.conn()?;
+        conn.immediate_transaction(|conn| {
+            if let Some(token) = new.form_token {
+                let existing: Option<i64> = responses::table
+                    .filter(responses::form_token.eq(token))
+                    .select(responses::id)
+                    .first(conn)
+                    .optional()?;
+                if let Some(id) = existing {
+                    return Ok(Inserted::Duplicate(id));
+                }
+            }
+            let id: i64 = diesel::insert_into(responses::table)
+                .values((
+                    responses::survey_version_id.eq(new.version_id),
+                    responses::survey_slug.eq(new.slug),
+                    responses::wave.eq(new.submitted_at.year()),
+                    responses::lang.eq(new.lang.code()),
+                    responses::submitted_at.eq(format_timestamp(new.submitted_at)),
+                    responses::source.eq("web"),
+                    responses::form_token.eq(new.form_token),
+                ))
+                .returning(responses::id)
+                .get_result(conn)?;
+            let rows: Vec<_> = new
+                .answers
+                .iter()
+                .flat_map(|(question, value)| value.stored_values().into_iter().map(move |v| (question, v)))
+                .enumerate()
+                .map(|(position, (question, value))| {
+                    (
+                        answers::response_id.eq(id),
+                        answers::position.eq(position as i32),
+                        answers::question_id.eq(question),
+                        answers::value.eq(value),
+                    )
+                })
+                .collect();
+            diesel::insert_into(answers::table).values(&rows).execute(conn)?;
+            Ok(Inserted::New(id))
+        })
+    }
+
+    /// Number of responses per stored version of a survey: (version, count).
+    pub fn response_counts(&self, slug: &str) -> Result<Vec<(u32, i64)>, DbError> {
+        let rows: Vec<(i32, i64)> = survey_versions::table
+            .left_join(responses::table)
+            .filter(survey_versions::slug.eq(slug))
+            .group_by(survey_versions::version)
+            .select((survey_versions::version, diesel::dsl::count(responses::id.nullable())))
+            .order(survey_versions::version)
+            .load(&mut self.conn()?)?;
+        Ok(rows.into_iter().map(|(v, n)| (v as u32, n)).collect())
+    }
+
+    /// Visit every response of a survey in submission order without
+    /// holding them all in memory.
+    pub fn for_each_response<E: From<DbError>>(
+        &self,
+        slug: &str,
+        mut visit: impl FnMut(StoredResponse) -> Result<(), E>,
+    ) -> Result<(), E> {
+        type Row = (
+            i64,
+            Option<String>,
+            i32,
+            i32,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
+        let mut conn = self.conn()?;
+        let rows = responses::table
+            .inner_join(survey_versions::table)
+            .left_join(answers::table)
+            .filter(responses::survey_slug.eq(slug))
+            .order((responses::id, answers::position.nullable()))
+            .select((
+                responses::id,
+                responses::external_id,
+                survey_versions::version,
+                responses::wave,
+                responses::lang,
+                responses::submitted_at,
+                answers::question_id.nullable(),
+                answers::value.nullable(),
+            ))
+            .load_iter::<Row, diesel::connection::DefaultLoadingMode>(&mut conn)
+            .map_err(DbError::from)?;
+        let mut current: Option<(i64, StoredResponse)> = None;
+        for row in rows {
+            let (id, external_id, version, wave, lang, submitted_at, question, value) = row.map_err(DbError::from)?;
+            if current.as_ref().is_none_or(|(cur, _)| *cur != id) {
+                if let Some((_, done)) = current.take() {
+                    visit(done)?;
+                }
+                let response = StoredResponse {
+                    id: external_id.unwrap_or_else(|| id.to_string()),
+                    version: version as u32,
+                    wave,
+                    lang,
+                    submitted_at,
+                    answers: Vec::new(),
+                };
+                current = Some((id, response));
+            }
+            if let (Some(q), Some(v), Some((_, response))) = (question, value, current.as_mut()) {
+                response.answers.push((q, v));
+            }
+        }
+        if let Some((_, done)) = current {
+            visit(done)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,129 @@
+//! Responses out, as JSON (one object per respondent) or wide CSV (one
+//! column per question id). Streams: a survey with a million responses is
+//! written without holding it in memory.
+
+use crate::db::{Database, StoredResponse};
+use crate::error::AppError;
+use crate::registry::SurveyRegistry;
+use crate::survey::{QuestionKind, Survey};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Csv,
+}
+
+/// Reserved CSV columns, before the question columns. Their names match the
+/// import format, so an export can be imported elsewhere.
+pub const CSV_META_COLUMNS: [&str; 4] = ["_id", "_submitted_at", "_lang", "_version"];
+
+/// Separator of multi-choice values inside one CSV cell.
+pub const MULTI_SEPARATOR: char = ';';
+
+/// Every question id a survey has ever had: the latest version's order
+/// first, then questions only older versions asked (they keep their
+/// answers in exports after being removed).
+pub fn question_columns(versions: &[&Survey]) -> Vec<String> {
+    let mut columns: Vec<String> = Vec::new();
+    for survey in versions.iter().rev() {
+        for q in &survey.questions {
+            if !columns.iter().any(|c| c == q.id.as_str()) {
+                columns.push(q.id.to_string());
+            }
+        }
+    }
+    columns
+}
+
+fn is_multi(versions: &HashMap<u32, &Survey>, version: u32, question: &str) -> bool {
+    versions
+        .get(&version)
+        .and_then(|s| s.question(question))
+        .is_some_and(|q| matches!(q.kind, QuestionKind::MultiChoice { .. }))
+}
+
+/// Write every response of `slug` to `out`.
+pub fn export(
+    db: &Database,
+    registry: &SurveyRegistry,
+    slug: &str,
+    format: ExportFormat,
+    out: &mut dyn Write,
+) -> Result<usize, AppError> {
+    let versions: Vec<&Survey> = registry.versions(slug).iter().map(|s| &s.survey).collect();
+    if versions.is_empty() {
+        return Err(AppError::UnknownSurvey(slug.to_string()));
+    }
+    let by_version: HashMap<u32, &Survey> = versions.iter().map(|s| (s.version, *s)).collect();
+    let mut count = 0usize;
+    match format {
+        ExportFormat::Json => {
+            out.write_all(b"[")?;
+            db.for_each_response(slug, |r: StoredResponse| -> Result<(), AppError> {
+                let mut answers = Map::new();
+                for (question, value) in &r.answers {
+                    if is_multi(&by_version, r.version, question) {
+                        let entry = answers
+                            .entry(question.clone())
+                            .or_insert_with(|| Value::Array(Vec::new()));
+                        if let Value::Array(values) = entry {
+                            values.push(Value::String(value.clone()));
+                        }
+                    } else {
+                        answers.insert(question.clone(), Value::String(value.clone()));
+                    }
+                }
+                let item = serde_json::json!({
+                    "id": r.id,
+                    "submitted_at": r.submitted_at,
+                    "lang": r.lang,
+                    "version": r.version,
+                    "wave": r.wave,
+                    "answers": answers,
+                });
+                out.write_all(if count == 0 { b"\n" } else { b",\n" })?;
+                serde_json::to_writer(&mut *out, &item).map_err(std::io::Error::from)?;
+                count += 1;
+                Ok(())
+            })?;
+            out.write_all(if count == 0 { b"]\n" } else { b"\n]\n" })?;
+        }
+        ExportFormat::Csv => {
+            let columns = question_columns(&versions);
+            let index: HashMap<&str, usize> = columns.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+            let mut writer = csv::Writer::from_writer(&mut *out);
+            writer.write_record(
+                CSV_META_COLUMNS
+                    .iter()
+                    .copied()
+                    .chain(columns.iter().map(String::as_str)),
+            )?;
+            db.for_each_response(slug, |r: StoredResponse| -> Result<(), AppError> {
+                let mut cells = vec![String::new(); columns.len()];
+                for (question, value) in &r.answers {
+                    if let Some(&i) = index.get(question.as_str()) {
+                        if !cells[i].is_empty() {
+                            cells[i].push(MULTI_SEPARATOR);
+                        }
+                        cells[i].push_str(value);
+                    }
+                }
+                let version = r.version.to_string();
+                let meta = [
+                    r.id.as_str(),
+                    r.submitted_at.as_str(),
+                    r.lang.as_str(),
+                    version.as_str(),
+                ];
+                writer.write_record(meta.into_iter().chain(cells.iter().map(String::as_str)))?;
+                count += 1;
+                Ok(())
+            })?;
+            writer.flush()?;
+        }
+    }
+    Ok(count)
+}

@@ -1,0 +1,60 @@
+//! What is published: every stored version of every survey, loaded once
+//! at start-up after the definition files have been stored.
+
+use crate::db::{Database, DatabaseUrl, StoredSurvey};
+use crate::error::AppError;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Open the database, store any new definition versions (built-in and from
+/// `defs_dir`), and load every stored version.
+pub fn open(url: &DatabaseUrl, defs_dir: Option<&Path>) -> Result<(Database, SurveyRegistry), AppError> {
+    let surveys = crate::survey::load_definitions(defs_dir).map_err(AppError::Definitions)?;
+    let db = Database::open(url)?;
+    db.sync_definitions(&surveys)?;
+    let registry = SurveyRegistry::new(db.stored_surveys()?);
+    Ok((db, registry))
+}
+
+/// The published surveys, every version, as loaded at start-up.
+#[derive(Default)]
+pub struct SurveyRegistry {
+    by_slug: BTreeMap<String, Vec<Arc<StoredSurvey>>>,
+}
+
+impl SurveyRegistry {
+    pub fn new(stored: Vec<StoredSurvey>) -> SurveyRegistry {
+        let mut by_slug: BTreeMap<String, Vec<Arc<StoredSurvey>>> = BTreeMap::new();
+        for s in stored {
+            by_slug.entry(s.survey.slug.to_string()).or_default().push(Arc::new(s));
+        }
+        for versions in by_slug.values_mut() {
+            versions.sort_by_key(|s| s.survey.version);
+        }
+        SurveyRegistry { by_slug }
+    }
+
+    /// The version residents answer now.
+    pub fn latest(&self, slug: &str) -> Option<Arc<StoredSurvey>> {
+        self.by_slug.get(slug).and_then(|v| v.last()).cloned()
+    }
+
+    pub fn version(&self, slug: &str, version: u32) -> Option<Arc<StoredSurvey>> {
+        self.by_slug
+            .get(slug)?
+            .iter()
+            .find(|s| s.survey.version == version)
+            .cloned()
+    }
+
+    /// Every stored version of a survey, oldest first.
+    pub fn versions(&self, slug: &str) -> &[Arc<StoredSurvey>] {
+        self.by_slug.get(slug).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The latest version of every survey.
+    pub fn current(&self) -> impl Iterator<Item = &Arc<StoredSurvey>> {
+        self.by_slug.values().filter_map(|v| v.last())
+    }
+}

@@ -1,0 +1,130 @@
+//! Errors of the statistics engine.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in the statistics engine. Messages name the
+/// respondent, stratum, margin or category concerned so that a statistician
+/// can fix the input.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum StatsError {
+    /// A weight is zero, negative, not finite or missing.
+    #[error("respondent {index}{} has an invalid weight ({reason}); every respondent needs a finite weight greater than 0", fmt_id(.id))]
+    InvalidWeight {
+        /// 0-based position of the respondent in the input.
+        index: usize,
+        /// External respondent id, when the caller supplied one.
+        id: Option<String>,
+        /// What is wrong ("missing", "zero", "negative: -1", "NaN", …).
+        reason: String,
+    },
+    /// Input columns of different lengths.
+    #[error("{what} has {got} values but there are {expected} respondents")]
+    LengthMismatch {
+        /// Which input.
+        what: String,
+        /// Number of respondents.
+        expected: usize,
+        /// Number of values given.
+        got: usize,
+    },
+    /// The data set has no respondents.
+    #[error("the sample has no respondents")]
+    EmptySample,
+    /// A stratum contains a single PSU, so its variance cannot be estimated.
+    #[error("stratum '{stratum}' has only one primary sampling unit (PSU); its variance cannot be estimated (merge it with a neighbouring stratum)")]
+    SinglePsuStratum {
+        /// Name of the stratum.
+        stratum: String,
+    },
+    /// A PSU appears in more than one stratum (PSUs must be nested in strata).
+    #[error("PSU {psu} appears in strata '{first}' and '{second}'; PSUs must be nested within strata (use globally unique PSU ids)")]
+    PsuNotNested {
+        /// PSU index as supplied.
+        psu: u32,
+        /// First stratum the PSU was seen in.
+        first: String,
+        /// Another stratum it also appears in.
+        second: String,
+    },
+    /// A stratum index has no name (index beyond the supplied names).
+    #[error("respondent {index} has stratum index {stratum} but only {names} stratum names were given")]
+    UnknownStratum {
+        /// Respondent position.
+        index: usize,
+        /// Stratum index.
+        stratum: u32,
+        /// Number of names.
+        names: usize,
+    },
+    /// A respondent's margin category code is out of range.
+    #[error("respondent {index} has category code {code} in margin '{margin}', which has only {categories} categories")]
+    UnknownCategory {
+        /// Respondent position.
+        index: usize,
+        /// Margin name.
+        margin: String,
+        /// Code found.
+        code: u32,
+        /// Number of categories of the margin.
+        categories: usize,
+    },
+    /// A category observed in the sample has no population total.
+    #[error("raking: sample category '{category}' of margin '{margin}' has no population total (the population margins lack it)")]
+    CategoryNotInPopulation {
+        /// Margin (question) name.
+        margin: String,
+        /// Category (value) name.
+        category: String,
+    },
+    /// A population category has no respondents.
+    #[error("raking: population category '{category}' of margin '{margin}' has no respondents in the sample, so it cannot be calibrated")]
+    CategoryNotInSample {
+        /// Margin (question) name.
+        margin: String,
+        /// Category (value) name.
+        category: String,
+    },
+    /// A population total is not a positive finite number.
+    #[error("raking: population total of category '{category}' of margin '{margin}' is {total}; it must be finite and greater than 0")]
+    InvalidPopulationTotal {
+        /// Margin name.
+        margin: String,
+        /// Category name.
+        category: String,
+        /// Total found.
+        total: f64,
+    },
+    /// Raking did not converge.
+    #[error("raking did not converge after {sweeps} sweeps (largest change of a joint-table cell in the last sweep: {last_change:e}, tolerance {tolerance:e}); the margins may be contradictory")]
+    RakingDidNotConverge {
+        /// Sweeps done.
+        sweeps: usize,
+        /// Largest cell change in the last sweep.
+        last_change: f64,
+        /// Tolerance (epsilon × Σ design weights).
+        tolerance: f64,
+    },
+    /// Invalid argument (confidence level, replicate count, …).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A value (score) is not usable.
+    #[error("variable '{variable}': respondent {index} has the value {value}, which is not a finite number")]
+    InvalidValue {
+        /// Variable id.
+        variable: String,
+        /// Respondent position.
+        index: usize,
+        /// Offending value.
+        value: f64,
+    },
+    /// A comparison needs two published estimates.
+    #[error("cannot compare: {0}")]
+    NotComparable(String),
+}
+
+fn fmt_id(id: &Option<String>) -> String {
+    match id {
+        Some(s) => format!(" (id '{s}')"),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,45 @@
+//! The statistics engine of civicpulse: pure functions from columnar,
+//! integer-coded survey data to published figures, following
+//! `METHODOLOGY.md` (the statistical contract) and matching R's `survey`
+//! package (see `tests/reference/`).
+//!
+//! Pipeline:
+//! 1. [`scores`]: option codes → item scores (0–100, `NaN` missing) and
+//!    top-two-box indicators; dimension and overall composites.
+//! 2. [`design`]: [`Design::unweighted`] (weights `none`), [`Design::new`]
+//!    (weights `design`: validated weights, strata, PSUs), then optionally
+//!    [`Design::rake`] (weights `raked`, [`rake`]).
+//! 3. [`estimate`]: [`estimate_all`] computes every row (whole sample, then
+//!    each group) with linearised SEs, t / logit CIs, n_eff, suppression and
+//!    precision flags; [`estimate()`] computes a single figure.
+//! 4. [`bootstrap`]: Rao–Wu rescaling bootstrap SEs (second method).
+//! 5. [`compare`]: two waves.
+//!
+//! No I/O, no logging, no global state.
+
+pub mod bootstrap;
+pub mod compare;
+pub mod design;
+pub mod dist;
+pub mod error;
+pub mod estimate;
+pub mod rake;
+pub mod scores;
+pub mod summation;
+
+#[cfg(test)]
+mod tests;
+
+pub use bootstrap::{bootstrap_all, BootstrapOptions, BootstrapRow};
+pub use compare::{compare, compare_values, Comparison};
+pub use design::{validate_weights, Design, DesignSpec, WeightMode};
+pub use error::StatsError;
+pub use estimate::{
+    estimate, estimate_all, finish_estimate, CiUnavailable, Column, DomainStats, Estimate,
+    EstimateOptions, Grouping, Kind, Level, Row, Variable,
+};
+pub use rake::{Margin, RakeOptions};
+pub use scores::{
+    column_from_options, column_to_options, composites, likert_option_scores, score_codes,
+    top_two_options, weighted_row_mean, Composites, DimensionSpec, ItemScores,
+};

@@ -1,0 +1,79 @@
+//! Compensated summation (Kahan–Babuška–Neumaier), used for every sum over
+//! respondents so that sums over millions of weights keep full precision.
+
+/// A Neumaier compensated accumulator.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct NeumaierSum {
+    sum: f64,
+    comp: f64,
+}
+
+impl NeumaierSum {
+    /// An empty sum.
+    pub const ZERO: NeumaierSum = NeumaierSum {
+        sum: 0.0,
+        comp: 0.0,
+    };
+
+    /// Add one term.
+    #[inline(always)]
+    pub fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        if self.sum.abs() >= x.abs() {
+            self.comp += (self.sum - t) + x;
+        } else {
+            self.comp += (x - t) + self.sum;
+        }
+        self.sum = t;
+    }
+
+    /// Merge another accumulator into this one.
+    #[inline]
+    pub fn merge(&mut self, other: &NeumaierSum) {
+        self.add(other.sum);
+        self.add(other.comp);
+    }
+
+    /// The compensated value.
+    #[inline(always)]
+    pub fn value(&self) -> f64 {
+        self.sum + self.comp
+    }
+}
+
+/// Compensated sum of a slice.
+pub fn sum(xs: &[f64]) -> f64 {
+    let mut s = NeumaierSum::ZERO;
+    for &x in xs {
+        s.add(x);
+    }
+    s.value()
+}
+
+/// Compensated sum of squares of a slice.
+pub fn sum_sq(xs: &[f64]) -> f64 {
+    let mut s = NeumaierSum::ZERO;
+    for &x in xs {
+        s.add(x * x);
+    }
+    s.value()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neumaier_is_exact_where_naive_fails() {
+        let xs = [1.0, 1e100, 1.0, -1e100];
+        assert_eq!(sum(&xs), 2.0);
+        let mut naive = 0.0;
+        for _ in 0..10_000_000 {
+            naive += 0.1;
+        }
+        let v = vec![0.1; 10_000_000];
+        assert!((sum(&v) - 1_000_000.0).abs() < 1e-9);
+        assert!((naive - 1_000_000.0f64).abs() > 1e-6);
+        assert!((sum_sq(&[3.0, 4.0]) - 25.0).abs() == 0.0);
+    }
+}

@@ -1,0 +1,157 @@
+//! Reproduce every row of `tests/reference/expected.json` (R survey 4.1).
+
+use super::*;
+use serde_json::Value;
+
+fn rel(a: f64, b: f64) -> f64 {
+    if a == b {
+        0.0
+    } else {
+        (a - b).abs() / b.abs().max(1e-300)
+    }
+}
+
+#[derive(Default, Debug)]
+struct MaxErr {
+    estimate: f64,
+    n_eff: f64,
+    se: f64,
+    ci: f64,
+    top_box: f64,
+}
+
+#[test]
+fn reproduces_r_survey_reference() {
+    let data = RefData::load();
+    let expected: Vec<Value> = serde_json::from_str(EXPECTED_JSON).unwrap();
+    assert_eq!(expected.len(), 480);
+    let designs = [
+        ("none", Design::unweighted(data.n).unwrap()),
+        ("design", data.design()),
+        ("raked", data.raked()),
+    ];
+    let opts = EstimateOptions {
+        min_cell: 0,
+        ..Default::default()
+    };
+    let vars = data.variables();
+    let mut ours: Vec<(String, Row)> = Vec::new();
+    for (name, d) in &designs {
+        for r in estimate_all(d, &vars, Some(&data.grouping()), &opts).unwrap() {
+            ours.push((name.to_string(), r));
+        }
+    }
+    let mut err = MaxErr::default();
+    let mut matched = 0;
+    for e in &expected {
+        let wname = e["weights"].as_str().unwrap();
+        let id = e["id"].as_str().unwrap();
+        let group = e["group"].as_str();
+        let gcode = group.map(|g| data.district_names.iter().position(|x| x == g).unwrap() as u32);
+        let (_, r) = ours
+            .iter()
+            .find(|(w, r)| w == wname && r.id == id && r.group == gcode)
+            .unwrap_or_else(|| panic!("no row for {wname} {id} {group:?}"));
+        let level = e["level"].as_str().unwrap();
+        assert_eq!(serde_json::to_value(r.level).unwrap(), level);
+        let ctx = format!("{wname} {id} {group:?}");
+        let s = &r.score;
+        assert_eq!(s.n, e["n"].as_u64().unwrap(), "n {ctx}");
+        assert_eq!(s.df, e["df"].as_u64().unwrap(), "df {ctx}");
+        let f = |k: &str| e[k].as_f64().unwrap();
+        let mut check = |slot: &mut f64, got: Option<f64>, want: f64, tol: f64, what: &str| {
+            let r = rel(got.unwrap(), want);
+            assert!(r <= tol, "{what} {ctx}: {got:?} vs {want} (rel {r:e})");
+            *slot = slot.max(r);
+        };
+        check(&mut err.estimate, s.estimate, f("estimate"), 1e-9, "estimate");
+        check(&mut err.n_eff, s.n_eff, f("n_eff"), 1e-9, "n_eff");
+        check(&mut err.se, s.se, f("se"), 1e-6, "se");
+        check(&mut err.ci, s.ci_low, f("ci_low"), 1e-6, "ci_low");
+        check(&mut err.ci, s.ci_high, f("ci_high"), 1e-6, "ci_high");
+        if level == "item" {
+            let t = r.top_box.as_ref().unwrap();
+            let et = &e["top_box"];
+            for (got, k) in [
+                (t.estimate, "estimate"),
+                (t.ci_low, "ci_low"),
+                (t.ci_high, "ci_high"),
+            ] {
+                check(&mut err.top_box, got, et[k].as_f64().unwrap(), 1e-6, "top_box");
+            }
+        } else {
+            assert!(r.top_box.is_none());
+        }
+        matched += 1;
+    }
+    assert_eq!(matched, 480);
+    // R emits a row exactly when n >= 2: so must every other row of ours be n < 2.
+    let with_n2 = ours.iter().filter(|(_, r)| r.score.n >= 2).count();
+    assert_eq!(with_n2, 480);
+    println!("max relative errors vs R: {err:?}");
+}
+
+/// The α shortcut of the raking variance equals the direct formulation of
+/// R's svyrecvar (10 rounds of per-margin centring of z on every
+/// respondent, then PSU totals), for the whole sample and each district.
+#[test]
+fn fast_raking_variance_matches_direct_formulation() {
+    let data = RefData::load();
+    let d = data.raked();
+    let w = d.weights().to_vec();
+    let n = data.n;
+    let psu = d.psu.clone().unwrap();
+    let mut worst: f64 = 0.0;
+    let vars = data.variables();
+    for v in &vars {
+        for group in std::iter::once(None).chain(data.district_order.iter().map(|&g| Some(g))) {
+            let inset: Vec<bool> = (0..n)
+                .map(|i| !v.score[i].is_nan() && (group.is_none() || data.district[i] == group))
+                .collect();
+            let sw: f64 = (0..n).filter(|&i| inset[i]).map(|i| w[i]).sum();
+            let m: f64 = (0..n).filter(|&i| inset[i]).map(|i| w[i] * v.score[i]).sum::<f64>() / sw;
+            let mut z: Vec<f64> = (0..n)
+                .map(|i| if inset[i] { w[i] * (v.score[i] - m) / sw } else { 0.0 })
+                .collect();
+            for _ in 0..10 {
+                for mg in &data.margins {
+                    let nc = mg.categories.len();
+                    let mut s = vec![0.0; nc];
+                    let mut c = vec![0.0; nc];
+                    for i in 0..n {
+                        s[mg.codes[i] as usize] += z[i] / w[i];
+                        c[mg.codes[i] as usize] += 1.0;
+                    }
+                    for i in 0..n {
+                        let k = mg.codes[i] as usize;
+                        z[i] -= w[i] * s[k] / c[k];
+                    }
+                }
+            }
+            let p_count = d.psu_stratum.len();
+            let mut t = vec![0.0; p_count];
+            for i in 0..n {
+                t[psu[i] as usize] += z[i];
+            }
+            let mut var = 0.0;
+            for h in 0..d.n_strata() {
+                let ps: Vec<usize> = (0..p_count).filter(|&p| d.psu_stratum[p] as usize == h).collect();
+                let nh = ps.len() as f64;
+                let mean = ps.iter().map(|&p| t[p]).sum::<f64>() / nh;
+                var += nh / (nh - 1.0) * ps.iter().map(|&p| (t[p] - mean).powi(2)).sum::<f64>();
+            }
+            let fast = estimate(
+                &d,
+                Column::Numeric(v.score),
+                Kind::Mean,
+                group.map(|g| (data.district.as_slice(), g)),
+                &EstimateOptions::default(),
+            )
+            .unwrap();
+            let r = rel(fast.se.unwrap(), var.sqrt());
+            worst = worst.max(r);
+            assert!(r < 1e-9, "{} {group:?}: {} vs {}", v.id, fast.se.unwrap(), var.sqrt());
+        }
+    }
+    println!("fast vs direct raking variance: max rel diff {worst:e}");
+}

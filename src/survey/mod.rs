@@ -1,0 +1,22 @@
+//! Survey definitions: the typed, validated model of a questionnaire.
+//!
+//! `raw` is the file format as written; `model` validates it once into a
+//! `Survey`; `answers` checks a respondent's answers against it; `catalog`
+//! gathers the built-in and on-disk definitions. Nothing here does HTTP or
+//! SQL.
+
+pub mod answers;
+pub mod catalog;
+pub mod model;
+pub mod raw;
+pub mod show;
+
+pub use answers::{AnswerError, AnswerProblem, AnswerValue, Answers, RawAnswers};
+pub use catalog::{builtin_definitions, load_definitions};
+pub use model::{
+    Choice, DefinitionError, DefinitionIssue, Dimension, Id, Localized, OptionValue, Place, Question, QuestionId,
+    QuestionKind, Section, ShowIf, Slug, Survey,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,159 @@
+//! The HTTP layer: routes, request decoding, languages, rendering. It turns
+//! requests into calls on `survey` and `db` and their results into pages;
+//! the rules themselves live in those modules.
+
+pub mod error;
+pub mod form;
+pub mod i18n;
+pub mod render;
+mod resident;
+pub mod security;
+
+use crate::config::ServeConfig;
+use crate::db::Database;
+use crate::error::AppError;
+pub use crate::registry::SurveyRegistry;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{Compress, DefaultHeaders, Logger};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use error::WebErrorKind;
+use render::Renderer;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// Everything a handler needs, shared by all workers.
+pub struct AppState {
+    pub db: Database,
+    pub surveys: SurveyRegistry,
+    pub renderer: Arc<Renderer>,
+}
+
+/// Content-Security-Policy for every page: only our own scripts, styles
+/// and forms; no framing.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// A bound, configured server, ready to run (see `tests/` for its use).
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Open the database, store the definitions and bind the address.
+    pub fn build(config: &ServeConfig) -> Result<Application, AppError> {
+        let (db, registry) = crate::registry::open(&config.database, config.defs_dir.as_deref())?;
+        let renderer = Arc::new(Renderer::new(i18n::Messages::load()?)?);
+        let state = web::Data::new(AppState {
+            db,
+            surveys: registry,
+            renderer,
+        });
+        let listener = TcpListener::bind(&config.bind).map_err(|e| AppError::Bind {
+            address: config.bind.clone(),
+            error: e,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| AppError::Bind {
+                address: config.bind.clone(),
+                error: e,
+            })?
+            .port();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(Compress::default())
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::CONTENT_SECURITY_POLICY, CSP))
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                        .add((header::REFERRER_POLICY, "same-origin"))
+                        .add((header::X_FRAME_OPTIONS, "DENY")),
+                )
+                .wrap(Logger::new("%r %s %b %Dms"))
+                .route("/", web::get().to(resident::home))
+                .route("/health", web::get().to(health))
+                .route("/static/{file}", web::get().to(static_file))
+                .service(
+                    web::resource("/s/{slug}")
+                        .route(web::get().to(resident::show_form))
+                        .route(web::post().to(resident::submit))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .route("/s/{slug}/thanks", web::get().to(resident::thanks))
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)
+        .map_err(|e| AppError::Bind {
+            address: config.bind.clone(),
+            error: e,
+        })?;
+        if let Some(workers) = config.workers {
+            server = server.workers(workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
+}
+
+/// Assets compiled into the binary, so the server runs from any folder.
+const STATIC_FILES: &[(&str, &str, &str)] = &[
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/style.css"),
+    ),
+    (
+        "form.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/form.js"),
+    ),
+];
+
+async fn static_file(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    match STATIC_FILES.iter().find(|(name, _, _)| *name == path.as_str()) {
+        Some((_, mime, body)) => HttpResponse::Ok()
+            .content_type(*mime)
+            .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+            .body(*body),
+        None => actix_web::ResponseError::error_response(&state.error(
+            WebErrorKind::NotFound,
+            i18n::negotiate(&req),
+            format!("no static file {path}"),
+        )),
+    }
+}
+
+async fn not_found(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    actix_web::ResponseError::error_response(&state.error(
+        WebErrorKind::NotFound,
+        i18n::negotiate(&req),
+        format!("no page at {}", req.path()),
+    ))
+}
+
+async fn method_not_allowed(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    actix_web::ResponseError::error_response(&state.error(
+        WebErrorKind::MethodNotAllowed,
+        i18n::negotiate(&req),
+        format!("{} {}", req.method(), req.path()),
+    ))
+}

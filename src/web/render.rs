@@ -1,0 +1,102 @@
+//! HTML rendering: handlebars templates compiled into the binary, and the
+//! parts of the page context every page shares (language, switcher, UI
+//! messages). Templates never see a request or a database row.
+
+use super::i18n::Messages;
+use crate::lang::Lang;
+use handlebars::Handlebars;
+use serde::Serialize;
+use serde_json::Value;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("layout", include_str!("../../templates/layout.hbs")),
+    ("survey_form", include_str!("../../templates/survey_form.hbs")),
+    ("thanks", include_str!("../../templates/thanks.hbs")),
+    ("error", include_str!("../../templates/error.hbs")),
+    ("home", include_str!("../../templates/home.hbs")),
+];
+
+pub struct Renderer {
+    registry: Handlebars<'static>,
+    pub messages: Messages,
+}
+
+#[derive(Serialize)]
+struct LanguageLink {
+    code: &'static str,
+    native_name: &'static str,
+    href: String,
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct PageMeta<'a> {
+    lang: &'static str,
+    html_lang: &'static str,
+    title: &'a str,
+    languages: Vec<LanguageLink>,
+    switcher_in_form: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template error: {0}")]
+    Template(#[from] Box<handlebars::TemplateError>),
+    #[error("cannot render {template}: {message}")]
+    Render { template: String, message: String },
+}
+
+impl Renderer {
+    pub fn new(messages: Messages) -> Result<Renderer, RenderError> {
+        let mut registry = Handlebars::new();
+        registry.set_dev_mode(false);
+        for (name, text) in TEMPLATES {
+            registry.register_template_string(name, *text).map_err(Box::new)?;
+        }
+        Ok(Renderer { registry, messages })
+    }
+
+    /// Render `template` with `body`'s fields plus `page` and `t`.
+    /// `switcher_in_form` tells the layout that the page renders its own
+    /// language buttons (the survey form, where switching must keep answers).
+    pub fn render(
+        &self,
+        template: &str,
+        lang: Lang,
+        title: &str,
+        switcher_in_form: bool,
+        body: &impl Serialize,
+    ) -> Result<String, RenderError> {
+        let failed = |message: String| RenderError::Render {
+            template: template.to_string(),
+            message,
+        };
+        let mut context = match serde_json::to_value(body).map_err(|e| failed(e.to_string()))? {
+            Value::Object(map) => map,
+            _ => return Err(failed("the page context is not an object".into())),
+        };
+        let page = PageMeta {
+            lang: lang.code(),
+            html_lang: lang.html_lang(),
+            title,
+            languages: Lang::ALL
+                .iter()
+                .map(|&l| LanguageLink {
+                    code: l.code(),
+                    native_name: l.native_name(),
+                    href: format!("?lang={}", l.code()),
+                    current: l == lang,
+                })
+                .collect(),
+            switcher_in_form,
+        };
+        context.insert(
+            "page".into(),
+            serde_json::to_value(page).map_err(|e| failed(e.to_string()))?,
+        );
+        context.insert("t".into(), Value::Object((*self.messages.all(lang)).clone()));
+        self.registry
+            .render(template, &context)
+            .map_err(|e| failed(e.to_string()))
+    }
+}

@@ -1,0 +1,313 @@
+//! The `civicpulse` binary as operators and statisticians use it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+fn civicpulse() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_civicpulse"));
+    cmd.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    cmd
+}
+
+fn run(args: &[&str], cwd: &Path) -> (bool, String, String) {
+    let out = civicpulse().args(args).current_dir(cwd).output().expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+const BROKEN: &str = r#"
+slug = "broken"
+version = 1
+title = { zh = "标题", en = "Title", ko = "제목" }
+intro = { zh = "介绍", en = "Intro" }
+thanks = { zh = "谢谢", en = "Thanks", ko = "감사합니다" }
+
+[[sections]]
+id = "main"
+title = { zh = "主要", en = "Main", ko = "주요" }
+
+[[sections.questions]]
+id = "later_dependent"
+type = "single_choice"
+text = { zh = "问", en = "Q", ko = "질문" }
+options = [{ value = "a", label = { zh = "甲", en = "A", ko = "가" } }]
+show_if = { question = "district", equals = "nowhere" }
+
+[[sections.questions]]
+id = "district"
+type = "single_choice"
+requried = true
+text = { zh = "区", en = "District", ko = "구" }
+options = [{ value = "x", label = { zh = "x", en = "x", ko = "x" } }]
+"#;
+
+#[test]
+fn validate_accepts_the_built_in_survey_and_names_every_problem_of_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (ok, stdout, _) = run(
+        &["validate", &format!("{root}/survey-defs/livability.toml")],
+        dir.path(),
+    );
+    assert!(ok);
+    assert!(stdout.contains("ok (livability v1"));
+
+    // A typo'd field is a syntax error that names the field and line.
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, BROKEN).unwrap();
+    let (ok, _, stderr) = run(&["validate", typo.to_str().unwrap()], dir.path());
+    assert!(!ok);
+    assert!(stderr.contains("typo.toml") && stderr.contains("requried"), "{stderr}");
+
+    // Without the typo: the missing Korean intro and the forward show_if are both reported.
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, BROKEN.replace("requried", "required")).unwrap();
+    let (ok, _, stderr) = run(&["validate", broken.to_str().unwrap()], dir.path());
+    assert!(!ok);
+    assert!(
+        stderr.contains("broken.toml: survey, field \"intro.ko\": missing Korean text"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("question \"later_dependent\", field \"show_if.question\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn survey_show_prints_the_published_definition() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stdout, stderr) = run(
+        &["survey", "show", "livability", "--format", "json", "--database", "s.db"],
+        dir.path(),
+    );
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["slug"], "livability");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["languages"], serde_json::json!(["zh", "en", "ko"]));
+    let dims: Vec<&str> = v["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    for d in ["safety", "convenience", "nature", "culture", "mobility"] {
+        assert!(dims.contains(&d), "dimension {d}");
+    }
+    let questions = v["questions"].as_array().unwrap();
+    let district = questions.iter().find(|q| q["id"] == "district").unwrap();
+    assert_eq!(district["type"], "single_choice");
+    assert_eq!(district["dimension"], serde_json::Value::Null);
+    let values: Vec<&str> = district["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        [
+            "huancui",
+            "wendeng",
+            "rongcheng",
+            "rushan",
+            "gaoqu",
+            "jingqu",
+            "lingang",
+            "nanhai"
+        ]
+    );
+    assert_eq!(district["options"][0]["label"]["zh"], "环翠区");
+    let night = questions.iter().find(|q| q["id"] == "safety_night").unwrap();
+    assert_eq!(night["dimension"], "safety");
+    assert_eq!(night["weight"], 2.0);
+    let scores: Vec<serde_json::Value> = night["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["score"].clone())
+        .collect();
+    assert_eq!(
+        scores,
+        serde_json::json!([0.0, 25.0, 50.0, 75.0, 100.0, null])
+            .as_array()
+            .unwrap()
+            .clone()
+    );
+    let foreign = questions.iter().find(|q| q["id"] == "foreign_services").unwrap();
+    assert_eq!(foreign["show_if"]["question"], "resident_type");
+    for q in questions {
+        for lang in ["zh", "en", "ko"] {
+            assert!(!q["text"][lang].as_str().unwrap().is_empty());
+        }
+    }
+    let (ok, _, stderr) = run(&["survey", "show", "nope", "--database", "s.db"], dir.path());
+    assert!(!ok && stderr.contains("no survey named \"nope\""), "{stderr}");
+}
+
+#[test]
+fn a_bad_database_url_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = run(&["survey", "list", "--database", "mysql://x/y"], dir.path());
+    assert!(!ok && stderr.contains("unknown database URL scheme"), "{stderr}");
+    let (ok, _, stderr) = run(&["survey", "list", "--database", "/no/such/folder/x.db"], dir.path());
+    assert!(!ok && stderr.contains("does not exist"), "{stderr}");
+}
+
+/// The server as a child process; killed with SIGKILL on drop.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(db: &Path, cwd: &Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = civicpulse()
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            db.to_str().unwrap(),
+            "--workers",
+            "1",
+        ])
+        .current_dir(cwd)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server starts");
+    // The server announces itself on stderr once it listens.
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        address: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let at = html.find(&format!("name=\"{name}\"")).unwrap();
+    let start = html[..at].rfind('<').unwrap();
+    let tag = &html[start..at + html[at..].find('>').unwrap()];
+    let v = tag.find("value=\"").unwrap() + 7;
+    tag[v..v + tag[v..].find('"').unwrap()].to_string()
+}
+
+async fn submit_one(client: &reqwest::Client, address: &str, lang: &str, district: &str) {
+    let html = client
+        .get(format!("{address}/s/livability?lang={lang}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let survey = civicpulse::survey::builtin_definitions().remove(0);
+    let mut pairs = vec![
+        ("_csrf".to_string(), hidden(&html, "_csrf")),
+        ("_form".to_string(), hidden(&html, "_form")),
+        ("_lang".to_string(), lang.to_string()),
+    ];
+    for q in &survey.questions {
+        if !q.required || q.show_if.is_some() {
+            continue;
+        }
+        let value = match q.id.as_str() {
+            "district" => district.to_string(),
+            "resident_type" => "local".to_string(),
+            _ => q.kind.options()[0].value.to_string(),
+        };
+        pairs.push((q.id.to_string(), value));
+    }
+    pairs.push(("suggestions".into(), "line one\nline \"two\", with comma".into()));
+    let response = client
+        .post(format!("{address}/s/livability"))
+        .form(&pairs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn responses_survive_kill_9_and_export_as_json_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crash.db");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    {
+        let server = start_server(&db, dir.path());
+        submit_one(&client, &server.address, "zh", "huancui").await;
+        submit_one(&client, &server.address, "en", "wendeng").await;
+        submit_one(&client, &server.address, "ko", "nanhai").await;
+        // Dropping the server sends SIGKILL: no shutdown, no checkpoint.
+    }
+    let db_arg = format!("sqlite://{}", db.display());
+    let (ok, stdout, stderr) = run(
+        &["export", "livability", "--format", "json", "--database", &db_arg],
+        dir.path(),
+    );
+    assert!(ok, "{stderr}");
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "every thanked response survived");
+    assert_eq!(rows[0]["lang"], "zh");
+    assert_eq!(rows[2]["answers"]["district"], "nanhai");
+    assert_eq!(rows[1]["answers"]["suggestions"], "line one\nline \"two\", with comma");
+    assert!(rows[0]["id"].is_string() && rows[0]["submitted_at"].is_string());
+
+    let (ok, stdout, stderr) = run(&["export", "livability", "--format", "csv"], dir.path());
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "default database in the working folder is empty: header only"
+    );
+    let out = civicpulse()
+        .args(["export", "livability", "--format", "csv"])
+        .env("DATABASE_URL", &db_arg)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.starts_with("_id,_submitted_at,_lang,_version,district,sex,age_group"),
+        "{header}"
+    );
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 3);
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    assert_eq!(&records[1][col("district")], "wendeng");
+    assert_eq!(&records[1][col("_lang")], "en");
+    assert_eq!(&records[0][col("suggestions")], "line one\nline \"two\", with comma");
+    assert_eq!(&records[0][col("foreign_services")], "", "hidden question: empty cell");
+}

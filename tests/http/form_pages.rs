@@ -1,0 +1,126 @@
+use crate::helpers::*;
+
+#[tokio::test]
+async fn form_renders_in_each_language_with_accessible_structure() {
+    let app = spawn_app().await;
+    let survey = livability();
+    for (lang, html_lang) in [("zh", "zh-Hans"), ("en", "en"), ("ko", "ko")] {
+        let page = app.get_form(lang).await;
+        let html = &page.html;
+        let code: civicpulse::lang::Lang = lang.parse().unwrap();
+        assert!(
+            html.contains(&format!("<html lang=\"{html_lang}\"")),
+            "{lang}: html lang"
+        );
+        assert!(html.contains(&escaped(survey.title.get(code))), "{lang}: title");
+        for q in &survey.questions {
+            assert!(html.contains(&escaped(q.text.get(code))), "{lang}: text of {}", q.id);
+            assert!(
+                html.contains(&format!("id=\"q-{}\"", q.id)),
+                "{lang}: wrapper of {}",
+                q.id
+            );
+        }
+        assert_eq!(
+            html.matches("<fieldset").count(),
+            survey.questions.len(),
+            "{lang}: one fieldset per question"
+        );
+        assert_eq!(
+            html.matches("<legend").count(),
+            survey.questions.len(),
+            "{lang}: one legend per question"
+        );
+        // Every radio of a required, always-shown question carries `required`.
+        let district = tag_with(html, "id=\"q-district-huancui\"").unwrap();
+        assert!(district.contains("required"), "{lang}: required radios");
+        // A question behind skip logic must not block a browser without JS.
+        let foreign = tag_with(html, "id=\"q-foreign_services-1\"").unwrap();
+        assert!(
+            !foreign.contains("required"),
+            "{lang}: conditional question is not HTML-required"
+        );
+        assert!(page.csrf.len() == 32 && page.form_token.len() == 32);
+        assert!(html.contains("/static/style.css"));
+        assert!(!html.contains("https://"), "{lang}: no external assets");
+    }
+}
+
+#[tokio::test]
+async fn language_comes_from_query_then_cookie_then_header_then_chinese() {
+    let app = spawn_app().await;
+    let fresh = new_client();
+    let html = |r: reqwest::Response| async { r.text().await.unwrap() };
+
+    let default = html(fresh.get(app.url("/s/livability")).send().await.unwrap()).await;
+    assert!(default.contains("<html lang=\"zh-Hans\""));
+
+    let korean = html(
+        fresh
+            .get(app.url("/s/livability"))
+            .header("accept-language", "ko-KR,ko;q=0.9,en;q=0.5")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(korean.contains("<html lang=\"ko\""));
+
+    // ?lang= wins and is remembered in a cookie.
+    let english = html(
+        fresh
+            .get(app.url("/s/livability?lang=en"))
+            .header("accept-language", "ko")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(english.contains("<html lang=\"en\""));
+    let remembered = html(
+        fresh
+            .get(app.url("/s/livability"))
+            .header("accept-language", "ko")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(remembered.contains("<html lang=\"en\""), "cookie beats Accept-Language");
+}
+
+#[tokio::test]
+async fn static_assets_and_home_page_are_served() {
+    let app = spawn_app().await;
+    let css = app.get("/static/style.css").await;
+    assert_eq!(css.status(), 200);
+    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(!css.text().await.unwrap().is_empty());
+    assert_eq!(app.get("/static/form.js").await.status(), 200);
+    assert_eq!(app.get("/static/nope.js").await.status(), 404);
+    let home = app.get("/?lang=en").await;
+    assert_eq!(home.status(), 200);
+    assert!(home.text().await.unwrap().contains("/s/livability"));
+    let health = app.get("/health").await;
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers() {
+    let app = spawn_app().await;
+    let response = app.get("/s/livability").await;
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let csrf = cookies.iter().find(|c| c.starts_with("cp_csrf=")).expect("csrf cookie");
+    assert!(csrf.contains("HttpOnly") && csrf.contains("SameSite=Lax"));
+}

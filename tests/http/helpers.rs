@@ -1,0 +1,198 @@
+//! `spawn_app`: a real server on an ephemeral port over a fresh SQLite file
+//! in a temporary folder, plus small helpers to read pages and fill forms.
+
+use civicpulse::config::ServeConfig;
+use civicpulse::db::{Database, DatabaseUrl, StoredResponse};
+use civicpulse::survey::{builtin_definitions, QuestionKind, Survey};
+use civicpulse::web::Application;
+use std::path::PathBuf;
+
+pub struct TestApp {
+    pub address: String,
+    pub db_path: PathBuf,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("civicpulse-test.db");
+    let config = ServeConfig {
+        bind: "127.0.0.1:0".into(),
+        database: DatabaseUrl::Sqlite(db_path.clone()),
+        defs_dir: None,
+        workers: Some(1),
+    };
+    let app = Application::build(&config).expect("server starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        db_path,
+        client: new_client(),
+        _dir: dir,
+    }
+}
+
+/// A phone's browser: keeps cookies, does not follow redirects (tests
+/// check them).
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+pub fn livability() -> Survey {
+    builtin_definitions()
+        .into_iter()
+        .find(|s| s.slug.as_str() == "livability")
+        .expect("built-in survey")
+}
+
+/// The hidden tokens of a rendered form.
+pub struct FormPage {
+    pub html: String,
+    pub csrf: String,
+    pub form_token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_form(&self, lang: &str) -> FormPage {
+        let response = self.get(&format!("/s/livability?lang={lang}")).await;
+        assert_eq!(response.status(), 200);
+        let html = response.text().await.unwrap();
+        FormPage {
+            csrf: hidden_value(&html, "_csrf"),
+            form_token: hidden_value(&html, "_form"),
+            html,
+        }
+    }
+
+    pub async fn post_pairs(&self, path: &str, pairs: &[(String, String)]) -> reqwest::Response {
+        let body = encode_pairs(pairs);
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub fn stored(&self) -> Vec<StoredResponse> {
+        let db = Database::open(&DatabaseUrl::Sqlite(self.db_path.clone())).expect("db opens");
+        let mut all = Vec::new();
+        db.for_each_response("livability", |r| -> Result<(), civicpulse::db::DbError> {
+            all.push(r);
+            Ok(())
+        })
+        .expect("read responses");
+        all
+    }
+}
+
+pub fn encode_pairs(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The value of `<input type="hidden" name="NAME" value="...">`.
+pub fn hidden_value(html: &str, name: &str) -> String {
+    let tag = tag_with(html, &format!("name=\"{name}\"")).unwrap_or_else(|| panic!("no input named {name}"));
+    attr(tag, "value").unwrap_or_else(|| panic!("input {name} has no value"))
+}
+
+/// The whole `<...>` tag that contains `needle`.
+pub fn tag_with<'a>(html: &'a str, needle: &str) -> Option<&'a str> {
+    let at = html.find(needle)?;
+    let start = html[..at].rfind('<')?;
+    let end = at + html[at..].find('>')?;
+    Some(&html[start..=end])
+}
+
+pub fn attr(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = start + tag[start..].find('"')?;
+    Some(tag[start..end].to_string())
+}
+
+/// True when the input with this id is rendered checked.
+pub fn is_checked(html: &str, input_id: &str) -> bool {
+    let tag = tag_with(html, &format!("id=\"{input_id}\"")).unwrap_or_else(|| panic!("no input {input_id}"));
+    tag.contains(" checked")
+}
+
+/// A complete, valid set of answers: the first option of every required
+/// question (the first non-"don't know" one for Likert items), a local
+/// resident, and a suggestion.
+pub fn valid_answers(survey: &Survey) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for q in &survey.questions {
+        if q.show_if.is_some() {
+            continue;
+        }
+        let id = q.id.to_string();
+        match &q.kind {
+            QuestionKind::Text { .. } => pairs.push((id, "更多公园 — more parks, 공원을 더".to_string())),
+            kind => {
+                let options = kind.options();
+                let pick = if id == "resident_type" {
+                    "local"
+                } else {
+                    options[options.len() / 2].value.as_str()
+                };
+                pairs.push((id, pick.to_string()));
+            }
+        }
+    }
+    pairs
+}
+
+pub fn with_tokens(page: &FormPage, lang: &str, answers: &[(String, String)]) -> Vec<(String, String)> {
+    let mut pairs = vec![
+        ("_csrf".to_string(), page.csrf.clone()),
+        ("_form".to_string(), page.form_token.clone()),
+        ("_lang".to_string(), lang.to_string()),
+    ];
+    pairs.extend_from_slice(answers);
+    pairs
+}
+
+/// Text as handlebars escapes it into HTML.
+pub fn escaped(text: &str) -> String {
+    handlebars::html_escape(text)
+}

@@ -1,0 +1,6 @@
+//! HTTP tests: one binary, each test with its own server and database.
+
+mod bad_input;
+mod form_pages;
+mod helpers;
+mod submission;
