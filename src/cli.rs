@@ -57,6 +57,19 @@ pub enum Command {
     /// Look at published surveys.
     #[command(subcommand)]
     Survey(SurveyCommand),
+    /// Add interview data from a CSV file (all rows or none).
+    Import {
+        slug: String,
+        file: PathBuf,
+        /// Wave (survey year) of every row; default: the year of `_submitted_at`.
+        #[arg(long)]
+        wave: Option<i32>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Manage API tokens for the statistics API.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Write every response of a survey to standard output.
     Export {
         slug: String,
@@ -82,6 +95,17 @@ pub enum SurveyCommand {
         /// A specific version instead of the latest.
         #[arg(long)]
         version: Option<u32>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once; only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -142,6 +166,23 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
                 }
                 ShowFormat::Toml => write!(out, "{}", stored.survey.to_toml())?,
             }
+            Ok(())
+        }
+        Some(Command::Import { slug, file, wave, store }) => {
+            let (db, registry) = store.open()?;
+            let name = file.display().to_string();
+            let reader = std::fs::File::open(&file).map_err(|error| AppError::Input { file: name.clone(), error })?;
+            let options = crate::import::ImportOptions { wave };
+            let counts =
+                crate::import::import_csv(&db, &registry, &slug, &name, std::io::BufReader::new(reader), &options)?;
+            println!("{name}: imported {} responses, skipped {} already imported", counts.added, counts.skipped);
+            Ok(())
+        }
+        Some(Command::Token(TokenCommand::Create { name, store })) => {
+            let (db, _) = store.open()?;
+            let token = db.create_api_token(&name)?;
+            println!("{token}");
+            eprintln!("token {name:?} created; it is shown only once. Send it as `Authorization: Bearer <token>`.");
             Ok(())
         }
         Some(Command::Export { slug, format, store }) => {

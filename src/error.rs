@@ -22,6 +22,10 @@ pub enum AppError {
     UnknownSurvey(String),
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
+    #[error("cannot read {file}: {error}")]
+    Input { file: String, error: std::io::Error },
     #[error("cannot write CSV: {0}")]
     Csv(#[from] csv::Error),
 }

@@ -2,7 +2,7 @@
 //!
 //! Layers, each depending only on those below it:
 //! - `web`: HTTP routes, forms, languages, pages;
-//! - `cli`, `export`, `registry`: commands and what is published;
+//! - `cli`, `import`, `export`, `registry`: commands and what is published;
 //! - `db`: storage (the only module that names a database engine);
 //! - `survey`: the validated definition model and answer checking;
 //! - `stats`: the pure index engine (no I/O);
@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod export;
+pub mod import;
 pub mod lang;
 pub mod registry;
 pub mod survey;

@@ -5,8 +5,11 @@
 //!
 //! Calls block; the web layer runs them on actix's blocking thread pool.
 
+mod import;
 mod schema;
 mod url;
+
+pub use import::{ImportCounts, ImportedResponse, Importer};
 
 pub use url::{DatabaseUrl, DatabaseUrlError};
 
@@ -17,7 +20,8 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use schema::{answers, responses, survey_versions};
+use schema::{answers, api_tokens, responses, survey_versions};
+use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -37,6 +41,10 @@ pub enum DbError {
          a published version never changes, so give the changed questionnaire a new version number"
     )]
     DefinitionChanged { slug: String, version: u32 },
+    #[error("an API token named {0:?} already exists")]
+    TokenExists(String),
+    #[error("the import was abandoned")]
+    ImportAbandoned,
     #[error("the stored definition of survey {slug:?} version {version} no longer loads: {message}")]
     StoredDefinition {
         slug: String,
@@ -84,6 +92,8 @@ pub struct NewResponse<'a> {
     /// is stored once.
     pub form_token: Option<&'a str>,
     pub answers: &'a Answers,
+    /// `Survey::choice_codes` of the answers.
+    pub choice_codes: &'a [u8],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +252,7 @@ impl Database {
                     responses::submitted_at.eq(format_timestamp(new.submitted_at)),
                     responses::source.eq("web"),
                     responses::form_token.eq(new.form_token),
+                    responses::choice_codes.eq(new.choice_codes),
                 ))
                 .returning(responses::id)
                 .get_result(conn)?;
@@ -337,4 +348,136 @@ impl Database {
         }
         Ok(())
     }
+
+    /// Create an API token named `name`; returns the token, whose SHA-256
+    /// hash alone is stored.
+    pub fn create_api_token(&self, name: &str) -> Result<String, DbError> {
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        let token = format!("cp_{}", hex::encode(bytes));
+        let inserted = diesel::insert_into(api_tokens::table)
+            .values((
+                api_tokens::name.eq(name),
+                api_tokens::token_hash.eq(token_hash(&token)),
+                api_tokens::created_at.eq(format_timestamp(time::OffsetDateTime::now_utc())),
+            ))
+            .execute(&mut self.conn()?);
+        match inserted {
+            Ok(_) => Ok(token),
+            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+                Err(DbError::TokenExists(name.to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The name of the API token `token`, if it is one.
+    pub fn api_token_name(&self, token: &str) -> Result<Option<String>, DbError> {
+        Ok(api_tokens::table
+            .filter(api_tokens::token_hash.eq(token_hash(token)))
+            .select(api_tokens::name)
+            .first(&mut self.conn()?)
+            .optional()?)
+    }
+}
+
+/// Respondents of one survey wave in columns, as the index engine wants
+/// them. Strata and clusters are interned to small integers.
+#[derive(Debug, Default)]
+pub struct AnalysisColumns {
+    /// Stored version row id of each respondent.
+    pub version_ids: Vec<i64>,
+    pub weights: Vec<f64>,
+    /// Index into `strata`; respondents without a stratum share one.
+    pub stratum: Vec<u32>,
+    pub strata: Vec<String>,
+    /// PSU of each respondent: its cluster, or the respondent itself when
+    /// it has none (web responses). Numbered from 0, nested in strata.
+    pub psu: Vec<u32>,
+    pub psu_count: u32,
+    /// `choice_codes` of every respondent, concatenated; `code_offsets[i]`
+    /// is where respondent i's codes start (their length is the number of
+    /// questions of its version).
+    pub codes: Vec<u8>,
+    pub code_offsets: Vec<usize>,
+}
+
+impl AnalysisColumns {
+    pub fn len(&self) -> usize {
+        self.weights.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.weights.is_empty()
+    }
+}
+
+impl Database {
+    /// The waves that have responses, oldest first.
+    pub fn waves(&self, slug: &str) -> Result<Vec<i32>, DbError> {
+        Ok(responses::table
+            .filter(responses::survey_slug.eq(slug))
+            .select(responses::wave)
+            .distinct()
+            .order(responses::wave)
+            .load(&mut self.conn()?)?)
+    }
+
+    /// Every response of `slug` in `wave`, in columns. Reads the compact
+    /// choice codes, never the long-format rows.
+    pub fn analysis_columns(&self, slug: &str, wave: i32) -> Result<AnalysisColumns, DbError> {
+        type Row = (i64, f64, Option<String>, Option<String>, Vec<u8>);
+        let mut conn = self.conn()?;
+        let rows = responses::table
+            .filter(responses::survey_slug.eq(slug))
+            .filter(responses::wave.eq(wave))
+            .order(responses::id)
+            .select((
+                responses::survey_version_id,
+                responses::weight,
+                responses::stratum,
+                responses::cluster,
+                responses::choice_codes,
+            ))
+            .load_iter::<Row, diesel::connection::DefaultLoadingMode>(&mut conn)?;
+        let mut out = AnalysisColumns::default();
+        let mut strata: std::collections::HashMap<Option<String>, u32> = std::collections::HashMap::new();
+        let mut clusters: std::collections::HashMap<(u32, String), u32> = std::collections::HashMap::new();
+        for row in rows {
+            let (version_id, weight, stratum, cluster, codes) = row?;
+            let next_stratum = strata.len() as u32;
+            let s = match strata.get(&stratum) {
+                Some(&s) => s,
+                None => {
+                    out.strata.push(stratum.clone().unwrap_or_default());
+                    strata.insert(stratum, next_stratum);
+                    next_stratum
+                }
+            };
+            let psu = match cluster {
+                Some(c) => {
+                    let next = out.psu_count;
+                    let id = *clusters.entry((s, c)).or_insert(next);
+                    if id == next {
+                        out.psu_count += 1;
+                    }
+                    id
+                }
+                None => {
+                    out.psu_count += 1;
+                    out.psu_count - 1
+                }
+            };
+            out.version_ids.push(version_id);
+            out.weights.push(weight);
+            out.stratum.push(s);
+            out.psu.push(psu);
+            out.code_offsets.push(out.codes.len());
+            out.codes.extend_from_slice(&codes);
+        }
+        Ok(out)
+    }
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
 }

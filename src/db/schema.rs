@@ -24,6 +24,7 @@ diesel::table! {
         weight -> Double,
         stratum -> Nullable<Text>,
         cluster -> Nullable<Text>,
+        choice_codes -> Binary,
     }
 }
 
@@ -36,6 +37,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Text,
+    }
+}
+
 diesel::joinable!(answers -> responses (response_id));
 diesel::joinable!(responses -> survey_versions (survey_version_id));
-diesel::allow_tables_to_appear_in_same_query!(survey_versions, responses, answers);
+diesel::allow_tables_to_appear_in_same_query!(survey_versions, responses, answers, api_tokens);

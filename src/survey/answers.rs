@@ -105,6 +105,22 @@ impl RawAnswers {
 }
 
 impl Survey {
+    /// The choice answers as one byte per question in definition order:
+    /// the option's position in its list plus one, or 0 for no answer (and
+    /// for multi-choice and text questions, which the index engine does
+    /// not read). Validation keeps option lists below 255 entries.
+    pub fn choice_codes(&self, answers: &Answers) -> Vec<u8> {
+        self.questions
+            .iter()
+            .map(|q| match answers.get(q.id.as_str()) {
+                Some(AnswerValue::Choice(v)) => {
+                    q.kind.options().iter().position(|o| &o.value == v).map_or(0, |i| (i + 1) as u8)
+                }
+                _ => 0,
+            })
+            .collect()
+    }
+
     /// Whether `question` is shown, given the answers to earlier questions.
     pub fn is_shown(&self, question: &Question, answers: &Answers) -> bool {
         let Some(rule) = &question.show_if else { return true };

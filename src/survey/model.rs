@@ -15,6 +15,8 @@ use std::fmt;
 
 /// Longest free-text answer a definition may allow.
 pub const MAX_TEXT_LENGTH: u32 = 10_000;
+/// Most options a choice question may have (answers are coded in a byte).
+pub const MAX_OPTIONS: usize = 250;
 /// Free-text length limit when a text question does not set `max_length`.
 pub const DEFAULT_TEXT_LENGTH: u32 = 2_000;
 
@@ -528,6 +530,9 @@ impl Validator {
         };
         if options.is_empty() {
             self.issue(place, "options", "the list of options is empty");
+        }
+        if options.len() > MAX_OPTIONS {
+            self.issue(place, "options", format!("a question can have at most {MAX_OPTIONS} options"));
         }
         let mut seen = HashSet::new();
         options

@@ -267,6 +267,7 @@ pub async fn submit(
     let db = state.db.clone();
     let version_id = stored.version_id;
     let slug = survey.slug.to_string();
+    let choice_codes = survey.choice_codes(&answers);
     let inserted = web::block(move || {
         db.insert_response(&NewResponse {
             version_id,
@@ -275,6 +276,7 @@ pub async fn submit(
             submitted_at: time::OffsetDateTime::now_utc(),
             form_token: Some(&form_token),
             answers: &answers,
+            choice_codes: &choice_codes,
         })
     })
     .await

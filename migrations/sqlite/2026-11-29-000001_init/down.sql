@@ -1,3 +1,4 @@
+DROP TABLE api_tokens;
 DROP TABLE answers;
 DROP TABLE responses;
 DROP TABLE survey_versions;

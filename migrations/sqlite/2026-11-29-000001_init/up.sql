@@ -23,6 +23,11 @@ CREATE TABLE responses (
     weight DOUBLE NOT NULL DEFAULT 1.0,
     stratum TEXT,
     cluster TEXT,
+    -- The choice answers again, one byte per question of the version
+    -- (option number, 0 = none), written in the same transaction as the
+    -- long rows: the index engine reads a million respondents from this
+    -- column instead of tens of millions of answer rows.
+    choice_codes BLOB NOT NULL,
     UNIQUE (survey_slug, external_id)
 );
 CREATE INDEX responses_by_survey ON responses (survey_slug, wave, id);
@@ -34,5 +39,13 @@ CREATE TABLE answers (
     question_id TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (response_id, position)
+) WITHOUT ROWID;
+
+-- Bearer tokens for the HTTP API. Only a SHA-256 hash is kept: a token is
+-- 256 random bits, so a slow password hash would add nothing.
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
 );
-CREATE INDEX answers_by_question ON answers (question_id);
