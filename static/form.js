@@ -73,11 +73,11 @@
   });
   window.addEventListener("pageshow", function (e) { if (e.persisted) release(); });
 
-  // Error summary: focus it (where autofocus is not supported) and make its
-  // links land on the question's first field.
+  // Error summary: focus it where the autofocus attribute only works on form
+  // fields, and make its links land on the question's first field.
   var summary = document.querySelector(".error-summary");
   if (summary) {
-    if (!document.activeElement || document.activeElement === document.body) summary.focus();
+    if (!("autofocus" in HTMLElement.prototype)) summary.focus();
     summary.addEventListener("click", function (e) {
       var a = e.target.closest && e.target.closest('a[href^="#"]');
       var q = a && document.getElementById(a.getAttribute("href").slice(1));

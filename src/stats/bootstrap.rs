@@ -246,15 +246,7 @@ pub fn bootstrap_all(
                     cw[pair_cell[p] as usize].add(r_pair[p] * pair_w0[p]);
                 }
                 let cw: Vec<f64> = cw.iter().map(|s| s.value()).collect();
-                let (f, _) = ipf_cells(
-                    &cw,
-                    &c.cells.flat,
-                    n_m,
-                    &c.offsets,
-                    &c.targets,
-                    &c.margins,
-                    &c.options,
-                )?;
+                let (f, _) = ipf_cells(&cw, &c.cells.flat, n_m, &c.offsets, &c.targets, &c.margins, &c.options)?;
                 Ok(f)
             }
         }
@@ -267,33 +259,28 @@ pub fn bootstrap_all(
         estimate_with(&g)
     };
 
-    let replicates: Vec<Result<Vec<f64>, StatsError>> =
-        run_parallel(options.replicates, options.threads, |b| {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(splitmix64(
-                options.seed ^ splitmix64(b as u64 + 1),
-            ));
-            let mut r_psu = vec![0.0; p_count];
-            for psus in &stratum_psus {
-                let nh = psus.len();
-                if nh < 2 {
-                    for &p in psus {
-                        r_psu[p as usize] = 1.0;
-                    }
-                    continue;
+    let replicates: Vec<Result<Vec<f64>, StatsError>> = run_parallel(options.replicates, options.threads, |b| {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(splitmix64(options.seed ^ splitmix64(b as u64 + 1)));
+        let mut r_psu = vec![0.0; p_count];
+        for psus in &stratum_psus {
+            let nh = psus.len();
+            if nh < 2 {
+                for &p in psus {
+                    r_psu[p as usize] = 1.0;
                 }
-                let scale = nh as f64 / (nh - 1) as f64;
-                for _ in 0..nh - 1 {
-                    let k = rng.random_range(0..nh);
-                    r_psu[psus[k] as usize] += scale;
-                }
+                continue;
             }
-            let r_pair: Vec<f64> = (0..n_pairs).map(|p| r_psu[pair_psu[p] as usize]).collect();
-            let f = rake_factors(&r_pair)?;
-            let g: Vec<f64> = (0..n_pairs)
-                .map(|p| r_pair[p] * f[pair_cell[p] as usize])
-                .collect();
-            Ok(estimate_with(&g))
-        });
+            let scale = nh as f64 / (nh - 1) as f64;
+            for _ in 0..nh - 1 {
+                let k = rng.random_range(0..nh);
+                r_psu[psus[k] as usize] += scale;
+            }
+        }
+        let r_pair: Vec<f64> = (0..n_pairs).map(|p| r_psu[pair_psu[p] as usize]).collect();
+        let f = rake_factors(&r_pair)?;
+        let g: Vec<f64> = (0..n_pairs).map(|p| r_pair[p] * f[pair_cell[p] as usize]).collect();
+        Ok(estimate_with(&g))
+    });
     let mut reps = Vec::with_capacity(replicates.len());
     for r in replicates {
         reps.push(r?);

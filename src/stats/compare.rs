@@ -27,18 +27,14 @@ pub struct Comparison {
 
 /// Compare plain figures of two waves: (estimate, SE, df) of the earlier
 /// and of the later wave.
-pub fn compare_values(
-    earlier: (f64, f64, f64),
-    later: (f64, f64, f64),
-    level: f64,
-) -> Result<Comparison, StatsError> {
+pub fn compare_values(earlier: (f64, f64, f64), later: (f64, f64, f64), level: f64) -> Result<Comparison, StatsError> {
     if !(level > 0.0 && level < 1.0) {
         return Err(StatsError::InvalidArgument(format!(
             "confidence level {level} must be between 0 and 1"
         )));
     }
     for (e, s, d) in [earlier, later] {
-        if !e.is_finite() || !(s >= 0.0 && s.is_finite()) || d.is_nan() || d < 0.0 {
+        if !(e.is_finite() && s >= 0.0 && s.is_finite()) || d.is_nan() || d < 0.0 {
             return Err(StatsError::NotComparable(format!(
                 "estimate {e}, SE {s}, df {d} is not a valid figure"
             )));
@@ -82,11 +78,7 @@ pub fn compare(earlier: &Estimate, later: &Estimate, level: f64) -> Result<Compa
             (Some(x), Some(s)) => Ok((x, s, e.df as f64)),
             _ => Err(StatsError::NotComparable(format!(
                 "the {which} wave's estimate is {}",
-                if e.suppressed {
-                    "suppressed"
-                } else {
-                    "not available"
-                }
+                if e.suppressed { "suppressed" } else { "not available" }
             ))),
         }
     };

@@ -36,7 +36,7 @@ pub struct DesignSpec<'a> {
 
 /// A validated design, ready for estimation. Build with [`Design::new`],
 /// [`Design::unweighted`] or [`Design::rake`](Design::rake).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Design {
     pub(super) mode: WeightMode,
     /// Final weights (after raking when raked).
@@ -54,6 +54,18 @@ pub struct Design {
     pub(super) calibration: Option<Box<Calibration>>,
 }
 
+impl std::fmt::Debug for Design {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Design")
+            .field("mode", &self.mode)
+            .field("respondents", &self.weights.len())
+            .field("strata", &self.stratum_names)
+            .field("psus", &self.psu_count())
+            .field("raking_sweeps", &self.raking_sweeps())
+            .finish_non_exhaustive()
+    }
+}
+
 fn weight_error(index: usize, ids: Option<&[String]>, reason: String) -> StatsError {
     StatsError::InvalidWeight {
         index,
@@ -63,22 +75,15 @@ fn weight_error(index: usize, ids: Option<&[String]>, reason: String) -> StatsEr
 }
 
 /// Validate a weight column: every weight must be finite and > 0.
-pub fn validate_weights(
-    weights: &[Option<f64>],
-    respondent_ids: Option<&[String]>,
-) -> Result<Vec<f64>, StatsError> {
+pub fn validate_weights(weights: &[Option<f64>], respondent_ids: Option<&[String]>) -> Result<Vec<f64>, StatsError> {
     let mut out = Vec::with_capacity(weights.len());
     for (i, w) in weights.iter().enumerate() {
         match *w {
             None => return Err(weight_error(i, respondent_ids, "missing".into())),
             Some(x) if x.is_nan() => return Err(weight_error(i, respondent_ids, "NaN".into())),
-            Some(x) if x.is_infinite() => {
-                return Err(weight_error(i, respondent_ids, format!("{x}")))
-            }
-            Some(x) if x == 0.0 => return Err(weight_error(i, respondent_ids, "zero".into())),
-            Some(x) if x < 0.0 => {
-                return Err(weight_error(i, respondent_ids, format!("negative: {x}")))
-            }
+            Some(x) if x.is_infinite() => return Err(weight_error(i, respondent_ids, format!("{x}"))),
+            Some(x) if x < 0.0 => return Err(weight_error(i, respondent_ids, format!("negative: {x}"))),
+            Some(0.0) => return Err(weight_error(i, respondent_ids, "zero".into())),
             Some(x) => out.push(x),
         }
     }
@@ -125,11 +130,7 @@ impl Design {
         let weights = validate_weights(spec.weights, spec.respondent_ids)?;
         let (stratum, stratum_names) = match spec.strata {
             None => {
-                let name = spec
-                    .stratum_names
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "all".into());
+                let name = spec.stratum_names.first().cloned().unwrap_or_else(|| "all".into());
                 (vec![0u32; n], vec![name])
             }
             Some(s) => {

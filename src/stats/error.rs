@@ -57,7 +57,9 @@ pub enum StatsError {
         names: usize,
     },
     /// A respondent's margin category code is out of range.
-    #[error("respondent {index} has category code {code} in margin '{margin}', which has only {categories} categories")]
+    #[error(
+        "respondent {index} has category code {code} in margin '{margin}', which has only {categories} categories"
+    )]
     UnknownCategory {
         /// Respondent position.
         index: usize,
@@ -93,6 +95,18 @@ pub enum StatsError {
         category: String,
         /// Total found.
         total: f64,
+    },
+    /// Two margins have different population grand totals.
+    #[error("raking: the population totals of margin '{first}' sum to {first_total} but those of margin '{other}' sum to {other_total}; margins must describe the same population")]
+    InconsistentMargins {
+        /// First margin.
+        first: String,
+        /// Its grand total.
+        first_total: f64,
+        /// Margin that disagrees.
+        other: String,
+        /// Its grand total.
+        other_total: f64,
     },
     /// Raking did not converge.
     #[error("raking did not converge after {sweeps} sweeps (largest change of a joint-table cell in the last sweep: {last_change:e}, tolerance {tolerance:e}); the margins may be contradictory")]

@@ -224,9 +224,7 @@ pub(super) fn group_slots(n: usize, grouping: &Grouping<'_>) -> Result<Vec<u16>,
     let mut map: HashMap<u32, u16> = HashMap::new();
     for (k, &c) in grouping.order.iter().enumerate() {
         if map.insert(c, k as u16).is_some() {
-            return Err(StatsError::InvalidArgument(format!(
-                "group code {c} listed twice"
-            )));
+            return Err(StatsError::InvalidArgument(format!("group code {c} listed twice")));
         }
     }
     let max = grouping.order.iter().copied().max().unwrap_or(0) as usize;
@@ -255,12 +253,7 @@ pub(super) fn group_slots(n: usize, grouping: &Grouping<'_>) -> Result<Vec<u16>,
 /// Whole-sample and per-group statistics of one column. `slots` is empty
 /// (whole sample only) or one slot per respondent; result index 0 is the
 /// whole sample, 1 + k the k-th group.
-pub(super) fn domain_stats(
-    design: &Design,
-    column: Column<'_>,
-    slots: &[u16],
-    n_groups: usize,
-) -> Vec<DomainStats> {
+pub(super) fn domain_stats(design: &Design, column: Column<'_>, slots: &[u16], n_groups: usize) -> Vec<DomainStats> {
     match column {
         Column::Numeric(v) => domain_stats_impl(design, |i| v[i], slots, n_groups),
         Column::Indicator(v) => domain_stats_impl(
@@ -286,7 +279,152 @@ fn for_domains(slots: &[u16], i: usize, mut f: impl FnMut(usize)) {
     }
 }
 
-fn domain_stats_impl<F: Fn(usize) -> f64>(
+/// Largest (domains × PSUs × raking cells) table for the one-pass method.
+const ONE_PASS_LIMIT: usize = 1 << 20;
+
+fn domain_stats_impl<F: Fn(usize) -> f64>(design: &Design, get: F, slots: &[u16], n_groups: usize) -> Vec<DomainStats> {
+    if let Some(psu) = &design.psu {
+        let k = design.calibration.as_ref().map_or(1, |c| c.cells.k);
+        if (1 + n_groups) * design.psu_stratum.len() * k <= ONE_PASS_LIMIT {
+            return one_pass_clustered(design, psu, k, get, slots, n_groups);
+        }
+    }
+    two_pass(design, get, slots, n_groups)
+}
+
+#[derive(Clone, Copy, Default)]
+struct PairAcc {
+    n: u64,
+    sy: NeumaierSum,
+    sw: NeumaierSum,
+    swy: NeumaierSum,
+}
+
+/// Clustered designs: one pass accumulating, per domain and (PSU, raking
+/// cell) pair, n, Σy, Σw and Σwy. Since `u_i = (y_i − Ŷ)/W`, every sum
+/// the variance needs is linear in these: PSU totals of z are
+/// `Σ_cells (Σwy − Ŷ Σw)/W` and category sums of u are
+/// `Σ_pairs (Σy − n Ŷ)/W`.
+fn one_pass_clustered<F: Fn(usize) -> f64>(
+    design: &Design,
+    psu: &[u32],
+    k_count: usize,
+    get: F,
+    slots: &[u16],
+    n_groups: usize,
+) -> Vec<DomainStats> {
+    let n = design.len();
+    let nd = 1 + n_groups;
+    let w = &design.weights;
+    let cal = design.calibration.as_deref();
+    let p_count = design.psu_stratum.len();
+    let n_pairs = p_count * k_count;
+    let mut acc = vec![PairAcc::default(); nd * n_pairs];
+    let mut sw2 = vec![NeumaierSum::ZERO; nd];
+    let cells: &[u32] = cal.map_or(&[], |c| &c.cells.cell);
+    for i in 0..n {
+        let y = get(i);
+        if y.is_nan() {
+            continue;
+        }
+        let wi = w[i];
+        let pair = psu[i] as usize * k_count + cells.get(i).map_or(0, |&c| c as usize);
+        let wy = wi * y;
+        let w2 = wi * wi;
+        for_domains(slots, i, |d| {
+            let a = &mut acc[d * n_pairs + pair];
+            a.n += 1;
+            a.sy.add(y);
+            a.sw.add(wi);
+            a.swy.add(wy);
+            sw2[d].add(w2);
+        });
+    }
+    let h_count = design.n_strata();
+    let nf = cal.map_or(0, |c| c.n_flat);
+    let n_m = cal.map_or(0, |c| c.margins.len());
+    let mut out = Vec::with_capacity(nd);
+    let mut t = vec![0.0; p_count];
+    for d in 0..nd {
+        let a = &acc[d * n_pairs..(d + 1) * n_pairs];
+        let mut count = 0u64;
+        let mut sw = NeumaierSum::ZERO;
+        let mut swy = NeumaierSum::ZERO;
+        for p in a {
+            count += p.n;
+            sw.merge(&p.sw);
+            swy.merge(&p.swy);
+        }
+        let total = sw.value();
+        let mut st = DomainStats {
+            n: count,
+            sum_w: total,
+            sum_w2: sw2[d].value(),
+            mean: f64::NAN,
+            variance: 0.0,
+            df: 0,
+        };
+        if count == 0 {
+            out.push(st);
+            continue;
+        }
+        let mean = swy.value() / total;
+        st.mean = mean;
+        // df
+        let mut strata = vec![false; h_count];
+        let mut psus = 0u64;
+        for (p, &h) in design.psu_stratum.iter().enumerate() {
+            if a[p * k_count..(p + 1) * k_count].iter().any(|x| x.n > 0) {
+                psus += 1;
+                strata[h as usize] = true;
+            }
+        }
+        st.df = psus - strata.iter().filter(|&&b| b).count() as u64;
+        // PSU totals Σ w u and category sums of u
+        let mut u_sums = vec![NeumaierSum::ZERO; nf];
+        for (p, tp) in t.iter_mut().enumerate() {
+            let mut s = NeumaierSum::ZERO;
+            for k in 0..k_count {
+                let x = &a[p * k_count + k];
+                if x.n == 0 {
+                    continue;
+                }
+                // (Σwy − Ŷ Σw) / W, with the compensation terms kept
+                let mut e = x.swy;
+                e.add_scaled(-mean, &x.sw);
+                s.add(e.value() / total);
+                if let Some(c) = cal {
+                    let mut q = x.sy;
+                    q.add_product(-(x.n as f64), mean);
+                    let uq = q.value() / total;
+                    for &f in &c.cells.flat[k * n_m..(k + 1) * n_m] {
+                        u_sums[f as usize].add(uq);
+                    }
+                }
+            }
+            *tp = s.value();
+        }
+        if let Some(c) = cal {
+            let us: Vec<f64> = u_sums.iter().map(|s| s.value()).collect();
+            let alpha = c.alpha(&us);
+            for (p, tp) in t.iter_mut().enumerate() {
+                let mut s = NeumaierSum::ZERO;
+                s.add(*tp);
+                for (f, &al) in alpha.iter().enumerate() {
+                    s.add(-al * c.psu_cat_w[p * nf + f]);
+                }
+                *tp = s.value();
+            }
+        }
+        st.variance = stratified_variance(design, &t);
+        out.push(st);
+    }
+    out
+}
+
+/// Two passes over the respondents (the mean first, then the linearised
+/// values); used for unclustered designs and very large PSU tables.
+pub(super) fn two_pass<F: Fn(usize) -> f64>(
     design: &Design,
     get: F,
     slots: &[u16],
@@ -372,10 +510,7 @@ fn domain_stats_impl<F: Fn(usize) -> f64>(
                     t[p] = a[d * p_count + p].value();
                 }
                 if let Some(c) = cal {
-                    let us: Vec<f64> = u_sums[d * nf..(d + 1) * nf]
-                        .iter()
-                        .map(|s| s.value())
-                        .collect();
+                    let us: Vec<f64> = u_sums[d * nf..(d + 1) * nf].iter().map(|s| s.value()).collect();
                     let alpha = c.alpha(&us);
                     for (p, tp) in t.iter_mut().enumerate() {
                         let mut s = NeumaierSum::ZERO;
@@ -420,10 +555,7 @@ fn domain_stats_impl<F: Fn(usize) -> f64>(
                     continue;
                 }
                 let a_cell: Option<Vec<f64>> = cal.map(|c| {
-                    let us: Vec<f64> = u_sums[d * nf..(d + 1) * nf]
-                        .iter()
-                        .map(|s| s.value())
-                        .collect();
+                    let us: Vec<f64> = u_sums[d * nf..(d + 1) * nf].iter().map(|s| s.value()).collect();
                     let alpha = c.alpha(&us);
                     (0..k_count)
                         .map(|k| {
@@ -479,10 +611,7 @@ fn domain_stats_impl<F: Fn(usize) -> f64>(
                 psus - strata.iter().filter(|&&b| b).count() as u64
             }
             None => {
-                let strata = seen[d * units..(d + 1) * units]
-                    .iter()
-                    .filter(|&&b| b)
-                    .count() as u64;
+                let strata = seen[d * units..(d + 1) * units].iter().filter(|&&b| b).count() as u64;
                 acc[d].n - strata
             }
         };
@@ -537,20 +666,13 @@ pub(super) struct TCache(HashMap<u64, Option<f64>>);
 
 impl TCache {
     pub(super) fn get(&mut self, df: u64, level: f64) -> Option<f64> {
-        *self
-            .0
-            .entry(df)
-            .or_insert_with(|| t_critical(df as f64, level))
+        *self.0.entry(df).or_insert_with(|| t_critical(df as f64, level))
     }
 }
 
 /// Turn raw domain statistics into a published [`Estimate`] (suppression,
 /// CI, precision flag).
-pub fn finish_estimate(
-    st: &DomainStats,
-    kind: Kind,
-    options: &EstimateOptions,
-) -> Estimate {
+pub fn finish_estimate(st: &DomainStats, kind: Kind, options: &EstimateOptions) -> Estimate {
     finish_with_cache(st, kind, options, &mut TCache::default())
 }
 
@@ -676,13 +798,7 @@ pub fn estimate(
     let st = match domain {
         None => domain_stats(design, column, &[], 0)[0],
         Some((codes, code)) => {
-            let slots = group_slots(
-                design.len(),
-                &Grouping {
-                    codes,
-                    order: &[code],
-                },
-            )?;
+            let slots = group_slots(design.len(), &Grouping { codes, order: &[code] })?;
             domain_stats(design, column, &slots, 1)[1]
         }
     };
@@ -747,11 +863,7 @@ pub fn estimate_all(
 }
 
 /// Run `f(0..count)` on up to `threads` scoped threads; results in order.
-pub(super) fn run_parallel<T: Send, F: Fn(usize) -> T + Sync>(
-    count: usize,
-    threads: usize,
-    f: F,
-) -> Vec<T> {
+pub(super) fn run_parallel<T: Send, F: Fn(usize) -> T + Sync>(count: usize, threads: usize, f: F) -> Vec<T> {
     let threads = threads.clamp(1, count.max(1));
     if threads == 1 {
         return (0..count).map(f).collect();

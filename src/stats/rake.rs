@@ -35,6 +35,10 @@ pub struct RakeOptions {
     pub max_sweeps: usize,
     /// Relative convergence tolerance (default 1e-12, times Σ design weights).
     pub epsilon: f64,
+    /// Largest allowed relative difference between the grand totals of two
+    /// margins (default 1e-6). Margins with different totals cannot all
+    /// hold; IPF would silently end on the last margin's total.
+    pub max_total_discrepancy: f64,
 }
 
 impl Default for RakeOptions {
@@ -42,6 +46,7 @@ impl Default for RakeOptions {
         RakeOptions {
             max_sweeps: 1000,
             epsilon: 1e-12,
+            max_total_discrepancy: 1e-6,
         }
     }
 }
@@ -96,9 +101,9 @@ fn joint_cells(codes: &[&[u32]], offsets: &[usize], n: usize) -> Result<Cells, S
     let mut prod: u64 = 1;
     for w in offsets.windows(2) {
         radix.push(prod);
-        prod = prod.checked_mul((w[1] - w[0]).max(1) as u64).ok_or_else(|| {
-            StatsError::InvalidArgument("too many combinations of margin categories".into())
-        })?;
+        prod = prod
+            .checked_mul((w[1] - w[0]).max(1) as u64)
+            .ok_or_else(|| StatsError::InvalidArgument("too many combinations of margin categories".into()))?;
     }
     let key = |i: usize| -> u64 {
         let mut k = 0u64;
@@ -222,11 +227,9 @@ impl Design {
     /// again from its design weights.
     pub fn rake(&self, margins: &[Margin], options: &RakeOptions) -> Result<Design, StatsError> {
         if margins.is_empty() {
-            return Err(StatsError::InvalidArgument(
-                "raking needs at least one margin".into(),
-            ));
+            return Err(StatsError::InvalidArgument("raking needs at least one margin".into()));
         }
-        if !(options.epsilon > 0.0) || options.max_sweeps == 0 {
+        if options.epsilon.is_nan() || options.epsilon <= 0.0 || options.max_sweeps == 0 {
             return Err(StatsError::InvalidArgument(
                 "raking needs epsilon > 0 and max_sweeps >= 1".into(),
             ));
@@ -297,6 +300,27 @@ impl Design {
         }
         let n_flat = *offsets.last().unwrap();
         let n_m = margins.len();
+        let grand: Vec<f64> = (0..n_m)
+            .map(|m| {
+                let mut s = NeumaierSum::ZERO;
+                for &t in &targets[offsets[m]..offsets[m + 1]] {
+                    if !t.is_nan() {
+                        s.add(t);
+                    }
+                }
+                s.value()
+            })
+            .collect();
+        for m in 1..n_m {
+            if (grand[m] - grand[0]).abs() > options.max_total_discrepancy * grand[0] {
+                return Err(StatsError::InconsistentMargins {
+                    first: margins[0].name.clone(),
+                    first_total: grand[0],
+                    other: margins[m].name.clone(),
+                    other_total: grand[m],
+                });
+            }
+        }
         let code_refs: Vec<&[u32]> = margins.iter().map(|m| m.codes.as_slice()).collect();
         let cells = joint_cells(&code_refs, &offsets, n)?;
         let mut cell_w0 = vec![NeumaierSum::ZERO; cells.k];
@@ -304,20 +328,8 @@ impl Design {
             cell_w0[cells.cell[i] as usize].add(w);
         }
         let cell_w0: Vec<f64> = cell_w0.iter().map(|s| s.value()).collect();
-        let (f, sweeps) = ipf_cells(
-            &cell_w0,
-            &cells.flat,
-            n_m,
-            &offsets,
-            &targets,
-            &infos,
-            options,
-        )?;
-        let weights: Vec<f64> = base
-            .iter()
-            .zip(&cells.cell)
-            .map(|(&w, &k)| w * f[k as usize])
-            .collect();
+        let (f, sweeps) = ipf_cells(&cell_w0, &cells.flat, n_m, &offsets, &targets, &infos, options)?;
+        let weights: Vec<f64> = base.iter().zip(&cells.cell).map(|(&w, &k)| w * f[k as usize]).collect();
 
         // Variance structures.
         let mut cell_count = vec![0f64; cells.k];

@@ -23,9 +23,7 @@ pub fn likert_option_scores(k: usize) -> Vec<Option<f64>> {
     if k < 2 {
         return vec![None; k];
     }
-    (0..k)
-        .map(|x| Some(100.0 * x as f64 / (k - 1) as f64))
-        .collect()
+    (0..k).map(|x| Some(100.0 * x as f64 / (k - 1) as f64)).collect()
 }
 
 /// Which options belong to the top-two box: the options whose score is at
@@ -49,11 +47,7 @@ pub fn top_two_options(option_scores: &[Option<f64>]) -> Vec<bool> {
 /// Turn per-respondent option codes (index into `option_scores`; `None` = no
 /// answer) into scores and top-two-box indicators. An option whose score is
 /// `None` ("don't know", "not applicable") gives a missing score.
-pub fn score_codes(
-    item: &str,
-    codes: &[Option<u32>],
-    option_scores: &[Option<f64>],
-) -> Result<ItemScores, StatsError> {
+pub fn score_codes(item: &str, codes: &[Option<u32>], option_scores: &[Option<f64>]) -> Result<ItemScores, StatsError> {
     for s in option_scores.iter().flatten() {
         if !s.is_finite() {
             return Err(StatsError::InvalidArgument(format!(
@@ -215,10 +209,7 @@ pub fn composites(items: &[&[f64]], dims: &[DimensionSpec]) -> Result<Composites
     } else {
         weighted_row_mean(&cols, &w)?
     };
-    Ok(Composites {
-        dimensions,
-        overall,
-    })
+    Ok(Composites { dimensions, overall })
 }
 
 #[cfg(test)]
@@ -228,16 +219,10 @@ mod tests {
     #[test]
     fn likert_and_top_two() {
         let s = likert_option_scores(5);
-        assert_eq!(
-            s,
-            vec![Some(0.0), Some(25.0), Some(50.0), Some(75.0), Some(100.0)]
-        );
+        assert_eq!(s, vec![Some(0.0), Some(25.0), Some(50.0), Some(75.0), Some(100.0)]);
         let mut with_dk = s.clone();
         with_dk.push(None);
-        assert_eq!(
-            top_two_options(&with_dk),
-            vec![false, false, false, true, true, false]
-        );
+        assert_eq!(top_two_options(&with_dk), vec![false, false, false, true, true, false]);
         // reversed item: the two highest scores are the first options
         let rev: Vec<Option<f64>> = s.iter().rev().copied().collect();
         assert_eq!(top_two_options(&rev), vec![true, true, false, false, false]);

@@ -10,20 +10,16 @@ pub struct NeumaierSum {
 
 impl NeumaierSum {
     /// An empty sum.
-    pub const ZERO: NeumaierSum = NeumaierSum {
-        sum: 0.0,
-        comp: 0.0,
-    };
+    pub const ZERO: NeumaierSum = NeumaierSum { sum: 0.0, comp: 0.0 };
 
-    /// Add one term.
+    /// Add one term. The rounding error of `sum + x` is recovered exactly
+    /// with Knuth's branch-free TwoSum (same result as Neumaier's
+    /// comparison-based form, without unpredictable branches).
     #[inline(always)]
     pub fn add(&mut self, x: f64) {
         let t = self.sum + x;
-        if self.sum.abs() >= x.abs() {
-            self.comp += (self.sum - t) + x;
-        } else {
-            self.comp += (x - t) + self.sum;
-        }
+        let bp = t - self.sum;
+        self.comp += (self.sum - (t - bp)) + (x - bp);
         self.sum = t;
     }
 
@@ -32,6 +28,23 @@ impl NeumaierSum {
     pub fn merge(&mut self, other: &NeumaierSum) {
         self.add(other.sum);
         self.add(other.comp);
+    }
+
+    /// Add the product `a·b` including its rounding error (via fused
+    /// multiply-add), i.e. as if the product were exact.
+    #[inline]
+    pub fn add_product(&mut self, a: f64, b: f64) {
+        let p = a * b;
+        let e = a.mul_add(b, -p);
+        self.add(p);
+        self.comp += e;
+    }
+
+    /// Add `c · other` (both parts of the compensated value).
+    #[inline]
+    pub fn add_scaled(&mut self, c: f64, other: &NeumaierSum) {
+        self.add_product(c, other.sum);
+        self.add_product(c, other.comp);
     }
 
     /// The compensated value.

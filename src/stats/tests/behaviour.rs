@@ -1,1 +1,332 @@
+//! Errors, suppression, precision flags, degenerate intervals, grouping.
 
+use super::*;
+
+fn names(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn single_psu_stratum_is_an_error_naming_it() {
+    let w = vec![Some(1.0); 5];
+    let e = Design::new(DesignSpec {
+        weights: &w,
+        respondent_ids: None,
+        strata: Some(&[0, 0, 1, 1, 1]),
+        stratum_names: &names(&["north", "south"]),
+        psus: Some(&[7, 7, 8, 9, 9]),
+    })
+    .unwrap_err();
+    assert_eq!(
+        e,
+        StatsError::SinglePsuStratum {
+            stratum: "north".into()
+        }
+    );
+    assert!(e.to_string().contains("stratum 'north' has only one"));
+    // unclustered: a stratum with one respondent
+    let e = Design::new(DesignSpec {
+        weights: &w,
+        respondent_ids: None,
+        strata: Some(&[0, 0, 0, 0, 1]),
+        stratum_names: &names(&["north", "south"]),
+        psus: None,
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("'south'"), "{e}");
+    // PSUs must be nested in strata
+    let e = Design::new(DesignSpec {
+        weights: &w,
+        respondent_ids: None,
+        strata: Some(&[0, 0, 1, 1, 1]),
+        stratum_names: &names(&["north", "south"]),
+        psus: Some(&[1, 2, 2, 3, 3]),
+    })
+    .unwrap_err();
+    assert!(matches!(e, StatsError::PsuNotNested { psu: 2, .. }), "{e}");
+}
+
+#[test]
+fn bad_weights_name_the_respondent() {
+    let ids = names(&["a", "b", "c"]);
+    for (bad, reason) in [
+        (None, "missing"),
+        (Some(0.0), "zero"),
+        (Some(-2.0), "negative"),
+        (Some(f64::NAN), "NaN"),
+        (Some(f64::INFINITY), "inf"),
+    ] {
+        let w = vec![Some(1.0), bad, Some(1.0)];
+        let e = Design::new(DesignSpec {
+            weights: &w,
+            respondent_ids: Some(&ids),
+            strata: None,
+            stratum_names: &[],
+            psus: None,
+        })
+        .unwrap_err();
+        match &e {
+            StatsError::InvalidWeight { index, id, reason: r } => {
+                assert_eq!(*index, 1);
+                assert_eq!(id.as_deref(), Some("b"));
+                assert!(r.contains(reason), "{r}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().contains("respondent 1 (id 'b')"), "{e}");
+    }
+    let e = validate_weights(&[Some(1.0), Some(0.0)], None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "respondent 1 has an invalid weight (zero); every respondent needs a finite weight greater than 0"
+    );
+}
+
+#[test]
+fn raking_errors_name_margin_and_category() {
+    let data = RefData::load();
+    let design = data.design();
+    // a sample category that the population lacks
+    let mut m = data.margins.clone();
+    let sex = m.iter_mut().find(|x| x.name == "sex").unwrap();
+    let k = sex.categories.iter().position(|c| c == "female").unwrap();
+    sex.totals[k] = None;
+    let e = design.rake(&m, &RakeOptions::default()).unwrap_err();
+    assert_eq!(
+        e,
+        StatsError::CategoryNotInPopulation {
+            margin: "sex".into(),
+            category: "female".into()
+        }
+    );
+    assert!(e.to_string().contains("'female' of margin 'sex'"));
+    // a population category with no respondents
+    let mut m = data.margins.clone();
+    let age = m.iter_mut().find(|x| x.name == "age_group").unwrap();
+    age.categories.push("90+".into());
+    age.totals.push(Some(1000.0));
+    let e = design.rake(&m, &RakeOptions::default()).unwrap_err();
+    assert_eq!(
+        e,
+        StatsError::CategoryNotInSample {
+            margin: "age_group".into(),
+            category: "90+".into()
+        }
+    );
+    // too few sweeps
+    for sweeps in [1, 2] {
+        let e = design
+            .rake(
+                &data.margins,
+                &RakeOptions {
+                    max_sweeps: sweeps,
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert!(
+            matches!(e, StatsError::RakingDidNotConverge { sweeps: s, .. } if s == sweeps),
+            "{e}"
+        );
+        assert!(e.to_string().contains("did not converge"));
+    }
+    // contradictory margins: sex totals sum to twice the district totals
+    let mut m = data.margins.clone();
+    for t in &mut m.iter_mut().find(|x| x.name == "sex").unwrap().totals {
+        *t = t.map(|x| 2.0 * x);
+    }
+    let e = design.rake(&m, &RakeOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, StatsError::InconsistentMargins { other, .. } if other == "sex"),
+        "{e}"
+    );
+    // ... which IPF alone would not notice (the table ends on the last
+    // margin's total), as R's rake() does not:
+    let lax = RakeOptions {
+        max_total_discrepancy: f64::INFINITY,
+        ..Default::default()
+    };
+    assert!(design.rake(&m, &lax).is_ok());
+    // the raked weights reproduce every margin
+    let r = data.raked();
+    assert!(r.raking_sweeps().unwrap() > 1);
+    for mg in &data.margins {
+        for (c, t) in mg.totals.iter().enumerate() {
+            let s: f64 = (0..data.n)
+                .filter(|&i| mg.codes[i] as usize == c)
+                .map(|i| r.weights()[i])
+                .sum();
+            let t = t.unwrap();
+            assert!(((s - t) / t).abs() < 1e-10, "{} {c}: {s} vs {t}", mg.name);
+        }
+    }
+    assert_eq!(r.mode(), WeightMode::Raked);
+    assert_eq!(r.design_weights()[0], data.weights[0].unwrap());
+}
+
+#[test]
+fn suppression_and_precision_flags() {
+    let data = RefData::load();
+    let d = data.design();
+    let vars = data.variables();
+    // Whole sample: well estimated.
+    let rows = estimate_all(&d, &vars, None, &EstimateOptions::default()).unwrap();
+    assert_eq!(rows.len(), vars.len());
+    assert!(rows.iter().all(|r| !r.score.suppressed && !r.score.low_precision));
+    // A group of 5 respondents is suppressed with min_cell 10; n is kept.
+    let codes: Vec<Option<u32>> = (0..data.n).map(|i| Some(u32::from(i < 5))).collect();
+    let g = Grouping {
+        codes: &codes,
+        order: &[1, 0],
+    };
+    let rows = estimate_all(&d, &vars, Some(&g), &EstimateOptions::default()).unwrap();
+    assert_eq!(rows.len(), 3 * vars.len());
+    assert!(rows[..vars.len()].iter().all(|r| r.group.is_none()));
+    let small = &rows[vars.len()];
+    assert_eq!(small.group, Some(1));
+    assert_eq!(small.score.n, 5);
+    assert!(small.score.suppressed);
+    assert_eq!(small.score.estimate, None);
+    assert_eq!(small.score.se, None);
+    assert_eq!(small.score.ci_low, None);
+    assert_eq!(small.score.ci_unavailable, Some(CiUnavailable::Suppressed));
+    // With min_cell 2 it is published but flagged (n_eff < 30, df < 8).
+    let o = EstimateOptions {
+        min_cell: 2,
+        ..Default::default()
+    };
+    let rows = estimate_all(&d, &vars, Some(&g), &o).unwrap();
+    let small = &rows[vars.len()];
+    assert!(!small.score.suppressed && small.score.estimate.is_some());
+    assert!(small.score.low_precision);
+    assert!(small.score.df < 8);
+    // CI width rule alone: a huge-variance variable on the full sample.
+    let wild: Vec<f64> = (0..data.n).map(|i| if i % 2 == 0 { 0.0 } else { 2000.0 }).collect();
+    let e = estimate(&d, Column::Numeric(&wild), Kind::Mean, None, &o).unwrap();
+    assert!(e.n_eff.unwrap() >= 30.0 && e.df >= 8);
+    assert!(e.ci_high.unwrap() - e.ci_low.unwrap() > 30.0 && e.low_precision);
+    // Shares: 0.30 width threshold.
+    let flags: Vec<Option<bool>> = (0..data.n).map(|i| Some(i % 3 == 0)).collect();
+    let e = estimate(&d, Column::Indicator(&flags), Kind::Proportion, None, &o).unwrap();
+    assert!(!e.low_precision && e.ci_high.unwrap() - e.ci_low.unwrap() < 0.30);
+    // Serialisation for the API layer.
+    let j = serde_json::to_value(&rows[0]).unwrap();
+    assert_eq!(j["level"], "overall");
+    assert_eq!(j["group"], serde_json::Value::Null);
+    assert!(j["estimate"].is_f64() && j["suppressed"] == false);
+}
+
+#[test]
+fn logit_ci_not_defined_at_zero_or_one() {
+    let data = RefData::load();
+    for d in [data.design(), data.raked()] {
+        // share 1 in district code 0, 0 elsewhere
+        let flags: Vec<Option<bool>> = data.district.iter().map(|c| Some(*c == Some(0))).collect();
+        let o = EstimateOptions::default();
+        let e = estimate(
+            &d,
+            Column::Indicator(&flags),
+            Kind::Proportion,
+            Some((&data.district, 0)),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(e.estimate, Some(1.0));
+        assert_eq!((e.ci_low, e.ci_high), (None, None));
+        assert_eq!(e.ci_unavailable, Some(CiUnavailable::BoundaryProportion));
+        assert!(e.ci_unavailable.unwrap().to_string().contains("not defined"));
+        let e = estimate(
+            &d,
+            Column::Indicator(&flags),
+            Kind::Proportion,
+            Some((&data.district, 1)),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(e.estimate, Some(0.0));
+        assert_eq!(e.ci_unavailable, Some(CiUnavailable::BoundaryProportion));
+        // strictly inside (0,1): a logit interval inside (0,1)
+        let flags: Vec<Option<bool>> = (0..data.n).map(|i| Some(i % 3 == 0)).collect();
+        let e = estimate(&d, Column::Indicator(&flags), Kind::Proportion, None, &o).unwrap();
+        let (p, lo, hi) = (e.estimate.unwrap(), e.ci_low.unwrap(), e.ci_high.unwrap());
+        assert!(0.0 < lo && lo < p && p < hi && hi < 1.0);
+    }
+}
+
+#[test]
+fn empty_domains_and_zero_df() {
+    let data = RefData::load();
+    let d = data.design();
+    let y: Vec<f64> = (0..data.n).map(|i| if i == 0 { 50.0 } else { f64::NAN }).collect();
+    let o = EstimateOptions {
+        min_cell: 0,
+        ..Default::default()
+    };
+    let e = estimate(&d, Column::Numeric(&y), Kind::Mean, None, &o).unwrap();
+    assert_eq!((e.n, e.df, e.estimate), (1, 0, Some(50.0)));
+    assert_eq!(e.ci_unavailable, Some(CiUnavailable::NoDegreesOfFreedom));
+    assert!(e.low_precision);
+    let e = estimate(&d, Column::Numeric(&y), Kind::Mean, Some((&data.district, 99)), &o).unwrap();
+    assert_eq!((e.n, e.estimate, e.n_eff), (0, None, None));
+    assert_eq!(e.ci_unavailable, Some(CiUnavailable::NoRespondents));
+    // bad inputs
+    let short = vec![1.0; 3];
+    assert!(matches!(
+        estimate(&d, Column::Numeric(&short), Kind::Mean, None, &o),
+        Err(StatsError::LengthMismatch { .. })
+    ));
+    let mut inf = vec![1.0; data.n];
+    inf[7] = f64::INFINITY;
+    assert!(matches!(
+        estimate(&d, Column::Numeric(&inf), Kind::Mean, None, &o),
+        Err(StatsError::InvalidValue { index: 7, .. })
+    ));
+    let bad = EstimateOptions { level: 1.5, ..o };
+    assert!(estimate(&d, Column::Numeric(&y), Kind::Mean, None, &bad).is_err());
+}
+
+#[test]
+fn unweighted_whole_sample_is_textbook() {
+    // weights none, whole sample: SE = s/√n, df = n − 1
+    let y = [10.0, 20.0, 30.0, 45.0, 70.0];
+    let d = Design::unweighted(5).unwrap();
+    let e = estimate(
+        &d,
+        Column::Numeric(&y),
+        Kind::Mean,
+        None,
+        &EstimateOptions {
+            min_cell: 0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let m = 35.0;
+    let s2 = y.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / 4.0;
+    assert_eq!(e.estimate, Some(m));
+    assert!((e.se.unwrap() - (s2 / 5.0).sqrt()).abs() < 1e-12);
+    assert_eq!(e.df, 4);
+    assert_eq!(e.n_eff, Some(5.0));
+    assert_eq!(d.mode(), WeightMode::None);
+}
+
+#[test]
+fn comparison_of_two_waves_from_estimates() {
+    let data = RefData::load();
+    let vars = data.variables();
+    let o = EstimateOptions::default();
+    let a = estimate_all(&data.design(), &vars[..1], None, &o).unwrap();
+    let b = estimate_all(&data.raked(), &vars[..1], None, &o).unwrap();
+    let c = compare(&a[0].score, &b[0].score, 0.95).unwrap();
+    let (sa, sb) = (a[0].score.se.unwrap(), b[0].score.se.unwrap());
+    assert!((c.se - (sa * sa + sb * sb).sqrt()).abs() < 1e-15);
+    assert_eq!(
+        c.difference,
+        b[0].score.estimate.unwrap() - a[0].score.estimate.unwrap()
+    );
+    assert_eq!(c.df, a[0].score.df.min(b[0].score.df) as f64);
+    let p = c.p_value.unwrap();
+    assert!((0.0..=1.0).contains(&p));
+    // p < 0.05 exactly when the 95 % CI excludes 0
+    assert_eq!(p < 0.05, c.ci_low.unwrap() > 0.0 || c.ci_high.unwrap() < 0.0);
+}

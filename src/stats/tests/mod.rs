@@ -17,12 +17,7 @@ pub(crate) const EXPECTED_JSON: &str = include_str!("../../../tests/reference/ex
 /// Minimal CSV reader (no quoting in the reference files).
 pub(crate) fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .collect();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(|s| s.trim().to_string()).collect();
     let rows = lines
         .map(|l| l.split(',').map(|s| s.trim().to_string()).collect())
         .collect();
@@ -75,10 +70,7 @@ impl RefData {
             rows.iter().map(|r| r[j].as_str()).collect()
         };
         let ids: Vec<String> = get("_id").iter().map(|s| s.to_string()).collect();
-        let weights = get("_weight")
-            .iter()
-            .map(|s| Some(s.parse::<f64>().unwrap()))
-            .collect();
+        let weights = get("_weight").iter().map(|s| Some(s.parse::<f64>().unwrap())).collect();
         let (strata, stratum_names) = encode(&get("_stratum"));
         let (psus, _) = encode(&get("_cluster"));
         let (dcodes, district_names) = encode(&get("district"));
@@ -129,11 +121,7 @@ impl RefData {
         for r in &mrows {
             if !margins.iter().any(|m| m.name == r[0]) {
                 let sample = get(&r[0]);
-                let mut cats: Vec<String> = mrows
-                    .iter()
-                    .filter(|x| x[0] == r[0])
-                    .map(|x| x[1].clone())
-                    .collect();
+                let mut cats: Vec<String> = mrows.iter().filter(|x| x[0] == r[0]).map(|x| x[1].clone()).collect();
                 let mut totals: Vec<Option<f64>> = mrows
                     .iter()
                     .filter(|x| x[0] == r[0])
@@ -189,9 +177,7 @@ impl RefData {
     }
 
     pub fn raked(&self) -> Design {
-        self.design()
-            .rake(&self.margins, &RakeOptions::default())
-            .unwrap()
+        self.design().rake(&self.margins, &RakeOptions::default()).unwrap()
     }
 
     pub fn variables(&self) -> Vec<Variable<'_>> {

@@ -59,7 +59,7 @@ fn reproduces_r_survey_reference() {
         assert_eq!(s.n, e["n"].as_u64().unwrap(), "n {ctx}");
         assert_eq!(s.df, e["df"].as_u64().unwrap(), "df {ctx}");
         let f = |k: &str| e[k].as_f64().unwrap();
-        let mut check = |slot: &mut f64, got: Option<f64>, want: f64, tol: f64, what: &str| {
+        let check = |slot: &mut f64, got: Option<f64>, want: f64, tol: f64, what: &str| {
             let r = rel(got.unwrap(), want);
             assert!(r <= tol, "{what} {ctx}: {got:?} vs {want} (rel {r:e})");
             *slot = slot.max(r);
@@ -72,11 +72,7 @@ fn reproduces_r_survey_reference() {
         if level == "item" {
             let t = r.top_box.as_ref().unwrap();
             let et = &e["top_box"];
-            for (got, k) in [
-                (t.estimate, "estimate"),
-                (t.ci_low, "ci_low"),
-                (t.ci_high, "ci_high"),
-            ] {
+            for (got, k) in [(t.estimate, "estimate"), (t.ci_low, "ci_low"), (t.ci_high, "ci_high")] {
                 check(&mut err.top_box, got, et[k].as_f64().unwrap(), 1e-6, "top_box");
             }
         } else {
@@ -91,67 +87,131 @@ fn reproduces_r_survey_reference() {
     println!("max relative errors vs R: {err:?}");
 }
 
-/// The α shortcut of the raking variance equals the direct formulation of
-/// R's svyrecvar (10 rounds of per-margin centring of z on every
-/// respondent, then PSU totals), for the whole sample and each district.
+/// Direct formulation of R's svyrecvar for a raked design: 10 rounds of
+/// per-margin centring of z on every respondent, then PSU totals.
+fn direct_raked_se(data: &RefData, d: &Design, y: &[f64], group: Option<u32>) -> f64 {
+    let w = d.weights().to_vec();
+    let n = data.n;
+    let psu: Vec<usize> = match &d.psu {
+        Some(p) => p.iter().map(|&x| x as usize).collect(),
+        None => (0..n).collect(),
+    };
+    let psu_stratum: Vec<usize> = match &d.psu {
+        Some(_) => d.psu_stratum.iter().map(|&h| h as usize).collect(),
+        None => d.stratum.iter().map(|&h| h as usize).collect(),
+    };
+    let inset: Vec<bool> = (0..n)
+        .map(|i| !y[i].is_nan() && (group.is_none() || data.district[i] == group))
+        .collect();
+    let sw: f64 = (0..n).filter(|&i| inset[i]).map(|i| w[i]).sum();
+    let m: f64 = (0..n).filter(|&i| inset[i]).map(|i| w[i] * y[i]).sum::<f64>() / sw;
+    let mut z: Vec<f64> = (0..n)
+        .map(|i| if inset[i] { w[i] * (y[i] - m) / sw } else { 0.0 })
+        .collect();
+    for _ in 0..10 {
+        for mg in &data.margins {
+            let nc = mg.categories.len();
+            let mut s = vec![0.0; nc];
+            let mut c = vec![0.0; nc];
+            for i in 0..n {
+                s[mg.codes[i] as usize] += z[i] / w[i];
+                c[mg.codes[i] as usize] += 1.0;
+            }
+            for i in 0..n {
+                let k = mg.codes[i] as usize;
+                z[i] -= w[i] * s[k] / c[k];
+            }
+        }
+    }
+    let p_count = psu_stratum.len();
+    let mut t = vec![0.0; p_count];
+    for i in 0..n {
+        t[psu[i]] += z[i];
+    }
+    let mut var = 0.0;
+    for h in 0..d.n_strata() {
+        let ps: Vec<usize> = (0..p_count).filter(|&p| psu_stratum[p] == h).collect();
+        let nh = ps.len() as f64;
+        if nh < 2.0 {
+            continue;
+        }
+        let mean = ps.iter().map(|&p| t[p]).sum::<f64>() / nh;
+        var += nh / (nh - 1.0) * ps.iter().map(|&p| (t[p] - mean).powi(2)).sum::<f64>();
+    }
+    var.sqrt()
+}
+
+/// The α shortcut of the raking variance (category sums + cross counts, and
+/// for unclustered designs the per-(stratum, cell) expansion of Σz²) equals
+/// the direct formulation, for the whole sample and each district, for a
+/// clustered and an unclustered raked design.
 #[test]
 fn fast_raking_variance_matches_direct_formulation() {
     let data = RefData::load();
-    let d = data.raked();
-    let w = d.weights().to_vec();
-    let n = data.n;
-    let psu = d.psu.clone().unwrap();
+    let unclustered = Design::new(DesignSpec {
+        weights: &data.weights,
+        respondent_ids: None,
+        strata: Some(&data.strata),
+        stratum_names: &data.stratum_names,
+        psus: None,
+    })
+    .unwrap()
+    .rake(&data.margins, &RakeOptions::default())
+    .unwrap();
     let mut worst: f64 = 0.0;
     let vars = data.variables();
-    for v in &vars {
-        for group in std::iter::once(None).chain(data.district_order.iter().map(|&g| Some(g))) {
-            let inset: Vec<bool> = (0..n)
-                .map(|i| !v.score[i].is_nan() && (group.is_none() || data.district[i] == group))
-                .collect();
-            let sw: f64 = (0..n).filter(|&i| inset[i]).map(|i| w[i]).sum();
-            let m: f64 = (0..n).filter(|&i| inset[i]).map(|i| w[i] * v.score[i]).sum::<f64>() / sw;
-            let mut z: Vec<f64> = (0..n)
-                .map(|i| if inset[i] { w[i] * (v.score[i] - m) / sw } else { 0.0 })
-                .collect();
-            for _ in 0..10 {
-                for mg in &data.margins {
-                    let nc = mg.categories.len();
-                    let mut s = vec![0.0; nc];
-                    let mut c = vec![0.0; nc];
-                    for i in 0..n {
-                        s[mg.codes[i] as usize] += z[i] / w[i];
-                        c[mg.codes[i] as usize] += 1.0;
-                    }
-                    for i in 0..n {
-                        let k = mg.codes[i] as usize;
-                        z[i] -= w[i] * s[k] / c[k];
-                    }
+    for d in [data.raked(), unclustered] {
+        for v in &vars {
+            let cols: Vec<Vec<f64>> = match v.top_box {
+                Some(t) => vec![
+                    v.score.to_vec(),
+                    t.iter().map(|b| b.map_or(f64::NAN, |b| b as u8 as f64)).collect(),
+                ],
+                None => vec![v.score.to_vec()],
+            };
+            for y in &cols {
+                let groups = std::iter::once(None).chain(data.district_order.iter().map(|&g| Some(g)));
+                for group in groups {
+                    let direct = direct_raked_se(&data, &d, y, group);
+                    let fast = estimate(
+                        &d,
+                        Column::Numeric(y),
+                        Kind::Mean,
+                        group.map(|g| (data.district.as_slice(), g)),
+                        &EstimateOptions::default(),
+                    )
+                    .unwrap();
+                    let r = rel(fast.se.unwrap(), direct);
+                    worst = worst.max(r);
+                    assert!(r < 1e-9, "{} {group:?}: {} vs {direct}", v.id, fast.se.unwrap());
                 }
             }
-            let p_count = d.psu_stratum.len();
-            let mut t = vec![0.0; p_count];
-            for i in 0..n {
-                t[psu[i] as usize] += z[i];
-            }
-            let mut var = 0.0;
-            for h in 0..d.n_strata() {
-                let ps: Vec<usize> = (0..p_count).filter(|&p| d.psu_stratum[p] as usize == h).collect();
-                let nh = ps.len() as f64;
-                let mean = ps.iter().map(|&p| t[p]).sum::<f64>() / nh;
-                var += nh / (nh - 1.0) * ps.iter().map(|&p| (t[p] - mean).powi(2)).sum::<f64>();
-            }
-            let fast = estimate(
-                &d,
-                Column::Numeric(v.score),
-                Kind::Mean,
-                group.map(|g| (data.district.as_slice(), g)),
-                &EstimateOptions::default(),
-            )
-            .unwrap();
-            let r = rel(fast.se.unwrap(), var.sqrt());
-            worst = worst.max(r);
-            assert!(r < 1e-9, "{} {group:?}: {} vs {}", v.id, fast.se.unwrap(), var.sqrt());
         }
     }
     println!("fast vs direct raking variance: max rel diff {worst:e}");
+}
+
+/// The one-pass method for clustered designs equals the two-pass one.
+#[test]
+fn one_pass_equals_two_pass() {
+    let data = RefData::load();
+    let g = data.grouping();
+    let slots = super::super::estimate::group_slots(data.n, &g).unwrap();
+    let ng = data.district_order.len();
+    let mut worst: f64 = 0.0;
+    for d in [data.design(), data.raked()] {
+        for v in data.variables() {
+            let one = super::super::estimate::domain_stats(&d, Column::Numeric(v.score), &slots, ng);
+            let y = v.score;
+            let two = super::super::estimate::two_pass(&d, |i| y[i], &slots, ng);
+            for (a, b) in one.iter().zip(&two) {
+                assert_eq!((a.n, a.df), (b.n, b.df));
+                assert!(rel(a.mean, b.mean) < 1e-13);
+                let r = rel(a.variance, b.variance);
+                worst = worst.max(r);
+                assert!(r < 1e-10, "{}: {} vs {}", v.id, a.variance, b.variance);
+            }
+        }
+    }
+    println!("one-pass vs two-pass variance: max rel diff {worst:e}");
 }
