@@ -40,8 +40,11 @@ fn write_data(dir: &Path, rows: usize) -> PathBuf {
     let mut rng = StdRng::seed_from_u64(20261129);
     let tmp = csv_path.with_extension("partial");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).unwrap());
-    let questions: Vec<_> =
-        survey.questions.iter().filter(|q| q.show_if.is_none() && q.kind.type_name() != "text").collect();
+    let questions: Vec<_> = survey
+        .questions
+        .iter()
+        .filter(|q| q.show_if.is_none() && q.kind.type_name() != "text")
+        .collect();
     write!(out, "_id,_weight,_stratum,_cluster").unwrap();
     for q in &questions {
         write!(out, ",{}", q.id).unwrap();
@@ -50,7 +53,11 @@ fn write_data(dir: &Path, rows: usize) -> PathBuf {
     let pop: u32 = DISTRICTS.iter().map(|d| d.1).sum();
     let mut id = 0usize;
     for (d, (district, size)) in DISTRICTS.iter().enumerate() {
-        let n_h = if d == DISTRICTS.len() - 1 { rows - id } else { rows * *size as usize / pop as usize };
+        let n_h = if d == DISTRICTS.len() - 1 {
+            rows - id
+        } else {
+            rows * *size as usize / pop as usize
+        };
         let effect: f64 = rng.random_range(-10.0..10.0);
         let clusters = CLUSTERS_PER_DISTRICT[d];
         let cluster_effects: Vec<f64> = (0..clusters).map(|_| rng.random_range(-6.0..6.0)).collect();
@@ -122,7 +129,11 @@ fn timed(args: &[&str], dir: &Path) -> (Duration, u64, String) {
     let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
     loop {
         if let Ok(status) = std::fs::read_to_string(&status_path) {
-            if let Some(kb) = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)) {
+            if let Some(kb) = status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+            {
                 peak = peak.max(kb.parse().unwrap_or(0));
             }
         }
@@ -141,18 +152,36 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let rows: usize = std::env::var("CIVICPULSE_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let rows: usize = std::env::var("CIVICPULSE_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     std::fs::create_dir_all(&dir).unwrap();
     let t = Instant::now();
     let csv = write_data(&dir, rows);
-    println!("data: {} ({} rows) ready in {:.1} s", csv.display(), rows, t.elapsed().as_secs_f64());
+    println!(
+        "data: {} ({} rows) ready in {:.1} s",
+        csv.display(),
+        rows,
+        t.elapsed().as_secs_f64()
+    );
 
     let db = dir.join(format!("bench-{rows}.db"));
     if !db.exists() {
         let db_arg = db.to_str().unwrap();
-        let (elapsed, peak, out) =
-            timed(&["import", "livability", csv.to_str().unwrap(), "--wave", "2026", "--database", db_arg], &dir);
+        let (elapsed, peak, out) = timed(
+            &[
+                "import",
+                "livability",
+                csv.to_str().unwrap(),
+                "--wave",
+                "2026",
+                "--database",
+                db_arg,
+            ],
+            &dir,
+        );
         print!("{out}");
         println!(
             "import: {rows} rows in {:.1} s = {:.0} rows/s, peak memory {:.0} MiB",
@@ -163,8 +192,18 @@ fn main() {
     }
     let db_arg = db.to_str().unwrap();
     let args = [
-        "indices", "livability", "--wave", "2026", "--by", "district", "--weights", "raked", "--margins",
-        "margins.csv", "--database", db_arg,
+        "indices",
+        "livability",
+        "--wave",
+        "2026",
+        "--by",
+        "district",
+        "--weights",
+        "raked",
+        "--margins",
+        "margins.csv",
+        "--database",
+        db_arg,
     ];
     let mut times = Vec::new();
     let mut peak_max = 0;
@@ -173,7 +212,10 @@ fn main() {
         let (elapsed, peak, out) = timed(&args, &dir);
         times.push(elapsed.as_secs_f64());
         peak_max = peak_max.max(peak);
-        rows_out = serde_json::from_str::<serde_json::Value>(&out).unwrap()["rows"].as_array().unwrap().len();
+        rows_out = serde_json::from_str::<serde_json::Value>(&out).unwrap()["rows"]
+            .as_array()
+            .unwrap()
+            .len();
     }
     times.sort_by(f64::total_cmp);
     println!(

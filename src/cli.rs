@@ -67,6 +67,29 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Weighted satisfaction indices with confidence intervals.
+    Indices {
+        slug: String,
+        #[command(flatten)]
+        options: IndexArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Differences between two waves, with SE, CI and p-value.
+    Compare {
+        slug: String,
+        #[arg(long)]
+        from: i32,
+        #[arg(long)]
+        to: i32,
+        #[command(flatten)]
+        options: IndexArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Population margins for raking, stored per wave.
+    #[command(subcommand)]
+    Margins(MarginsCommand),
     /// Manage API tokens for the statistics API.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -95,6 +118,87 @@ pub enum SurveyCommand {
         /// A specific version instead of the latest.
         #[arg(long)]
         version: Option<u32>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct IndexArgs {
+    /// Survey wave (year); default: the latest wave with responses.
+    #[arg(long)]
+    pub wave: Option<i32>,
+    /// Also compute every index per answer of this question (e.g. district).
+    #[arg(long)]
+    pub by: Option<String>,
+    #[arg(long, value_enum, default_value = "design")]
+    pub weights: crate::analysis::Weights,
+    /// Population margins (question,value,total) for --weights raked; default: the wave's stored margins.
+    #[arg(long)]
+    pub margins: Option<PathBuf>,
+    /// Confidence level.
+    #[arg(long, default_value_t = 0.95)]
+    pub level: f64,
+    /// Cells with fewer respondents are suppressed.
+    #[arg(long, default_value_t = 10)]
+    pub min_cell: u64,
+    #[arg(long, value_enum, default_value = "linearized")]
+    pub variance: VarianceArg,
+    /// Bootstrap replicates.
+    #[arg(long, default_value_t = 1000)]
+    pub replicates: usize,
+    /// Bootstrap random seed (same seed, same result).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: ExportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VarianceArg {
+    Linearized,
+    Bootstrap,
+}
+
+impl IndexArgs {
+    fn options(&self) -> Result<crate::analysis::IndexOptions, AppError> {
+        let margins = match &self.margins {
+            Some(path) => {
+                let name = path.display().to_string();
+                let file = std::fs::File::open(path).map_err(|error| AppError::Input {
+                    file: name.clone(),
+                    error,
+                })?;
+                Some(crate::analysis::parse_margins(&name, file)?)
+            }
+            None => None,
+        };
+        Ok(crate::analysis::IndexOptions {
+            wave: self.wave,
+            by: self.by.clone(),
+            weights: self.weights,
+            margins,
+            level: self.level,
+            min_cell: self.min_cell,
+            variance: match self.variance {
+                VarianceArg::Linearized => crate::analysis::Variance::Linearized,
+                VarianceArg::Bootstrap => crate::analysis::Variance::Bootstrap {
+                    replicates: self.replicates,
+                    seed: self.seed,
+                },
+            },
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MarginsCommand {
+    /// Store the population margins (question,value,total) of a wave.
+    Set {
+        slug: String,
+        file: PathBuf,
+        #[arg(long)]
+        wave: i32,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -168,14 +272,82 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             }
             Ok(())
         }
-        Some(Command::Import { slug, file, wave, store }) => {
+        Some(Command::Import {
+            slug,
+            file,
+            wave,
+            store,
+        }) => {
             let (db, registry) = store.open()?;
             let name = file.display().to_string();
-            let reader = std::fs::File::open(&file).map_err(|error| AppError::Input { file: name.clone(), error })?;
+            let reader = std::fs::File::open(&file).map_err(|error| AppError::Input {
+                file: name.clone(),
+                error,
+            })?;
             let options = crate::import::ImportOptions { wave };
             let counts =
                 crate::import::import_csv(&db, &registry, &slug, &name, std::io::BufReader::new(reader), &options)?;
-            println!("{name}: imported {} responses, skipped {} already imported", counts.added, counts.skipped);
+            println!(
+                "{name}: imported {} responses, skipped {} already imported",
+                counts.added, counts.skipped
+            );
+            Ok(())
+        }
+        Some(Command::Indices { slug, options, store }) => {
+            let (db, registry) = store.open()?;
+            let report = crate::analysis::indices(&db, &registry, &slug, &options.options()?)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            match options.format {
+                ExportFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from)?;
+                    writeln!(out)?;
+                }
+                ExportFormat::Csv => crate::analysis::write_index_csv(&report, &mut out)?,
+            }
+            out.flush()?;
+            Ok(())
+        }
+        Some(Command::Compare {
+            slug,
+            from,
+            to,
+            options,
+            store,
+        }) => {
+            let (db, registry) = store.open()?;
+            let report = crate::analysis::compare(&db, &registry, &slug, from, to, &options.options()?)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            match options.format {
+                ExportFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from)?;
+                    writeln!(out)?;
+                }
+                ExportFormat::Csv => crate::analysis::write_compare_csv(&report, &mut out)?,
+            }
+            out.flush()?;
+            Ok(())
+        }
+        Some(Command::Margins(MarginsCommand::Set {
+            slug,
+            file,
+            wave,
+            store,
+        })) => {
+            let (db, registry) = store.open()?;
+            let name = file.display().to_string();
+            let reader = std::fs::File::open(&file).map_err(|error| AppError::Input {
+                file: name.clone(),
+                error,
+            })?;
+            let margins = crate::analysis::parse_margins(&name, reader)?;
+            registry
+                .latest(&slug)
+                .ok_or_else(|| AppError::UnknownSurvey(slug.clone()))?;
+            db.set_margins(&slug, wave, &margins)?;
+            println!(
+                "{name}: stored {} population totals for {slug} wave {wave}",
+                margins.len()
+            );
             Ok(())
         }
         Some(Command::Token(TokenCommand::Create { name, store })) => {

@@ -23,6 +23,8 @@ pub enum AppError {
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
     #[error(transparent)]
+    Analysis(#[from] crate::analysis::AnalysisError),
+    #[error(transparent)]
     Import(#[from] crate::import::ImportError),
     #[error("cannot read {file}: {error}")]
     Input { file: String, error: std::io::Error },

@@ -14,8 +14,16 @@ use std::collections::HashSet;
 use std::io::Read;
 
 /// Reserved columns; every other column must be a question id.
-pub const RESERVED_COLUMNS: [&str; 8] =
-    ["_id", "_weight", "_stratum", "_cluster", "_submitted_at", "_lang", "_version", "_wave"];
+pub const RESERVED_COLUMNS: [&str; 8] = [
+    "_id",
+    "_weight",
+    "_stratum",
+    "_cluster",
+    "_submitted_at",
+    "_lang",
+    "_version",
+    "_wave",
+];
 
 /// At most this many row problems are listed; the count covers them all.
 const MAX_REPORTED: usize = 200;
@@ -64,7 +72,10 @@ enum Column {
     /// `_version` and `_wave` of an export: accepted, not used (the import
     /// answers the current version; `--wave` sets the wave).
     Ignored,
-    Question { id: String, multi: bool },
+    Question {
+        id: String,
+        multi: bool,
+    },
 }
 
 impl Column {
@@ -91,18 +102,39 @@ pub fn import_csv(
     reader: impl Read,
     options: &ImportOptions,
 ) -> Result<ImportCounts, AppError> {
-    let stored = registry.latest(slug).ok_or_else(|| AppError::UnknownSurvey(slug.to_string()))?;
+    let stored = registry
+        .latest(slug)
+        .ok_or_else(|| AppError::UnknownSurvey(slug.to_string()))?;
     let survey = &stored.survey;
     let fail = |problems: Vec<RowProblem>| {
         let total = problems.len();
-        AppError::Import(ImportError { file: file_name.to_string(), problems, total })
+        AppError::Import(ImportError {
+            file: file_name.to_string(),
+            problems,
+            total,
+        })
     };
-    let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader);
     let mut record = csv::ByteRecord::new();
     let header = match csv.read_byte_record(&mut record) {
         Ok(true) => record.clone(),
-        Ok(false) => return Err(fail(vec![RowProblem { row: 1, column: None, reason: "the file is empty".into() }])),
-        Err(e) => return Err(fail(vec![RowProblem { row: 1, column: None, reason: e.to_string() }])),
+        Ok(false) => {
+            return Err(fail(vec![RowProblem {
+                row: 1,
+                column: None,
+                reason: "the file is empty".into(),
+            }]))
+        }
+        Err(e) => {
+            return Err(fail(vec![RowProblem {
+                row: 1,
+                column: None,
+                reason: e.to_string(),
+            }]))
+        }
     };
     let columns = parse_header(survey, &header).map_err(fail)?;
     let now = time::OffsetDateTime::now_utc();
@@ -118,7 +150,11 @@ pub fn import_csv(
                 Ok(true) => {}
                 Err(e) => {
                     total_problems += 1;
-                    problems.push(RowProblem { row, column: None, reason: e.to_string() });
+                    problems.push(RowProblem {
+                        row,
+                        column: None,
+                        reason: e.to_string(),
+                    });
                     break;
                 }
             }
@@ -158,12 +194,20 @@ fn parse_header(survey: &Survey, header: &csv::ByteRecord) -> Result<Vec<Column>
             // A spreadsheet's UTF-8 byte-order mark is not part of the name.
             Ok(s) => s.trim_start_matches('\u{feff}').trim().to_string(),
             Err(_) => {
-                problems.push(RowProblem { row: 1, column: None, reason: format!("column {} is not valid UTF-8", i + 1) });
+                problems.push(RowProblem {
+                    row: 1,
+                    column: None,
+                    reason: format!("column {} is not valid UTF-8", i + 1),
+                });
                 continue;
             }
         };
         if !seen.insert(name.clone()) {
-            problems.push(RowProblem { row: 1, column: Some(name), reason: "the column appears twice".into() });
+            problems.push(RowProblem {
+                row: 1,
+                column: Some(name),
+                reason: "the column appears twice".into(),
+            });
             continue;
         }
         let column = match name.as_str() {
@@ -175,7 +219,10 @@ fn parse_header(survey: &Survey, header: &csv::ByteRecord) -> Result<Vec<Column>
             "_lang" => Column::Lang,
             "_version" | "_wave" => Column::Ignored,
             id => match survey.question(id) {
-                Some(q) => Column::Question { id: id.to_string(), multi: matches!(q.kind, QuestionKind::MultiChoice { .. }) },
+                Some(q) => Column::Question {
+                    id: id.to_string(),
+                    multi: matches!(q.kind, QuestionKind::MultiChoice { .. }),
+                },
                 None => {
                     problems.push(RowProblem {
                         row: 1,
@@ -211,7 +258,11 @@ fn parse_row(
 ) -> Result<ImportedResponse, Vec<RowProblem>> {
     let mut problems = Vec::new();
     let mut problem = |column: &str, reason: String| {
-        problems.push(RowProblem { row, column: Some(column.to_string()), reason });
+        problems.push(RowProblem {
+            row,
+            column: Some(column.to_string()),
+            reason,
+        });
     };
     if record.len() != columns.len() {
         return Err(vec![RowProblem {

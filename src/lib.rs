@@ -8,6 +8,7 @@
 //! - `stats`: the pure index engine (no I/O);
 //! - `lang`: the supported languages.
 
+pub mod analysis;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -16,5 +17,6 @@ pub mod export;
 pub mod import;
 pub mod lang;
 pub mod registry;
+pub mod stats;
 pub mod survey;
 pub mod web;

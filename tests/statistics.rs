@@ -19,7 +19,11 @@ fn civicpulse(dir: &Path, args: &[&str]) -> (bool, String, String) {
         .env("RUST_LOG", "warn")
         .output()
         .expect("runs");
-    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 /// The reference file as a livability import: its 14 items keep their ids;
@@ -79,14 +83,27 @@ fn check_against_reference(rows: &[Value], weights: &str) -> usize {
         let what = format!("{weights} {} {} {}", e["level"], e["id"], e["group"]);
         assert_eq!(row["n"], e["n"], "{what}: n");
         assert_eq!(row["df"].as_f64(), e["df"].as_f64(), "{what}: df");
-        assert!(close(&row["estimate"], &e["estimate"], 1e-9), "{what}: estimate {} vs {}", row["estimate"], e["estimate"]);
+        assert!(
+            close(&row["estimate"], &e["estimate"], 1e-9),
+            "{what}: estimate {} vs {}",
+            row["estimate"],
+            e["estimate"]
+        );
         assert!(close(&row["n_eff"], &e["n_eff"], 1e-9), "{what}: n_eff");
         for key in ["se", "ci_low", "ci_high"] {
-            assert!(close(&row[key], &e[key], 1e-6), "{what}: {key} {} vs {}", row[key], e[key]);
+            assert!(
+                close(&row[key], &e[key], 1e-6),
+                "{what}: {key} {} vs {}",
+                row[key],
+                e[key]
+            );
         }
         if e["level"] == "item" {
             for key in ["estimate", "ci_low", "ci_high"] {
-                assert!(close(&row["top_box"][key], &e["top_box"][key], 1e-6), "{what}: top_box {key}");
+                assert!(
+                    close(&row["top_box"][key], &e["top_box"][key], 1e-6),
+                    "{what}: top_box {key}"
+                );
             }
         }
         checked += 1;
@@ -98,7 +115,10 @@ fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("interviews.csv"), livability_csv()).unwrap();
     std::fs::write(dir.path().join("margins.csv"), MARGINS).unwrap();
-    let (ok, stdout, stderr) = civicpulse(dir.path(), &["import", "livability", "interviews.csv", "--wave", "2026"]);
+    let (ok, stdout, stderr) = civicpulse(
+        dir.path(),
+        &["import", "livability", "interviews.csv", "--wave", "2026"],
+    );
     assert!(ok, "{stderr}");
     assert!(stdout.contains("imported 1197 responses"), "{stdout}");
     dir
@@ -109,7 +129,18 @@ fn cli_indices_match_r_for_every_weighting() {
     let dir = setup();
     let mut total = 0;
     for weights in ["none", "design", "raked"] {
-        let mut args = vec!["indices", "livability", "--wave", "2026", "--by", "district", "--weights", weights, "--min-cell", "2"];
+        let mut args = vec![
+            "indices",
+            "livability",
+            "--wave",
+            "2026",
+            "--by",
+            "district",
+            "--weights",
+            weights,
+            "--min-cell",
+            "2",
+        ];
         if weights == "raked" {
             args.extend(["--margins", "margins.csv"]);
         }
@@ -135,10 +166,16 @@ fn cli_indices_match_r_for_every_weighting() {
 #[test]
 fn reimporting_adds_nothing_and_csv_output_has_the_same_columns() {
     let dir = setup();
-    let (ok, stdout, stderr) = civicpulse(dir.path(), &["import", "livability", "interviews.csv", "--wave", "2026"]);
+    let (ok, stdout, stderr) = civicpulse(
+        dir.path(),
+        &["import", "livability", "interviews.csv", "--wave", "2026"],
+    );
     assert!(ok, "{stderr}");
     assert!(stdout.contains("imported 0 responses, skipped 1197"), "{stdout}");
-    let (ok, stdout, stderr) = civicpulse(dir.path(), &["indices", "livability", "--weights", "design", "--format", "csv"]);
+    let (ok, stdout, stderr) = civicpulse(
+        dir.path(),
+        &["indices", "livability", "--weights", "design", "--format", "csv"],
+    );
     assert!(ok, "{stderr}");
     let header = stdout.lines().next().unwrap();
     assert_eq!(

@@ -71,8 +71,10 @@ impl Importer<'_> {
                 .into_iter()
                 .collect()
         };
-        let fresh: Vec<&ImportedResponse> =
-            rows.iter().filter(|r| r.external_id.as_ref().is_none_or(|id| !existing.contains(id))).collect();
+        let fresh: Vec<&ImportedResponse> = rows
+            .iter()
+            .filter(|r| r.external_id.as_ref().is_none_or(|id| !existing.contains(id)))
+            .collect();
         self.counts.skipped += rows.len() - fresh.len();
         if fresh.is_empty() {
             return Ok(());
@@ -97,8 +99,10 @@ impl Importer<'_> {
                 )
             })
             .collect();
-        let new_ids: Vec<i64> =
-            diesel::insert_into(responses::table).values(&values).returning(responses::id).get_results(self.conn)?;
+        let new_ids: Vec<i64> = diesel::insert_into(responses::table)
+            .values(&values)
+            .returning(responses::id)
+            .get_results(self.conn)?;
         let answer_rows: Vec<_> = fresh
             .iter()
             .zip(&new_ids)
@@ -138,7 +142,13 @@ impl Database {
         let mut conn = self.conn()?;
         let mut failure: Option<E> = None;
         let result = conn.immediate_transaction(|conn| {
-            let mut importer = Importer { conn, version_id, slug, buffer: Vec::new(), counts: ImportCounts::default() };
+            let mut importer = Importer {
+                conn,
+                version_id,
+                slug,
+                buffer: Vec::new(),
+                counts: ImportCounts::default(),
+            };
             match fill(&mut importer) {
                 Ok(value) => {
                     importer.flush()?;

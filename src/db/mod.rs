@@ -20,7 +20,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use schema::{answers, api_tokens, responses, survey_versions};
+use schema::{answers, api_tokens, population_margins, responses, survey_versions};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -475,6 +475,65 @@ impl Database {
             out.codes.extend_from_slice(&codes);
         }
         Ok(out)
+    }
+}
+
+/// One population total: `question,value,total` of a margins file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarginTotal {
+    pub question: String,
+    pub value: String,
+    pub total: f64,
+}
+
+impl Database {
+    /// Replace the population margins of a survey wave.
+    pub fn set_margins(&self, slug: &str, wave: i32, margins: &[MarginTotal]) -> Result<(), DbError> {
+        let mut conn = self.conn()?;
+        conn.immediate_transaction(|conn| {
+            diesel::delete(
+                population_margins::table
+                    .filter(population_margins::survey_slug.eq(slug))
+                    .filter(population_margins::wave.eq(wave)),
+            )
+            .execute(conn)?;
+            let rows: Vec<_> = margins
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    (
+                        population_margins::survey_slug.eq(slug),
+                        population_margins::wave.eq(wave),
+                        population_margins::position.eq(i as i32),
+                        population_margins::question_id.eq(&m.question),
+                        population_margins::value.eq(&m.value),
+                        population_margins::total.eq(m.total),
+                    )
+                })
+                .collect();
+            diesel::insert_into(population_margins::table)
+                .values(&rows)
+                .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// The stored population margins of a survey wave, in file order.
+    pub fn margins(&self, slug: &str, wave: i32) -> Result<Vec<MarginTotal>, DbError> {
+        let rows: Vec<(String, String, f64)> = population_margins::table
+            .filter(population_margins::survey_slug.eq(slug))
+            .filter(population_margins::wave.eq(wave))
+            .order(population_margins::position)
+            .select((
+                population_margins::question_id,
+                population_margins::value,
+                population_margins::total,
+            ))
+            .load(&mut self.conn()?)?;
+        Ok(rows
+            .into_iter()
+            .map(|(question, value, total)| MarginTotal { question, value, total })
+            .collect())
     }
 }
 

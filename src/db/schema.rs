@@ -46,6 +46,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    population_margins (survey_slug, wave, position) {
+        survey_slug -> Text,
+        wave -> Integer,
+        position -> Integer,
+        question_id -> Text,
+        value -> Text,
+        total -> Double,
+    }
+}
+
 diesel::joinable!(answers -> responses (response_id));
 diesel::joinable!(responses -> survey_versions (survey_version_id));
-diesel::allow_tables_to_appear_in_same_query!(survey_versions, responses, answers, api_tokens);
+diesel::allow_tables_to_appear_in_same_query!(survey_versions, responses, answers, api_tokens, population_margins);

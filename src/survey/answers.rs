@@ -113,9 +113,12 @@ impl Survey {
         self.questions
             .iter()
             .map(|q| match answers.get(q.id.as_str()) {
-                Some(AnswerValue::Choice(v)) => {
-                    q.kind.options().iter().position(|o| &o.value == v).map_or(0, |i| (i + 1) as u8)
-                }
+                Some(AnswerValue::Choice(v)) => q
+                    .kind
+                    .options()
+                    .iter()
+                    .position(|o| &o.value == v)
+                    .map_or(0, |i| (i + 1) as u8),
                 _ => 0,
             })
             .collect()

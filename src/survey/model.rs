@@ -532,7 +532,11 @@ impl Validator {
             self.issue(place, "options", "the list of options is empty");
         }
         if options.len() > MAX_OPTIONS {
-            self.issue(place, "options", format!("a question can have at most {MAX_OPTIONS} options"));
+            self.issue(
+                place,
+                "options",
+                format!("a question can have at most {MAX_OPTIONS} options"),
+            );
         }
         let mut seen = HashSet::new();
         options

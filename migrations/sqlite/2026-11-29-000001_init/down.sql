@@ -1,4 +1,1 @@
-DROP TABLE api_tokens;
-DROP TABLE answers;
-DROP TABLE responses;
-DROP TABLE survey_versions;
+DROP TABLE population_margins;

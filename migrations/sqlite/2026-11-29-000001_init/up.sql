@@ -49,3 +49,14 @@ CREATE TABLE api_tokens (
     token_hash TEXT NOT NULL UNIQUE,
     created_at TEXT NOT NULL
 );
+
+-- Population totals for raking, per survey wave (`civicpulse margins set`).
+CREATE TABLE population_margins (
+    survey_slug TEXT NOT NULL,
+    wave INTEGER NOT NULL,
+    position INTEGER NOT NULL,         -- margins are raked in file order
+    question_id TEXT NOT NULL,
+    value TEXT NOT NULL,
+    total DOUBLE NOT NULL,
+    PRIMARY KEY (survey_slug, wave, position)
+);
