@@ -144,20 +144,22 @@ pub fn import_csv(
     let mut seen_ids: HashSet<String> = HashSet::new();
     let result = db.import(stored.version_id, slug, |importer| -> Result<(), AppError> {
         loop {
-            let row = csv.position().line() + 1;
+            let next_line = csv.position().line();
             match csv.read_byte_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {}
                 Err(e) => {
                     total_problems += 1;
                     problems.push(RowProblem {
-                        row,
+                        row: next_line,
                         column: None,
                         reason: e.to_string(),
                     });
                     break;
                 }
             }
+            // The line the record starts on; a quoted cell may span lines.
+            let row = record.position().map_or(next_line, |p| p.line());
             match parse_row(survey, &columns, &record, row, now, options, &mut seen_ids) {
                 Ok(response) => {
                     if total_problems == 0 {

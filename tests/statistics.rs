@@ -185,3 +185,388 @@ fn reimporting_adds_nothing_and_csv_output_has_the_same_columns() {
     let overall = stdout.lines().nth(1).unwrap();
     assert!(overall.starts_with("overall,overall,,1197,"), "{overall}");
 }
+
+fn indices_json(dir: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["indices", "livability"];
+    args.extend_from_slice(extra);
+    let (ok, stdout, stderr) = civicpulse(dir, &args);
+    assert!(ok, "{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+fn indices_error(dir: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["indices", "livability"];
+    args.extend_from_slice(extra);
+    let (ok, _, stderr) = civicpulse(dir, &args);
+    assert!(!ok, "indices {extra:?} should fail");
+    stderr
+}
+
+#[tokio::test]
+async fn the_api_needs_a_token_and_answers_like_the_cli() {
+    let dir = setup();
+    let (ok, _, stderr) = civicpulse(
+        dir.path(),
+        &["margins", "set", "livability", "margins.csv", "--wave", "2026"],
+    );
+    assert!(ok, "{stderr}");
+    let (ok, token, stderr) = civicpulse(dir.path(), &["token", "create", "--name", "analyst"]);
+    assert!(ok, "{stderr}");
+    let token = token.trim().to_string();
+    let (ok, _, stderr) = civicpulse(dir.path(), &["token", "create", "--name", "analyst"]);
+    assert!(!ok && stderr.contains("already exists"), "{stderr}");
+
+    let config = civicpulse::config::ServeConfig {
+        bind: "127.0.0.1:0".into(),
+        database: civicpulse::db::DatabaseUrl::Sqlite(dir.path().join("civicpulse.db")),
+        defs_dir: None,
+        workers: Some(1),
+    };
+    let app = civicpulse::web::Application::build(&config).unwrap();
+    let base = format!("http://127.0.0.1:{}/api/v1/surveys/livability", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::new();
+
+    let anonymous = client.get(format!("{base}/indices")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.headers().contains_key("www-authenticate"));
+    let body: Value = anonymous.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let forged = client
+        .get(format!("{base}/indices"))
+        .bearer_auth("cp_0000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+
+    let query = "wave=2026&by=district&weights=raked&min_cell=2";
+    let api: Value = client
+        .get(format!("{base}/indices?{query}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The stored margins are used for raking, so the API equals the CLI run with the file.
+    let cli = indices_json(
+        dir.path(),
+        &[
+            "--wave",
+            "2026",
+            "--by",
+            "district",
+            "--weights",
+            "raked",
+            "--margins",
+            "margins.csv",
+            "--min-cell",
+            "2",
+        ],
+    );
+    assert_eq!(api, cli);
+    assert_eq!(check_against_reference(api["rows"].as_array().unwrap(), "raked"), 160);
+
+    let csv = client
+        .get(format!("{base}/indices?weights=none&format=csv"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(csv.text().await.unwrap().starts_with("level,id,group,n,n_eff"));
+
+    let bad = client
+        .get(format!("{base}/indices?by=favourite_colour"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let body: Value = bad.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("favourite_colour"));
+    let typo = client
+        .get(format!("{base}/indices?weight=raked"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(typo.status(), 400);
+    let unknown = client
+        .get("http://".to_string() + &base[7..].replace("livability", "nope") + "/indices")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let compare = client
+        .get(format!("{base}/compare?from=2026&to=2026&weights=design"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(compare.status(), 200);
+    let missing = client
+        .get(format!("{base}/compare?from=2026"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+}
+
+#[test]
+fn comparing_two_waves_gives_differences_with_se_ci_and_p() {
+    let dir = setup();
+    // The same interviews again as wave 2025 (new ids), minus the first 100.
+    let csv = livability_csv();
+    let mut lines: Vec<String> = csv.lines().map(String::from).collect();
+    let body: Vec<String> = lines
+        .split_off(1)
+        .into_iter()
+        .skip(100)
+        .map(|l| format!("b{l}"))
+        .collect();
+    std::fs::write(
+        dir.path().join("earlier.csv"),
+        format!("{}\n{}\n", lines[0], body.join("\n")),
+    )
+    .unwrap();
+    let (ok, _, stderr) = civicpulse(dir.path(), &["import", "livability", "earlier.csv", "--wave", "2025"]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = civicpulse(
+        dir.path(),
+        &[
+            "compare",
+            "livability",
+            "--from",
+            "2025",
+            "--to",
+            "2026",
+            "--weights",
+            "design",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let a = indices_json(dir.path(), &["--wave", "2025", "--weights", "design"]);
+    let b = indices_json(dir.path(), &["--wave", "2026", "--weights", "design"]);
+    for (i, row) in report["rows"].as_array().unwrap().iter().enumerate() {
+        let (ea, eb) = (&a["rows"][i], &b["rows"][i]);
+        assert_eq!(row["id"], eb["id"]);
+        if eb["estimate"].is_null() {
+            assert!(row["difference"].is_null() && row["note"].is_string());
+            continue;
+        }
+        let diff = eb["estimate"].as_f64().unwrap() - ea["estimate"].as_f64().unwrap();
+        assert!((row["difference"].as_f64().unwrap() - diff).abs() < 1e-9);
+        let se = (ea["se"].as_f64().unwrap().powi(2) + eb["se"].as_f64().unwrap().powi(2)).sqrt();
+        assert!((row["se"].as_f64().unwrap() - se).abs() < 1e-9);
+        assert_eq!(
+            row["df"].as_f64().unwrap(),
+            ea["df"].as_f64().unwrap().min(eb["df"].as_f64().unwrap())
+        );
+        let p = row["p_value"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p));
+        assert!(row["ci_low"].as_f64().unwrap() < diff && diff < row["ci_high"].as_f64().unwrap());
+    }
+}
+
+#[test]
+fn bootstrap_is_reproducible_and_close_to_linearized() {
+    let dir = setup();
+    std::fs::write(dir.path().join("margins.csv"), MARGINS).unwrap();
+    for weights in ["design", "raked"] {
+        let mut args = vec!["--weights", weights];
+        if weights == "raked" {
+            args.extend(["--margins", "margins.csv"]);
+        }
+        let linear = indices_json(dir.path(), &args);
+        args.extend(["--variance", "bootstrap", "--replicates", "2000", "--seed", "7"]);
+        let boot = indices_json(dir.path(), &args);
+        assert_eq!(boot["variance"], "bootstrap");
+        let again = indices_json(dir.path(), &args);
+        assert_eq!(boot, again, "same seed, same result");
+        for (l, b) in linear["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(boot["rows"].as_array().unwrap())
+        {
+            let (Some(ls), Some(bs)) = (l["se"].as_f64(), b["se"].as_f64()) else {
+                continue;
+            };
+            assert!(
+                (bs / ls - 1.0).abs() < 0.10,
+                "{weights} {}: bootstrap SE {bs} vs linearised {ls}",
+                l["id"]
+            );
+            assert_eq!(l["estimate"], b["estimate"]);
+        }
+    }
+}
+
+/// A small design-weighted import for the error cases.
+fn import_rows(dir: &Path, name: &str, rows: &[(&str, &str, &str, &str)]) -> (bool, String, String) {
+    let survey = civicpulse::survey::builtin_definitions().remove(0);
+    let mut csv = String::from("_id,_weight,_stratum,_cluster");
+    let questions: Vec<_> = survey
+        .questions
+        .iter()
+        .filter(|q| q.required && q.show_if.is_none())
+        .collect();
+    for q in &questions {
+        csv.push(',');
+        csv.push_str(q.id.as_str());
+    }
+    csv.push('\n');
+    for (i, (weight, stratum, cluster, district)) in rows.iter().enumerate() {
+        csv.push_str(&format!("{name}{i},{weight},{stratum},{cluster}"));
+        for q in &questions {
+            let v = match q.id.as_str() {
+                "district" => district.to_string(),
+                "resident_type" => "local".into(),
+                _ => q.kind.options()[i % 2].value.to_string(),
+            };
+            csv.push(',');
+            csv.push_str(&v);
+        }
+        csv.push('\n');
+    }
+    let file = format!("{name}.csv");
+    std::fs::write(dir.join(&file), csv).unwrap();
+    civicpulse(dir, &["import", "livability", &file, "--wave", "2030"])
+}
+
+#[test]
+fn design_and_raking_errors_name_their_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Stratum "east" has one community only.
+    let rows = [
+        ("10", "west", "w1", "huancui"),
+        ("12", "west", "w1", "huancui"),
+        ("11", "west", "w2", "wendeng"),
+        ("9", "west", "w2", "wendeng"),
+        ("10", "east", "e1", "rushan"),
+        ("10", "east", "e1", "rushan"),
+    ];
+    let (ok, _, stderr) = import_rows(d, "a", &rows);
+    assert!(ok, "{stderr}");
+    let e = indices_error(d, &["--weights", "design"]);
+    assert!(e.contains("stratum 'east' has only one primary sampling unit"), "{e}");
+
+    let (ok, _, stderr) = import_rows(d, "b", &[("10", "east", "e2", "rushan"), ("8", "east", "e2", "rushan")]);
+    assert!(ok, "{stderr}");
+    assert!(indices_json(d, &["--weights", "design"])["rows"][0]["n"] == 8);
+
+    // The population lacks a district the sample has.
+    std::fs::write(
+        d.join("m1.csv"),
+        "question,value,total\ndistrict,huancui,100\ndistrict,wendeng,100\n",
+    )
+    .unwrap();
+    let e = indices_error(d, &["--weights", "raked", "--margins", "m1.csv"]);
+    assert!(e.contains("'rushan'") && e.contains("district"), "{e}");
+    // A population category without respondents.
+    std::fs::write(
+        d.join("m2.csv"),
+        "question,value,total\ndistrict,huancui,100\ndistrict,wendeng,100\ndistrict,rushan,100\ndistrict,nanhai,50\n",
+    )
+    .unwrap();
+    let e = indices_error(d, &["--weights", "raked", "--margins", "m2.csv"]);
+    assert!(e.contains("'nanhai'"), "{e}");
+    // Not a question, not an option, not a number.
+    std::fs::write(d.join("m3.csv"), "question,value,total\nplanet,earth,100\n").unwrap();
+    assert!(indices_error(d, &["--weights", "raked", "--margins", "m3.csv"]).contains("\"planet\" is not a question"));
+    std::fs::write(d.join("m4.csv"), "question,value,total\ndistrict,atlantis,100\n").unwrap();
+    assert!(indices_error(d, &["--weights", "raked", "--margins", "m4.csv"]).contains("\"atlantis\" is not an option"));
+    std::fs::write(d.join("m5.csv"), "question,value,total\ndistrict,huancui,many\n").unwrap();
+    assert!(indices_error(d, &["--weights", "raked", "--margins", "m5.csv"])
+        .contains("row 2: total \"many\" is not a number"));
+    // Margins whose totals contradict each other cannot all be met.
+    std::fs::write(
+        d.join("m6.csv"),
+        "question,value,total\ndistrict,huancui,100\ndistrict,wendeng,100\ndistrict,rushan,100\nsex,male,500\nsex,female,500\n",
+    )
+    .unwrap();
+    let e = indices_error(d, &["--weights", "raked", "--margins", "m6.csv"]);
+    assert!(e.to_lowercase().contains("margin"), "{e}");
+    // Raking without margins says how to provide them.
+    assert!(indices_error(d, &["--weights", "raked"]).contains("civicpulse margins set livability"));
+    // Grouping.
+    let e = indices_error(d, &["--by", "favourite_colour"]);
+    assert!(e.contains("favourite_colour") && e.contains("district"), "{e}");
+    assert!(indices_error(d, &["--by", "suggestions"]).contains("only single-choice"));
+    assert!(indices_error(d, &["--wave", "1999"]).contains("no responses in wave 1999"));
+    assert!(indices_error(d, &["--level", "1.5"]).contains("level"));
+}
+
+#[test]
+fn import_reports_every_bad_row_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rows = [
+        ("10", "s", "c1", "huancui"),
+        ("-2", "s", "c1", "huancui"),
+        ("", "s", "c2", "wendeng"),
+        ("abc", "s", "c2", "atlantis"),
+    ];
+    let (ok, stdout, stderr) = import_rows(d, "x", &rows);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("x.csv: 4 problems found, nothing was imported"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("row 3, column \"_weight\": a weight must be positive, not -2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("row 4, column \"_weight\": the weight is missing"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("row 5, column \"_weight\": \"abc\" is not a number"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("row 5, column \"district\": \"atlantis\" is not an option"),
+        "{stderr}"
+    );
+    let (ok, stdout, _) = civicpulse(d, &["export", "livability", "--format", "csv"]);
+    assert!(ok);
+    assert_eq!(stdout.lines().count(), 1, "nothing stored");
+
+    std::fs::write(d.join("cols.csv"), "_id,district,colour\n1,huancui,red\n").unwrap();
+    let (ok, _, stderr) = civicpulse(d, &["import", "livability", "cols.csv"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("row 1, column \"colour\": not a question of survey \"livability\""),
+        "{stderr}"
+    );
+
+    std::fs::write(d.join("dup.csv"), "_id,district\n1,huancui\n1,huancui\n").unwrap();
+    let (ok, _, stderr) = civicpulse(d, &["import", "livability", "dup.csv"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("row 3, column \"_id\": _id \"1\" appears twice"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("column \"sex\": question \"sex\" is required"),
+        "{stderr}"
+    );
+
+    std::fs::write(d.join("ragged.csv"), "_id,district\n1,huancui,extra\n").unwrap();
+    let (ok, _, stderr) = civicpulse(d, &["import", "livability", "ragged.csv"]);
+    assert!(
+        !ok && stderr.contains("row 2: 3 cells, but the header has 2 columns"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = civicpulse(d, &["import", "livability", "missing.csv"]);
+    assert!(!ok && stderr.contains("cannot read missing.csv"), "{stderr}");
+}

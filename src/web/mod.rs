@@ -2,6 +2,7 @@
 //! requests into calls on `survey` and `db` and their results into pages;
 //! the rules themselves live in those modules.
 
+pub mod api;
 pub mod error;
 pub mod form;
 pub mod i18n;
@@ -83,6 +84,8 @@ impl Application {
                         .default_service(web::to(method_not_allowed)),
                 )
                 .route("/s/{slug}/thanks", web::get().to(resident::thanks))
+                .route("/api/v1/surveys/{slug}/indices", web::get().to(api::indices))
+                .route("/api/v1/surveys/{slug}/compare", web::get().to(api::compare))
                 .default_service(web::to(not_found))
         })
         .listen(listener)

@@ -1,0 +1,251 @@
+//! The statistics API: `GET /api/v1/surveys/{slug}/indices` and
+//! `/compare`, with the options of `civicpulse indices` / `compare` as
+//! query parameters, answering JSON (or CSV with `format=csv`). Callers
+//! authenticate with `Authorization: Bearer <token>` from
+//! `civicpulse token create`. Raking uses the wave's stored margins.
+
+use super::form::parse_urlencoded;
+use super::AppState;
+use crate::analysis::{self, AnalysisError, IndexOptions, Variance, Weights};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// An API error: a status and a JSON body `{"error": {"code", "message"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+    fn internal(message: impl std::fmt::Display) -> ApiError {
+        log::error!("API failure: {message}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed; the log has the details",
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"civicpulse\""));
+        }
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: &self.message,
+            },
+        })
+    }
+}
+
+impl From<AnalysisError> for ApiError {
+    fn from(e: AnalysisError) -> ApiError {
+        let status = match &e {
+            AnalysisError::UnknownSurvey(_) | AnalysisError::NoResponses { .. } => StatusCode::NOT_FOUND,
+            AnalysisError::Database(db) => return ApiError::internal(db),
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let code = match &e {
+            AnalysisError::UnknownSurvey(_) => "unknown_survey",
+            AnalysisError::NoResponses { .. } => "no_responses",
+            AnalysisError::UnknownBy { .. } | AnalysisError::ByNotChoice(_) => "bad_grouping",
+            AnalysisError::MarginsRequired { .. } | AnalysisError::Margins(_) => "margins",
+            AnalysisError::Stats(_) => "statistics",
+            _ => "bad_option",
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+/// Check the bearer token; the token's name goes to the log.
+async fn authenticate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<String, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+    let header = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        unauthorized("send an API token as `Authorization: Bearer <token>` (civicpulse token create)")
+    })?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?
+        .to_string();
+    let db = state.db.clone();
+    let name = web::block(move || db.api_token_name(&token))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    name.ok_or_else(|| unauthorized("this API token is not valid"))
+}
+
+const COMMON_PARAMS: [&str; 9] = [
+    "wave",
+    "by",
+    "weights",
+    "level",
+    "min_cell",
+    "variance",
+    "replicates",
+    "seed",
+    "format",
+];
+
+struct Params(HashMap<String, String>);
+
+impl Params {
+    fn parse(query: &str, extra: &[&str]) -> Result<Params, ApiError> {
+        let pairs = parse_urlencoded(query.as_bytes()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let mut map = HashMap::new();
+        for (k, v) in pairs {
+            if !COMMON_PARAMS.contains(&k.as_str()) && !extra.contains(&k.as_str()) {
+                let known: Vec<&str> = COMMON_PARAMS.iter().chain(extra).copied().collect();
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {k:?}; known: {}",
+                    known.join(", ")
+                )));
+            }
+            if map.insert(k.clone(), v).is_some() {
+                return Err(ApiError::bad_request(format!("parameter {k:?} is given twice")));
+            }
+        }
+        Ok(Params(map))
+    }
+
+    fn get<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        self.0
+            .get(name)
+            .map(|v| {
+                v.parse::<T>()
+                    .map_err(|_| ApiError::bad_request(format!("parameter {name}={v:?} is not valid")))
+            })
+            .transpose()
+    }
+
+    fn csv(&self) -> Result<bool, ApiError> {
+        match self.0.get("format").map(String::as_str) {
+            None | Some("json") => Ok(false),
+            Some("csv") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "format must be json or csv, not {other:?}"
+            ))),
+        }
+    }
+
+    fn options(&self) -> Result<IndexOptions, ApiError> {
+        let defaults = IndexOptions::default();
+        let variance = match self.0.get("variance").map(String::as_str) {
+            None | Some("linearized") => Variance::Linearized,
+            Some("bootstrap") => Variance::Bootstrap {
+                replicates: self.get("replicates")?.unwrap_or(1000),
+                seed: self.get("seed")?.unwrap_or(1),
+            },
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "variance must be linearized or bootstrap, not {other:?}"
+                )))
+            }
+        };
+        Ok(IndexOptions {
+            wave: self.get("wave")?,
+            by: self.0.get("by").cloned(),
+            weights: match self.0.get("weights") {
+                Some(w) => w.parse::<Weights>().map_err(|e| ApiError::bad_request(e.to_string()))?,
+                None => defaults.weights,
+            },
+            margins: None,
+            level: self.get("level")?.unwrap_or(defaults.level),
+            min_cell: self.get("min_cell")?.unwrap_or(defaults.min_cell),
+            variance,
+        })
+    }
+}
+
+fn csv_response(write: impl FnOnce(&mut Vec<u8>) -> Result<(), csv::Error>) -> Result<HttpResponse, ApiError> {
+    let mut body = Vec::new();
+    write(&mut body).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().content_type("text/csv; charset=utf-8").body(body))
+}
+
+pub async fn indices(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let client = authenticate(&req, &state).await?;
+    let params = Params::parse(req.query_string(), &[])?;
+    let options = params.options()?;
+    let slug = path.into_inner();
+    log::info!("API indices of {slug} for token {client:?}");
+    let state2 = state.clone();
+    let report = web::block(move || analysis::indices(&state2.db, &state2.surveys, &slug, &options))
+        .await
+        .map_err(ApiError::internal)??;
+    if params.csv()? {
+        csv_response(|out| analysis::write_index_csv(&report, out))
+    } else {
+        Ok(HttpResponse::Ok().json(report))
+    }
+}
+
+pub async fn compare(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let client = authenticate(&req, &state).await?;
+    let params = Params::parse(req.query_string(), &["from", "to"])?;
+    let options = params.options()?;
+    let (Some(from), Some(to)) = (params.get::<i32>("from")?, params.get::<i32>("to")?) else {
+        return Err(ApiError::bad_request("compare needs the waves: from=YEAR&to=YEAR"));
+    };
+    let slug = path.into_inner();
+    log::info!("API compare of {slug} {from}→{to} for token {client:?}");
+    let state2 = state.clone();
+    let report = web::block(move || analysis::compare(&state2.db, &state2.surveys, &slug, from, to, &options))
+        .await
+        .map_err(ApiError::internal)??;
+    if params.csv()? {
+        csv_response(|out| analysis::write_compare_csv(&report, out))
+    } else {
+        Ok(HttpResponse::Ok().json(report))
+    }
+}
