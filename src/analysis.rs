@@ -209,8 +209,15 @@ fn level_name(level: Level) -> &'static str {
 /// score and top-two flag of each code.
 struct VersionMap {
     width: usize,
-    /// Per analysis item: (question position, score by code, top-two by code).
-    items: Vec<Option<(usize, Vec<Option<f64>>, Vec<Option<bool>>)>>,
+    /// Per analysis item, `None` when this version lacks the question.
+    items: Vec<Option<ItemCoding>>,
+}
+
+/// Where an item sits in a version's codes, and what each code means.
+struct ItemCoding {
+    position: usize,
+    score_by_code: Vec<Option<f64>>,
+    top_by_code: Vec<Option<bool>>,
 }
 
 fn version_map(survey: &Survey, item_ids: &[&str]) -> VersionMap {
@@ -226,7 +233,11 @@ fn version_map(survey: &Survey, item_ids: &[&str]) -> VersionMap {
             let by_code_top = std::iter::once(None)
                 .chain(scores.iter().zip(&top).map(|(s, t)| s.map(|_| *t)))
                 .collect();
-            Some((pos, by_code_score, by_code_top))
+            Some(ItemCoding {
+                position: pos,
+                score_by_code: by_code_score,
+                top_by_code: by_code_top,
+            })
         })
         .collect();
     VersionMap {
