@@ -275,11 +275,11 @@ fn prepare(
         let codes = &data.codes[start..start + map.width];
         for (j, item) in map.items.iter().enumerate() {
             let (score, top) = match item {
-                Some((pos, by_score, by_top)) => {
-                    let code = codes[*pos] as usize;
+                Some(coding) => {
+                    let code = codes[coding.position] as usize;
                     (
-                        by_score.get(code).copied().flatten(),
-                        by_top.get(code).copied().flatten(),
+                        coding.score_by_code.get(code).copied().flatten(),
+                        coding.top_by_code.get(code).copied().flatten(),
                     )
                 }
                 None => (None, None),
