@@ -43,7 +43,7 @@ fn write_data(dir: &Path, rows: usize) -> PathBuf {
     let questions: Vec<_> = survey
         .questions
         .iter()
-        .filter(|q| q.show_if.is_none() && q.kind.type_name() != "text")
+        .filter(|q| q.kind.type_name() != "text")
         .collect();
     write!(out, "_id,_weight,_stratum,_cluster").unwrap();
     for q in &questions {
@@ -68,8 +68,11 @@ fn write_data(dir: &Path, rows: usize) -> PathBuf {
             let age = AGES[rng.random_range(0..4)];
             let base = 62.0 + effect + cluster_effects[c] + if age == "60+" { 6.0 } else { 0.0 };
             write!(out, "r{id},{weight:.4},{district},{district}-c{c}").unwrap();
+            let mut foreign = false;
             for q in &questions {
                 let value = match q.id.as_str() {
+                    // Asked only of foreign residents (skip logic).
+                    "foreign_services" if !foreign => String::new(),
                     "district" => district.to_string(),
                     "sex" => if rng.random_bool(0.5) { "male" } else { "female" }.to_string(),
                     "age_group" => age.to_string(),
@@ -87,6 +90,9 @@ fn write_data(dir: &Path, rows: usize) -> PathBuf {
                         }
                     }
                 };
+                if q.id.as_str() == "resident_type" {
+                    foreign = value == "foreign";
+                }
                 write!(out, ",{value}").unwrap();
             }
             writeln!(out).unwrap();

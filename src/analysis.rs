@@ -205,10 +205,12 @@ fn level_name(level: Level) -> &'static str {
     }
 }
 
+/// An item's score column (`NaN` = missing) and top-two-box column.
+type ItemColumns = (Vec<f64>, Vec<Option<bool>>);
+
 /// Per stored version: where each analysis item sits in its codes, and the
 /// score and top-two flag of each code.
 struct VersionMap {
-    width: usize,
     /// Per analysis item, `None` when this version lacks the question.
     items: Vec<Option<ItemCoding>>,
 }
@@ -240,10 +242,7 @@ fn version_map(survey: &Survey, item_ids: &[&str]) -> VersionMap {
             })
         })
         .collect();
-    VersionMap {
-        width: survey.questions.len(),
-        items,
-    }
+    VersionMap { items }
 }
 
 /// Scored questions of the latest version, in order: the items.
@@ -256,38 +255,41 @@ fn analysis_items(survey: &Survey) -> Vec<&str> {
         .collect()
 }
 
-fn prepare(
-    latest: &Survey,
-    versions: &HashMap<i64, &Survey>,
-    data: &AnalysisColumns,
-) -> Result<Prepared, AnalysisError> {
+fn prepare(wave: &WaveData<'_>) -> Result<Prepared, AnalysisError> {
+    let latest = wave.latest;
+    let data = &wave.data;
     let item_ids = analysis_items(latest);
-    let maps: HashMap<i64, VersionMap> = versions
-        .iter()
-        .map(|(id, s)| (*id, version_map(s, &item_ids)))
-        .collect();
+    let maps: Vec<VersionMap> = wave.slot_versions.iter().map(|s| version_map(s, &item_ids)).collect();
     let n = data.len();
-    let mut scores: Vec<Vec<f64>> = vec![Vec::with_capacity(n); item_ids.len()];
-    let mut tops: Vec<Vec<Option<bool>>> = vec![Vec::with_capacity(n); item_ids.len()];
-    for i in 0..n {
-        let map = &maps[&data.version_ids[i]];
-        let start = data.code_offsets[i];
-        let codes = &data.codes[start..start + map.width];
-        for (j, item) in map.items.iter().enumerate() {
-            let (score, top) = match item {
+    // Item-major, one item per task, two threads: each task streams the
+    // codes once and writes two columns sequentially.
+    let build = |j: usize| -> ItemColumns {
+        let mut score = Vec::with_capacity(n);
+        let mut top = Vec::with_capacity(n);
+        for (i, &v) in wave.slots.iter().enumerate() {
+            match &maps[v as usize].items[j] {
                 Some(coding) => {
-                    let code = codes[coding.position] as usize;
-                    (
-                        coding.score_by_code.get(code).copied().flatten(),
-                        coding.top_by_code.get(code).copied().flatten(),
-                    )
+                    let code = data.codes[data.code_offsets[i] + coding.position] as usize;
+                    score.push(coding.score_by_code.get(code).copied().flatten().unwrap_or(f64::NAN));
+                    top.push(coding.top_by_code.get(code).copied().flatten());
                 }
-                None => (None, None),
-            };
-            scores[j].push(score.unwrap_or(f64::NAN));
-            tops[j].push(top);
+                None => {
+                    score.push(f64::NAN);
+                    top.push(None);
+                }
+            }
         }
-    }
+        (score, top)
+    };
+    let mut built: Vec<Option<ItemColumns>> = (0..item_ids.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let (even, odd): (Vec<_>, Vec<_>) = built.iter_mut().enumerate().partition(|(j, _)| j % 2 == 0);
+        let build = &build;
+        scope.spawn(move || odd.into_iter().for_each(|(j, slot)| *slot = Some(build(j))));
+        even.into_iter().for_each(|(j, slot)| *slot = Some(build(j)));
+    });
+    let (scores, tops): (Vec<Vec<f64>>, Vec<Vec<Option<bool>>>) =
+        built.into_iter().map(|b| b.expect("every item built")).unzip();
     let specs: Vec<DimensionSpec> = latest
         .dimensions
         .iter()
@@ -324,16 +326,14 @@ fn prepare(
 
 /// Per-respondent option index (in the latest version's option list) of a
 /// choice question, matched by option value across versions.
-fn choice_column(
-    latest: &Survey,
-    question: &str,
-    versions: &HashMap<i64, &Survey>,
-    data: &AnalysisColumns,
-) -> Vec<Option<u32>> {
+fn choice_column(latest: &Survey, question: &str, wave: &WaveData<'_>) -> Vec<Option<u32>> {
     let target = latest.question(question).expect("checked by the caller");
-    let per_version: HashMap<i64, (usize, usize, Vec<Option<u32>>)> = versions
+    // Per version: the question's position and its options' positions in
+    // the latest version (matched by value).
+    let per_slot: Vec<Option<(usize, Vec<Option<u32>>)>> = wave
+        .slot_versions
         .iter()
-        .filter_map(|(id, s)| {
+        .map(|s| {
             let pos = s.question_index(question)?;
             let mapping = s.questions[pos]
                 .kind
@@ -348,14 +348,14 @@ fn choice_column(
                         .map(|p| p as u32)
                 })
                 .collect();
-            Some((*id, (pos, s.questions.len(), mapping)))
+            Some((pos, mapping))
         })
         .collect();
+    let data = &wave.data;
     (0..data.len())
         .map(|i| {
-            let (pos, width, mapping) = per_version.get(&data.version_ids[i])?;
-            let start = data.code_offsets[i];
-            let code = data.codes[start..start + width][*pos] as usize;
+            let (pos, mapping) = per_slot[wave.slots[i] as usize].as_ref()?;
+            let code = data.codes[data.code_offsets[i] + pos] as usize;
             code.checked_sub(1).and_then(|c| mapping.get(c).copied().flatten())
         })
         .collect()
@@ -389,13 +389,8 @@ fn choice_question<'a>(
     }
 }
 
-fn build_margins(
-    latest: &Survey,
-    slug: &str,
-    totals: &[MarginTotal],
-    versions: &HashMap<i64, &Survey>,
-    data: &AnalysisColumns,
-) -> Result<Vec<Margin>, AnalysisError> {
+fn build_margins(slug: &str, totals: &[MarginTotal], wave: &WaveData<'_>) -> Result<Vec<Margin>, AnalysisError> {
+    let latest = wave.latest;
     let mut order: Vec<&str> = Vec::new();
     for t in totals {
         if !order.contains(&t.question.as_str()) {
@@ -427,7 +422,7 @@ fn build_margins(
                 }
             }
         }
-        let column = choice_column(latest, question, versions, data);
+        let column = choice_column(latest, question, wave);
         let missing = column.iter().filter(|c| c.is_none()).count();
         if missing > 0 {
             return Err(AnalysisError::Margins(format!(
@@ -460,7 +455,10 @@ fn build_margins(
 /// Everything needed to estimate one wave.
 struct WaveData<'r> {
     latest: &'r Survey,
-    versions: HashMap<i64, &'r Survey>,
+    /// Every stored version, and each respondent's index into it: vector
+    /// lookups in loops that run a million times.
+    slot_versions: Vec<&'r Survey>,
+    slots: Vec<u32>,
     wave: i32,
     data: AnalysisColumns,
 }
@@ -476,7 +474,6 @@ fn load_wave<'r>(
         .last()
         .ok_or_else(|| AnalysisError::UnknownSurvey(slug.to_string()))?
         .survey;
-    let versions: HashMap<i64, &Survey> = stored.iter().map(|s| (s.version_id, &s.survey)).collect();
     let wave = match wave {
         Some(w) => w,
         None => *db.waves(slug)?.last().ok_or(AnalysisError::NoResponses {
@@ -491,46 +488,67 @@ fn load_wave<'r>(
             wave: Some(wave),
         });
     }
+    let slot_ids: Vec<i64> = stored.iter().map(|s| s.version_id).collect();
+    let slot_versions: Vec<&Survey> = stored.iter().map(|s| &s.survey).collect();
+    let slot_of: HashMap<i64, u32> = slot_ids.iter().enumerate().map(|(k, id)| (*id, k as u32)).collect();
+    let slots = data.version_ids.iter().map(|id| slot_of[id]).collect();
     Ok(WaveData {
         latest,
-        versions,
+        slot_versions,
+        slots,
         wave,
         data,
     })
 }
 
-fn design(db: &Database, slug: &str, wave: &WaveData<'_>, options: &IndexOptions) -> Result<Design, AnalysisError> {
+/// The population margins for `raked`: `--margins`, else the wave's stored ones.
+fn resolve_margins(
+    db: &Database,
+    slug: &str,
+    wave: i32,
+    options: &IndexOptions,
+) -> Result<Option<Vec<MarginTotal>>, AnalysisError> {
+    if options.weights != Weights::Raked {
+        return Ok(None);
+    }
+    if let Some(m) = &options.margins {
+        return Ok(Some(m.clone()));
+    }
+    let stored = db.margins(slug, wave)?;
+    if stored.is_empty() {
+        return Err(AnalysisError::MarginsRequired {
+            slug: slug.to_string(),
+            wave,
+        });
+    }
+    Ok(Some(stored))
+}
+
+fn design(
+    wave: &WaveData<'_>,
+    slug: &str,
+    weights: Weights,
+    totals: Option<&[MarginTotal]>,
+) -> Result<Design, AnalysisError> {
     let data = &wave.data;
-    match options.weights {
+    match weights {
         Weights::None => Ok(Design::unweighted(data.len())?),
         Weights::Design | Weights::Raked => {
-            let weights: Vec<Option<f64>> = data.weights.iter().map(|w| Some(*w)).collect();
+            let weights_column: Vec<Option<f64>> = data.weights.iter().map(|w| Some(*w)).collect();
             let design = Design::new(DesignSpec {
-                weights: &weights,
+                weights: &weights_column,
                 respondent_ids: None,
                 strata: Some(&data.stratum),
                 stratum_names: &data.strata,
                 psus: Some(&data.psu),
             })?;
-            if options.weights == Weights::Design {
-                return Ok(design);
-            }
-            let stored;
-            let totals = match &options.margins {
-                Some(m) => m,
-                None => {
-                    stored = db.margins(slug, wave.wave)?;
-                    if stored.is_empty() {
-                        return Err(AnalysisError::MarginsRequired {
-                            slug: slug.to_string(),
-                            wave: wave.wave,
-                        });
-                    }
-                    &stored
+            match totals {
+                Some(totals) if weights == Weights::Raked => {
+                    let margins = build_margins(slug, totals, wave)?;
+                    Ok(design.rake(&margins, &RakeOptions::default())?)
                 }
-            };
-            let margins = build_margins(wave.latest, slug, totals, &wave.versions, data)?;
-            Ok(design.rake(&margins, &RakeOptions::default())?)
+                _ => Ok(design),
+            }
         }
     }
 }
@@ -552,15 +570,20 @@ pub fn indices(
             options.level
         )));
     }
+    let started = std::time::Instant::now();
     let wave = load_wave(db, registry, slug, options.wave)?;
+    log::debug!("loaded {} respondents in {:?}", wave.data.len(), started.elapsed());
     let by_question = options
         .by
         .as_deref()
         .map(|b| choice_question(wave.latest, slug, b))
         .transpose()?;
-    let design = design(db, slug, &wave, options)?;
-    let prepared = prepare(wave.latest, &wave.versions, &wave.data)?;
+    let totals = resolve_margins(db, slug, wave.wave, options)?;
+    let design = design(&wave, slug, options.weights, totals.as_deref())?;
+    log::debug!("design ready after {:?}", started.elapsed());
+    let prepared = prepare(&wave)?;
     debug_assert_eq!(prepared.n, wave.data.len());
+    log::debug!("scores and composites ready after {:?}", started.elapsed());
 
     let mut variables = vec![Variable {
         level: Level::Overall,
@@ -588,7 +611,7 @@ pub fn indices(
     let group_order: Vec<u32>;
     let grouping = match by_question {
         Some(q) => {
-            group_codes = choice_column(wave.latest, q.id.as_str(), &wave.versions, &wave.data);
+            group_codes = choice_column(wave.latest, q.id.as_str(), &wave);
             group_order = (0..q.kind.options().len() as u32).collect();
             Some(Grouping {
                 codes: &group_codes,
@@ -603,6 +626,7 @@ pub fn indices(
         threads: 2,
     };
     let mut rows = stats::estimate_all(&design, &variables, grouping.as_ref(), &estimate_options)?;
+    log::debug!("{} estimates after {:?}", rows.len(), started.elapsed());
 
     let variance = match options.variance {
         Variance::Linearized => "linearized",

@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `validate`, `survey`, `export`.
+//! The command line: `serve` (the default), `validate`, `survey`, `export`,
+//! `user` (staff accounts) and the statistics commands.
 //! Flags win over environment variables, which win over defaults.
 
 use crate::config::{self, ServeConfig};
@@ -93,6 +94,9 @@ pub enum Command {
     /// Manage API tokens for the statistics API.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage staff accounts (admin, designer, statistician).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Write every response of a survey to standard output.
     Export {
         slug: String,
@@ -215,6 +219,27 @@ pub enum TokenCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a staff account. A password piped to standard input is used
+    /// (`echo 'long-password' | civicpulse user add NAME --role ROLE`);
+    /// otherwise one is generated and printed once.
+    Add {
+        /// 3 to 32 characters from a-z, 0-9, '.', '_' and '-'.
+        name: String,
+        /// admin, designer or statistician.
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the staff accounts with their roles.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ShowFormat {
     Json,
@@ -225,6 +250,11 @@ impl StoreArgs {
     fn open(&self) -> Result<(crate::db::Database, crate::registry::SurveyRegistry), AppError> {
         let url = DatabaseUrl::parse(&self.database)?;
         crate::registry::open(&url, config::defs_dir(self.defs.clone()).as_deref())
+    }
+
+    /// The database alone, for commands that need no survey definitions.
+    fn open_db(&self) -> Result<crate::db::Database, AppError> {
+        Ok(crate::db::Database::open(&DatabaseUrl::parse(&self.database)?)?)
     }
 }
 
@@ -296,16 +326,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Indices { slug, options, store }) => {
             let (db, registry) = store.open()?;
             let report = crate::analysis::indices(&db, &registry, &slug, &options.options()?)?;
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            match options.format {
-                ExportFormat::Json => {
-                    serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from)?;
-                    writeln!(out)?;
-                }
-                ExportFormat::Csv => crate::analysis::write_index_csv(&report, &mut out)?,
-            }
-            out.flush()?;
-            Ok(())
+            print_report(&report, options.format, crate::analysis::write_index_csv)
         }
         Some(Command::Compare {
             slug,
@@ -316,16 +337,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         }) => {
             let (db, registry) = store.open()?;
             let report = crate::analysis::compare(&db, &registry, &slug, from, to, &options.options()?)?;
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            match options.format {
-                ExportFormat::Json => {
-                    serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from)?;
-                    writeln!(out)?;
-                }
-                ExportFormat::Csv => crate::analysis::write_compare_csv(&report, &mut out)?,
-            }
-            out.flush()?;
-            Ok(())
+            print_report(&report, options.format, crate::analysis::write_compare_csv)
         }
         Some(Command::Margins(MarginsCommand::Set {
             slug,
@@ -357,6 +369,15 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             eprintln!("token {name:?} created; it is shown only once. Send it as `Authorization: Bearer <token>`.");
             Ok(())
         }
+        Some(Command::User(UserCommand::Add { name, role, store })) => add_user(&name, &role, &store),
+        Some(Command::User(UserCommand::List { store })) => {
+            let db = store.open_db()?;
+            let mut out = std::io::stdout().lock();
+            for user in db.users()? {
+                writeln!(out, "{}\t{}\t{}", user.username, user.role, user.created_at)?;
+            }
+            Ok(())
+        }
         Some(Command::Export { slug, format, store }) => {
             let (db, registry) = store.open()?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -366,6 +387,24 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
     }
+}
+
+/// A report to standard output, as pretty JSON or through its CSV writer.
+fn print_report<T: serde::Serialize>(
+    report: &T,
+    format: ExportFormat,
+    write_csv: fn(&T, &mut dyn Write) -> Result<(), csv::Error>,
+) -> Result<(), AppError> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match format {
+        ExportFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+        }
+        ExportFormat::Csv => write_csv(report, &mut out)?,
+    }
+    out.flush()?;
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> Result<(), AppError> {
@@ -384,6 +423,53 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
     actix_web::rt::System::new()
         .block_on(app.run_until_stopped())
         .map_err(AppError::Output)
+}
+
+/// `user add`: everything is checked before the database is touched, and
+/// the password is never logged; a generated one is printed exactly once.
+fn add_user(name: &str, role: &str, store: &StoreArgs) -> Result<(), AppError> {
+    let role: crate::db::Role = role.parse()?;
+    let username = crate::db::Username::parse(name)?;
+    let (password, generated) = match piped_password()? {
+        Some(password) => (password, false),
+        None => (crate::db::generate_password(), true),
+    };
+    crate::db::check_password(&password)?;
+    let db = store.open_db()?;
+    db.create_user(&username, role, &password, crate::db::COMMAND_LINE_ACTOR)?;
+    if generated {
+        println!("{password}");
+        eprintln!("user {username} ({role}) created; the password above is shown only once.");
+    } else {
+        eprintln!("user {username} ({role}) created with the password from standard input.");
+    }
+    Ok(())
+}
+
+/// The first line of standard input when something is piped in; `None` when
+/// standard input is a terminal or empty (then a password is generated,
+/// rather than echoing one typed on screen).
+fn piped_password() -> Result<Option<String>, AppError> {
+    use std::io::{IsTerminal, Read};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    // Far more than any accepted password; a runaway pipe is not read to the end.
+    stdin
+        .lock()
+        .take(64 * 1024)
+        .read_to_string(&mut text)
+        .map_err(|error| AppError::Input {
+            file: "standard input".into(),
+            error,
+        })?;
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let line = text.lines().next().unwrap_or("");
+    Ok(Some(line.to_string()))
 }
 
 fn validate(files: &[PathBuf]) -> Result<(), AppError> {

@@ -30,4 +30,6 @@ pub enum AppError {
     Input { file: String, error: std::io::Error },
     #[error("cannot write CSV: {0}")]
     Csv(#[from] csv::Error),
+    #[error(transparent)]
+    Account(#[from] crate::db::AccountError),
 }

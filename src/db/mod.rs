@@ -5,10 +5,15 @@
 //!
 //! Calls block; the web layer runs them on actix's blocking thread pool.
 
+mod accounts;
 mod import;
 mod schema;
 mod url;
 
+pub use accounts::{
+    check_password, generate_password, AccountError, AuditEntry, NewSession, Role, Session, User, Username,
+    COMMAND_LINE_ACTOR, MIN_PASSWORD_CHARS, SESSION_LIFETIME,
+};
 pub use import::{ImportCounts, ImportedResponse, Importer};
 
 pub use url::{DatabaseUrl, DatabaseUrlError};
@@ -22,6 +27,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use schema::{answers, api_tokens, population_margins, responses, survey_versions};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::time::Duration;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -400,6 +406,14 @@ pub struct AnalysisColumns {
     /// questions of its version).
     pub codes: Vec<u8>,
     pub code_offsets: Vec<usize>,
+    own_psus: u32,
+}
+
+/// PSU numbering while reading: clusters first, then own PSUs after them.
+#[derive(Debug, Clone, Copy)]
+enum PsuRef {
+    Cluster(u32),
+    Own(u32),
 }
 
 impl AnalysisColumns {
@@ -408,6 +422,64 @@ impl AnalysisColumns {
     }
     pub fn is_empty(&self) -> bool {
         self.weights.is_empty()
+    }
+}
+
+/// What one reader thread collected, with its own interning.
+#[derive(Default)]
+struct PartialColumns {
+    version_ids: Vec<i64>,
+    weights: Vec<f64>,
+    strata: Vec<Option<String>>,
+    stratum: Vec<u32>,
+    clusters: Vec<(u32, String)>,
+    cluster: Vec<Option<u32>>,
+    own_index: Vec<u32>,
+    own_psus: u32,
+    codes: Vec<u8>,
+    code_offsets: Vec<usize>,
+    stratum_lookup: HashMap<Option<String>, u32>,
+    cluster_lookup: HashMap<u32, HashMap<String, u32>>,
+}
+
+impl PartialColumns {
+    fn push(&mut self, version_id: i64, weight: f64, stratum: Option<String>, cluster: Option<String>, codes: &[u8]) {
+        let s = match self.stratum_lookup.get(&stratum) {
+            Some(&s) => s,
+            None => {
+                let next = self.strata.len() as u32;
+                self.strata.push(stratum.clone());
+                self.stratum_lookup.insert(stratum, next);
+                next
+            }
+        };
+        match cluster {
+            Some(c) => {
+                // Look up by reference: a million rows, a handful of clusters.
+                let per_stratum = self.cluster_lookup.entry(s).or_default();
+                let id = match per_stratum.get(c.as_str()) {
+                    Some(&id) => id,
+                    None => {
+                        let next = self.clusters.len() as u32;
+                        self.clusters.push((s, c.clone()));
+                        per_stratum.insert(c, next);
+                        next
+                    }
+                };
+                self.cluster.push(Some(id));
+                self.own_index.push(0);
+            }
+            None => {
+                self.cluster.push(None);
+                self.own_index.push(self.own_psus);
+                self.own_psus += 1;
+            }
+        }
+        self.version_ids.push(version_id);
+        self.weights.push(weight);
+        self.stratum.push(s);
+        self.code_offsets.push(self.codes.len());
+        self.codes.extend_from_slice(codes);
     }
 }
 
@@ -423,57 +495,95 @@ impl Database {
     }
 
     /// Every response of `slug` in `wave`, in columns. Reads the compact
-    /// choice codes, never the long-format rows.
+    /// choice codes, never the long-format rows, and reads two halves of
+    /// the id range on two connections at once (WAL lets readers share).
     pub fn analysis_columns(&self, slug: &str, wave: i32) -> Result<AnalysisColumns, DbError> {
-        type Row = (i64, f64, Option<String>, Option<String>, Vec<u8>);
-        let mut conn = self.conn()?;
-        let rows = responses::table
-            .filter(responses::survey_slug.eq(slug))
-            .filter(responses::wave.eq(wave))
-            .order(responses::id)
-            .select((
-                responses::survey_version_id,
-                responses::weight,
-                responses::stratum,
-                responses::cluster,
-                responses::choice_codes,
-            ))
-            .load_iter::<Row, diesel::connection::DefaultLoadingMode>(&mut conn)?;
+        let in_wave = || {
+            responses::table
+                .filter(responses::survey_slug.eq(slug))
+                .filter(responses::wave.eq(wave))
+        };
+        let (low, high): (Option<i64>, Option<i64>) = in_wave()
+            .select((diesel::dsl::min(responses::id), diesel::dsl::max(responses::id)))
+            .first(&mut self.conn()?)?;
+        let (Some(low), Some(high)) = (low, high) else {
+            return Ok(AnalysisColumns::default());
+        };
+        let middle = low + (high - low) / 2;
+        let read = |from: i64, to: i64| -> Result<PartialColumns, DbError> {
+            type Row = (i64, f64, Option<String>, Option<String>, Vec<u8>);
+            let mut conn = self.conn()?;
+            let rows = in_wave()
+                .filter(responses::id.between(from, to))
+                .order(responses::id)
+                .select((
+                    responses::survey_version_id,
+                    responses::weight,
+                    responses::stratum,
+                    responses::cluster,
+                    responses::choice_codes,
+                ))
+                .load_iter::<Row, diesel::connection::DefaultLoadingMode>(&mut conn)?;
+            let mut part = PartialColumns::default();
+            for row in rows {
+                let (version_id, weight, stratum, cluster, codes) = row?;
+                part.push(version_id, weight, stratum, cluster, &codes);
+            }
+            Ok(part)
+        };
+        let (first, second) = std::thread::scope(|scope| {
+            let second = scope.spawn(|| read(middle + 1, high));
+            (read(low, middle), second.join().expect("reader thread"))
+        });
         let mut out = AnalysisColumns::default();
-        let mut strata: std::collections::HashMap<Option<String>, u32> = std::collections::HashMap::new();
-        let mut clusters: std::collections::HashMap<(u32, String), u32> = std::collections::HashMap::new();
-        for row in rows {
-            let (version_id, weight, stratum, cluster, codes) = row?;
-            let next_stratum = strata.len() as u32;
-            let s = match strata.get(&stratum) {
-                Some(&s) => s,
-                None => {
-                    out.strata.push(stratum.clone().unwrap_or_default());
-                    strata.insert(stratum, next_stratum);
-                    next_stratum
-                }
-            };
-            let psu = match cluster {
-                Some(c) => {
-                    let next = out.psu_count;
-                    let id = *clusters.entry((s, c)).or_insert(next);
-                    if id == next {
-                        out.psu_count += 1;
-                    }
-                    id
-                }
-                None => {
-                    out.psu_count += 1;
-                    out.psu_count - 1
-                }
-            };
-            out.version_ids.push(version_id);
-            out.weights.push(weight);
-            out.stratum.push(s);
-            out.psu.push(psu);
-            out.code_offsets.push(out.codes.len());
-            out.codes.extend_from_slice(&codes);
+        let mut strata: HashMap<Option<String>, u32> = HashMap::new();
+        let mut clusters: HashMap<(u32, String), u32> = HashMap::new();
+        let mut psu_refs: Vec<PsuRef> = Vec::new();
+        for part in [first?, second?] {
+            let stratum_ids: Vec<u32> = part
+                .strata
+                .iter()
+                .map(|name| {
+                    let next = strata.len() as u32;
+                    *strata.entry(name.clone()).or_insert_with(|| {
+                        out.strata.push(name.clone().unwrap_or_default());
+                        next
+                    })
+                })
+                .collect();
+            let cluster_ids: Vec<u32> = part
+                .clusters
+                .iter()
+                .map(|(s, name)| {
+                    let next = clusters.len() as u32;
+                    *clusters.entry((stratum_ids[*s as usize], name.clone())).or_insert(next)
+                })
+                .collect();
+            let own_psu_base = out.own_psus;
+            for i in 0..part.weights.len() {
+                out.stratum.push(stratum_ids[part.stratum[i] as usize]);
+                psu_refs.push(match part.cluster[i] {
+                    Some(c) => PsuRef::Cluster(cluster_ids[c as usize]),
+                    None => PsuRef::Own(own_psu_base + part.own_index[i]),
+                });
+            }
+            out.own_psus += part.own_psus;
+            out.version_ids.extend_from_slice(&part.version_ids);
+            out.weights.extend_from_slice(&part.weights);
+            let base = out.codes.len();
+            out.code_offsets.extend(part.code_offsets.iter().map(|o| o + base));
+            out.codes.extend_from_slice(&part.codes);
         }
+        // Clusters are numbered first, respondents without one after them.
+        let cluster_count = clusters.len() as u32;
+        out.psu = psu_refs
+            .into_iter()
+            .map(|r| match r {
+                PsuRef::Cluster(c) => c,
+                PsuRef::Own(k) => cluster_count + k,
+            })
+            .collect();
+        out.psu_count = cluster_count + out.own_psus;
         Ok(out)
     }
 }

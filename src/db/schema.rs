@@ -57,6 +57,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        role -> Text,
+        password_hash -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Text,
+        expires_at -> Text,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Text,
+        username -> Text,
+        action -> Text,
+        detail -> Text,
+    }
+}
+
 diesel::joinable!(answers -> responses (response_id));
+diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(responses -> survey_versions (survey_version_id));
-diesel::allow_tables_to_appear_in_same_query!(survey_versions, responses, answers, api_tokens, population_margins);
+diesel::allow_tables_to_appear_in_same_query!(
+    survey_versions,
+    responses,
+    answers,
+    api_tokens,
+    population_margins,
+    users,
+    sessions,
+    audit_log
+);

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::design::Design;
 use super::dist::t_critical;
 use super::error::StatsError;
-use super::summation::NeumaierSum;
+use super::summation::{BlockedSum, NeumaierSum, BLOCK};
 
 /// A respondent-level variable column (one value per respondent).
 #[derive(Debug, Clone, Copy)]
@@ -292,12 +292,45 @@ fn domain_stats_impl<F: Fn(usize) -> f64>(design: &Design, get: F, slots: &[u16]
     two_pass(design, get, slots, n_groups)
 }
 
+/// Per (domain, PSU, raking cell) compensated sums.
 #[derive(Clone, Copy, Default)]
 struct PairAcc {
     n: u64,
     sy: NeumaierSum,
     sw: NeumaierSum,
     swy: NeumaierSum,
+}
+
+/// The hot half of a [`PairAcc`]: plain sums of the current block of at
+/// most [`BLOCK`] terms, 32 bytes so that the table stays in cache. Each
+/// full block is added to the compensated sums (see [`BlockedSum`]).
+#[derive(Clone, Copy, Default)]
+struct HotAcc {
+    sy: f64,
+    sw: f64,
+    swy: f64,
+    count: u32,
+}
+
+impl HotAcc {
+    #[inline(always)]
+    fn add(&mut self, y: f64, w: f64, wy: f64, cold: &mut PairAcc) {
+        self.sy += y;
+        self.sw += w;
+        self.swy += wy;
+        self.count += 1;
+        if self.count == BLOCK {
+            self.flush(cold);
+        }
+    }
+
+    fn flush(&mut self, cold: &mut PairAcc) {
+        cold.n += u64::from(self.count);
+        cold.sy.add(self.sy);
+        cold.sw.add(self.sw);
+        cold.swy.add(self.swy);
+        *self = HotAcc::default();
+    }
 }
 
 /// Clustered designs: one pass accumulating, per domain and (PSU, raking
@@ -320,7 +353,8 @@ fn one_pass_clustered<F: Fn(usize) -> f64>(
     let p_count = design.psu_stratum.len();
     let n_pairs = p_count * k_count;
     let mut acc = vec![PairAcc::default(); nd * n_pairs];
-    let mut sw2 = vec![NeumaierSum::ZERO; nd];
+    let mut hot = vec![HotAcc::default(); nd * n_pairs];
+    let mut blocked_sw2 = vec![BlockedSum::default(); nd];
     let cells: &[u32] = cal.map_or(&[], |c| &c.cells.cell);
     for i in 0..n {
         let y = get(i);
@@ -332,14 +366,15 @@ fn one_pass_clustered<F: Fn(usize) -> f64>(
         let wy = wi * y;
         let w2 = wi * wi;
         for_domains(slots, i, |d| {
-            let a = &mut acc[d * n_pairs + pair];
-            a.n += 1;
-            a.sy.add(y);
-            a.sw.add(wi);
-            a.swy.add(wy);
-            sw2[d].add(w2);
+            let j = d * n_pairs + pair;
+            hot[j].add(y, wi, wy, &mut acc[j]);
+            blocked_sw2[d].add(w2);
         });
     }
+    for (h, cold) in hot.iter_mut().zip(acc.iter_mut()) {
+        h.flush(cold);
+    }
+    let sw2: Vec<NeumaierSum> = blocked_sw2.iter().map(BlockedSum::finish).collect();
     let h_count = design.n_strata();
     let nf = cal.map_or(0, |c| c.n_flat);
     let n_m = cal.map_or(0, |c| c.margins.len());

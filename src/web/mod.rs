@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod render;
 mod resident;
 pub mod security;
+mod staff;
 
 use crate::config::ServeConfig;
 use crate::db::Database;
@@ -86,6 +87,7 @@ impl Application {
                 .route("/s/{slug}/thanks", web::get().to(resident::thanks))
                 .route("/api/v1/surveys/{slug}/indices", web::get().to(api::indices))
                 .route("/api/v1/surveys/{slug}/compare", web::get().to(api::compare))
+                .configure(staff::routes)
                 .default_service(web::to(not_found))
         })
         .listen(listener)

@@ -14,6 +14,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("thanks", include_str!("../../templates/thanks.hbs")),
     ("error", include_str!("../../templates/error.hbs")),
     ("home", include_str!("../../templates/home.hbs")),
+    ("staff_bar", include_str!("../../templates/staff_bar.hbs")),
+    ("staff_login", include_str!("../../templates/staff_login.hbs")),
+    ("admin_home", include_str!("../../templates/admin_home.hbs")),
+    ("admin_audit", include_str!("../../templates/admin_audit.hbs")),
 ];
 
 pub struct Renderer {

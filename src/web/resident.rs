@@ -66,10 +66,7 @@ pub async fn show_form(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let lang = negotiate(&req);
-    let stored = state
-        .surveys
-        .latest(&path)
-        .ok_or_else(|| state.not_found(lang, &path))?;
+    let stored = state.published(lang, &path)?;
     let csrf = req
         .cookie(CSRF_COOKIE)
         .map(|c| c.value().to_string())
@@ -100,10 +97,7 @@ pub async fn thanks(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let lang = negotiate(&req);
-    let stored = state
-        .surveys
-        .latest(&path)
-        .ok_or_else(|| state.not_found(lang, &path))?;
+    let stored = state.published(lang, &path)?;
     let survey = &stored.survey;
     #[derive(Serialize)]
     struct Thanks<'a> {
@@ -140,10 +134,7 @@ pub async fn submit(
     payload: web::Payload,
 ) -> Result<HttpResponse, WebError> {
     let hint = negotiate(&req);
-    let latest = state
-        .surveys
-        .latest(&path)
-        .ok_or_else(|| state.not_found(hint, &path))?;
+    let latest = state.published(hint, &path)?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -658,6 +649,11 @@ fn question_view<'a>(
 impl AppState {
     pub(crate) fn error(&self, kind: WebErrorKind, lang: Lang, detail: impl Into<String>) -> WebError {
         WebError::new(kind, lang, &self.renderer, detail)
+    }
+
+    /// The version of `slug` residents answer now, or a 404 page.
+    fn published(&self, lang: Lang, slug: &str) -> Result<std::sync::Arc<crate::db::StoredSurvey>, WebError> {
+        self.surveys.latest(slug).ok_or_else(|| self.not_found(lang, slug))
     }
 
     fn not_found(&self, lang: Lang, slug: &str) -> WebError {

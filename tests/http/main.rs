@@ -3,4 +3,5 @@
 mod bad_input;
 mod form_pages;
 mod helpers;
+mod staff;
 mod submission;

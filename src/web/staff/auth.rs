@@ -1,0 +1,246 @@
+//! Signing in and out.
+//!
+//! The sign-in form has no session yet, so it is protected like the
+//! resident form: the `cp_csrf` cookie and the `_csrf` field must match
+//! (a login CSRF would sign a victim in as the attacker). Once signed in,
+//! forms repeat the session's own CSRF token, stored with the session.
+//! A failed sign-in says only "username or password is not correct", and
+//! costs the same hash verification whether or not the user exists.
+
+use super::{
+    blocking, is_csrf_token, local_path, remember_lang, removed_session_cookie, session_cookie, staff_error_page,
+    StaffError, Viewer,
+};
+use crate::lang::Lang;
+use crate::web::error::WebErrorKind;
+use crate::web::form::{parse_urlencoded, FormDecodeError};
+use crate::web::i18n::{negotiate, query_param};
+use crate::web::security::{csrf_cookie, new_token, tokens_match, CSRF_COOKIE};
+use crate::web::AppState;
+use actix_web::http::header::{self, ContentType};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+const DEFAULT_NEXT: &str = "/admin";
+
+#[derive(Serialize)]
+struct LoginError {
+    /// The field to jump to from the error summary.
+    anchor: Option<&'static str>,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct LoginPage<'a> {
+    csrf_token: &'a str,
+    next: Option<&'a str>,
+    username: &'a str,
+    errors: Vec<LoginError>,
+    has_errors: bool,
+}
+
+fn render_login(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    lang: Lang,
+    page: &LoginPage<'_>,
+) -> Result<HttpResponse, StaffError> {
+    let title = state.renderer.messages.text(lang, "staff_login_title", &[]);
+    let html = state
+        .renderer
+        .render("staff_login", lang, &title, false, page)
+        .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?;
+    let mut response = HttpResponse::build(status);
+    remember_lang(req, &mut response);
+    response.cookie(csrf_cookie(req, page.csrf_token));
+    Ok(response.content_type(ContentType::html()).body(html))
+}
+
+/// GET /login: the form, or straight on when already signed in.
+pub async fn login_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+) -> Result<HttpResponse, StaffError> {
+    let next = query_param(req.query_string(), "next");
+    let next = next.as_deref().and_then(local_path);
+    if viewer.session.is_some() {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, next.unwrap_or(DEFAULT_NEXT)))
+            .finish());
+    }
+    let csrf = req
+        .cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| is_csrf_token(v))
+        .unwrap_or_else(new_token);
+    let page = LoginPage {
+        csrf_token: &csrf,
+        next,
+        username: "",
+        errors: Vec::new(),
+        has_errors: false,
+    };
+    render_login(&state, &req, StatusCode::OK, viewer.lang, &page)
+}
+
+/// The fields of a staff form, as sent.
+#[derive(Default)]
+struct Fields {
+    csrf: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    next: Option<String>,
+}
+
+/// Decode an `application/x-www-form-urlencoded` staff form.
+fn decode(state: &AppState, req: &HttpRequest, body: &[u8], lang: Lang) -> Result<Fields, StaffError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(state
+            .error(
+                WebErrorKind::UnsupportedMediaType,
+                lang,
+                format!("content type {content_type:?}"),
+            )
+            .into());
+    }
+    let pairs = parse_urlencoded(body).map_err(|e| {
+        let kind = match e {
+            FormDecodeError::InvalidUtf8 => WebErrorKind::InvalidUtf8,
+            FormDecodeError::BadEscape => WebErrorKind::BadRequest,
+        };
+        state.error(kind, lang, e.to_string())
+    })?;
+    let mut fields = Fields::default();
+    for (key, value) in pairs {
+        let slot = match key.as_str() {
+            "_csrf" => &mut fields.csrf,
+            "username" => &mut fields.username,
+            "password" => &mut fields.password,
+            "next" => &mut fields.next,
+            // Unknown fields are ignored; nothing here stores them.
+            _ => continue,
+        };
+        slot.get_or_insert(value);
+    }
+    Ok(fields)
+}
+
+/// POST /login
+pub async fn login_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    body: web::Bytes,
+) -> Result<HttpResponse, StaffError> {
+    let lang = negotiate(&req);
+    let fields = decode(&state, &req, &body, lang)?;
+    let next = fields.next.as_deref().and_then(local_path).map(str::to_string);
+    // Usernames are lowercase; a phone's keyboard may capitalise the first letter.
+    let username = fields.username.as_deref().unwrap_or("").trim().to_lowercase();
+    let password = fields.password.unwrap_or_default();
+
+    let cookie_csrf = req
+        .cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|c| is_csrf_token(c));
+    let csrf_ok = match (&cookie_csrf, &fields.csrf) {
+        (Some(cookie), Some(field)) => tokens_match(cookie, field),
+        _ => false,
+    };
+    let refuse = |status: StatusCode, anchor: Option<&'static str>, key: &str, csrf: &str| {
+        let page = LoginPage {
+            csrf_token: csrf,
+            next: next.as_deref(),
+            username: &username,
+            errors: vec![LoginError {
+                anchor,
+                message: state.renderer.messages.text(lang, key, &[]),
+            }],
+            has_errors: true,
+        };
+        render_login(&state, &req, status, lang, &page)
+    };
+    if !csrf_ok {
+        log::info!("sign-in refused: CSRF token missing or not matching");
+        return refuse(StatusCode::FORBIDDEN, None, "staff_login_expired", &new_token());
+    }
+    let csrf = cookie_csrf.unwrap_or_default();
+    if username.is_empty() || password.is_empty() {
+        let anchor = if username.is_empty() { "username" } else { "password" };
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(anchor),
+            "staff_login_missing",
+            &csrf,
+        );
+    }
+
+    let db = state.db.clone();
+    let name = username.clone();
+    let user = blocking(&state, lang, move || db.authenticate(&name, &password)).await?;
+    let Some(user) = user else {
+        log::info!("sign-in refused: wrong username or password");
+        return refuse(StatusCode::UNAUTHORIZED, Some("username"), "staff_login_failed", &csrf);
+    };
+    let db = state.db.clone();
+    let signed_in = user.clone();
+    let old = viewer.session.as_ref().and(viewer.token.clone());
+    let session = blocking(&state, lang, move || db.sign_in(&signed_in, old.as_deref())).await?;
+    log::info!("{} ({}) signed in", user.username, user.role);
+    Ok(HttpResponse::SeeOther()
+        .cookie(session_cookie(&req, &session.token))
+        .insert_header((header::LOCATION, next.as_deref().unwrap_or(DEFAULT_NEXT)))
+        .finish())
+}
+
+/// POST /logout: ends the session in the database, so the cookie is dead
+/// even if a copy of it survives somewhere.
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    body: web::Bytes,
+) -> Result<HttpResponse, StaffError> {
+    let lang = viewer.lang;
+    let (Some(session), Some(token)) = (&viewer.session, viewer.token.clone()) else {
+        // Already signed out (or expired): the goal is reached.
+        return Ok(HttpResponse::SeeOther()
+            .cookie(removed_session_cookie(&req))
+            .insert_header((header::LOCATION, "/login"))
+            .finish());
+    };
+    let fields = decode(&state, &req, &body, lang)?;
+    if !fields
+        .csrf
+        .as_deref()
+        .is_some_and(|field| tokens_match(&session.csrf_token, field))
+    {
+        log::info!(
+            "sign-out refused for {}: CSRF token missing or not matching",
+            session.user.username
+        );
+        return Ok(staff_error_page(
+            &state.renderer,
+            StatusCode::FORBIDDEN,
+            lang,
+            "staff_form_expired_title",
+            "staff_form_expired_message",
+        ));
+    }
+    let db = state.db.clone();
+    blocking(&state, lang, move || db.sign_out(&token)).await?;
+    log::info!("{} signed out", session.user.username);
+    Ok(HttpResponse::SeeOther()
+        .cookie(removed_session_cookie(&req))
+        .insert_header((header::LOCATION, "/login"))
+        .finish())
+}
