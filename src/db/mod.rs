@@ -97,6 +97,10 @@ type Conn = PooledConnection<ConnectionManager<SqliteConnection>>;
 #[derive(Clone)]
 pub struct Database {
     pool: Pool<ConnectionManager<SqliteConnection>>,
+    /// SQLite admits one writer at a time and makes the others sleep and
+    /// retry with growing pauses; queueing the submissions of this process
+    /// here instead keeps the slowest submission fast under load.
+    writer: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 /// A stored survey version together with its row id.
@@ -175,7 +179,10 @@ impl Database {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .map_err(|e| open_error(e.to_string()))?;
-        let db = Database { pool };
+        let db = Database {
+            pool,
+            writer: Default::default(),
+        };
         let mut conn = db.conn()?;
         // WAL is a property of the file, so it is set once here, not per connection.
         conn.batch_execute("PRAGMA journal_mode = WAL;")
@@ -258,6 +265,9 @@ impl Database {
     /// and reports the first one.
     pub fn insert_response(&self, new: &NewResponse<'_>) -> Result<Inserted, DbError> {
         let mut conn = self.conn()?;
+        // A poisoned lock only means another write panicked; SQLite's own
+        // transaction kept the data consistent, so carry on.
+        let _turn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         conn.immediate_transaction(|conn| {
             if let Some(token) = new.form_token {
                 let existing: Option<i64> = responses::table

@@ -90,6 +90,10 @@ impl Application {
                 .configure(staff::routes)
                 .default_service(web::to(not_found))
         })
+        // Responses are written in pieces (compressed pages stream), and with
+        // Nagle's algorithm a kept-alive connection would wait ~40 ms for the
+        // client's delayed ACK before the last piece.
+        .tcp_nodelay(true)
         .listen(listener)
         .map_err(|e| AppError::Bind {
             address: config.bind.clone(),
