@@ -192,9 +192,41 @@ pub struct IndexReport {
 /// The respondent-level variables of one wave, ready for the engine.
 struct Prepared {
     n: usize,
-    items: Vec<(String, Vec<f64>, Vec<Option<bool>>)>,
+    items: Vec<PreparedItem>,
     dimensions: Vec<(String, Vec<f64>)>,
     overall: Vec<f64>,
+}
+
+/// An item as codes into a table of its distinct (score, top-two) values,
+/// the same across versions, plus its score column for the composites.
+struct PreparedItem {
+    id: String,
+    codes: Vec<u8>,
+    score_by_code: Vec<Option<f64>>,
+    top_by_code: Vec<Option<bool>>,
+}
+
+impl PreparedItem {
+    /// Score column (`NaN` = missing), for the estimators that want columns.
+    fn score_column(&self) -> Vec<f64> {
+        self.codes
+            .iter()
+            .map(|&c| self.score_by_code[c as usize].unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    fn top_column(&self) -> Vec<Option<bool>> {
+        self.codes.iter().map(|&c| self.top_by_code[c as usize]).collect()
+    }
+
+    fn coded(&self) -> stats::CodedItem<'_> {
+        stats::CodedItem {
+            id: &self.id,
+            codes: &self.codes,
+            score_by_code: &self.score_by_code,
+            top_by_code: &self.top_by_code,
+        }
+    }
 }
 
 fn level_name(level: Level) -> &'static str {
@@ -204,9 +236,6 @@ fn level_name(level: Level) -> &'static str {
         Level::Item => "item",
     }
 }
-
-/// An item's score column (`NaN` = missing) and top-two-box column.
-type ItemColumns = (Vec<f64>, Vec<Option<bool>>);
 
 /// Per stored version: where each analysis item sits in its codes, and the
 /// score and top-two flag of each code.
@@ -262,34 +291,63 @@ fn prepare(wave: &WaveData<'_>) -> Result<Prepared, AnalysisError> {
     let maps: Vec<VersionMap> = wave.slot_versions.iter().map(|s| version_map(s, &item_ids)).collect();
     let n = data.len();
     // Item-major, one item per task, two threads: each task streams the
-    // codes once and writes two columns sequentially.
-    let build = |j: usize| -> ItemColumns {
-        let mut score = Vec::with_capacity(n);
-        let mut top = Vec::with_capacity(n);
+    // codes once and writes its columns sequentially.
+    let build = |j: usize| -> PreparedItem {
+        // Unified codes: the distinct (score, top-two) values of the item
+        // over all versions, 0 = no value; per version, its code → unified.
+        let mut table: Vec<(Option<f64>, Option<bool>)> = vec![(None, None)];
+        let per_version: Vec<Option<(usize, Vec<u8>)>> = maps
+            .iter()
+            .map(|m| {
+                let coding = m.items[j].as_ref()?;
+                let to_unified = coding
+                    .score_by_code
+                    .iter()
+                    .zip(&coding.top_by_code)
+                    .map(|(s, t)| {
+                        let value = (*s, *t);
+                        if s.is_none() {
+                            return 0;
+                        }
+                        match table.iter().position(|v| *v == value) {
+                            Some(k) => k as u8,
+                            None => {
+                                table.push(value);
+                                (table.len() - 1) as u8
+                            }
+                        }
+                    })
+                    .collect();
+                Some((coding.position, to_unified))
+            })
+            .collect();
+        let score_by_code: Vec<Option<f64>> = table.iter().map(|v| v.0).collect();
+        let mut codes = Vec::with_capacity(n);
         for (i, &v) in wave.slots.iter().enumerate() {
-            match &maps[v as usize].items[j] {
-                Some(coding) => {
-                    let code = data.codes[data.code_offsets[i] + coding.position] as usize;
-                    score.push(coding.score_by_code.get(code).copied().flatten().unwrap_or(f64::NAN));
-                    top.push(coding.top_by_code.get(code).copied().flatten());
+            let code = match &per_version[v as usize] {
+                Some((position, to_unified)) => {
+                    let raw = data.codes[data.code_offsets[i] + position] as usize;
+                    to_unified.get(raw).copied().unwrap_or(0)
                 }
-                None => {
-                    score.push(f64::NAN);
-                    top.push(None);
-                }
-            }
+                None => 0,
+            };
+            codes.push(code);
         }
-        (score, top)
+        PreparedItem {
+            id: item_ids[j].to_string(),
+            codes,
+            top_by_code: table.iter().map(|v| v.1).collect(),
+            score_by_code,
+        }
     };
-    let mut built: Vec<Option<ItemColumns>> = (0..item_ids.len()).map(|_| None).collect();
+    let mut built: Vec<Option<PreparedItem>> = (0..item_ids.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let (even, odd): (Vec<_>, Vec<_>) = built.iter_mut().enumerate().partition(|(j, _)| j % 2 == 0);
         let build = &build;
         scope.spawn(move || odd.into_iter().for_each(|(j, slot)| *slot = Some(build(j))));
         even.into_iter().for_each(|(j, slot)| *slot = Some(build(j)));
     });
-    let (scores, tops): (Vec<Vec<f64>>, Vec<Vec<Option<bool>>>) =
-        built.into_iter().map(|b| b.expect("every item built")).unzip();
+    let items: Vec<PreparedItem> = built.into_iter().map(|b| b.expect("every item built")).collect();
     let specs: Vec<DimensionSpec> = latest
         .dimensions
         .iter()
@@ -308,19 +366,13 @@ fn prepare(wave: &WaveData<'_>) -> Result<Prepared, AnalysisError> {
                 .collect(),
         })
         .collect();
-    let columns: Vec<&[f64]> = scores.iter().map(Vec::as_slice).collect();
-    let composites = stats::composites(&columns, &specs)?;
+    let coded: Vec<stats::CodedItem<'_>> = items.iter().map(PreparedItem::coded).collect();
+    let composites = stats::composites_coded(&coded, &specs)?;
     Ok(Prepared {
         n,
         dimensions: specs.iter().map(|s| s.id.clone()).zip(composites.dimensions).collect(),
         overall: composites.overall,
-        items: item_ids
-            .iter()
-            .map(|s| s.to_string())
-            .zip(scores)
-            .zip(tops)
-            .map(|((id, s), t)| (id, s, t))
-            .collect(),
+        items,
     })
 }
 
@@ -585,26 +637,18 @@ pub fn indices(
     debug_assert_eq!(prepared.n, wave.data.len());
     log::debug!("scores and composites ready after {:?}", started.elapsed());
 
-    let mut variables = vec![Variable {
+    let mut composite_variables = vec![Variable {
         level: Level::Overall,
         id: "overall".into(),
         score: &prepared.overall,
         top_box: None,
     }];
     for (id, column) in &prepared.dimensions {
-        variables.push(Variable {
+        composite_variables.push(Variable {
             level: Level::Dimension,
             id: id.clone(),
             score: column,
             top_box: None,
-        });
-    }
-    for (id, score, top) in &prepared.items {
-        variables.push(Variable {
-            level: Level::Item,
-            id: id.clone(),
-            score,
-            top_box: Some(top),
         });
     }
     let group_codes;
@@ -625,7 +669,45 @@ pub fn indices(
         min_cell: options.min_cell,
         threads: 2,
     };
+    // Items go through their option codes (one pass gives score and top-two
+    // box); the bootstrap and unclustered designs use score columns.
+    let coded: Vec<stats::CodedItem<'_>> = prepared.items.iter().map(PreparedItem::coded).collect();
+    let coded_rows = match options.variance {
+        Variance::Linearized => stats::estimate_items_coded(&design, &coded, grouping.as_ref(), &estimate_options)?,
+        Variance::Bootstrap { .. } => None,
+    };
+    let item_columns: Vec<(Vec<f64>, Vec<Option<bool>>)> = match coded_rows {
+        Some(_) => Vec::new(),
+        None => prepared
+            .items
+            .iter()
+            .map(|it| (it.score_column(), it.top_column()))
+            .collect(),
+    };
+    let mut variables = composite_variables;
+    let composite_count = variables.len();
+    if coded_rows.is_none() {
+        for (item, (score, top)) in prepared.items.iter().zip(&item_columns) {
+            variables.push(Variable {
+                level: Level::Item,
+                id: item.id.clone(),
+                score,
+                top_box: Some(top),
+            });
+        }
+    }
     let mut rows = stats::estimate_all(&design, &variables, grouping.as_ref(), &estimate_options)?;
+    if let Some(item_rows) = coded_rows {
+        // Both lists run domain by domain; interleave them into that order.
+        let per_domain = prepared.items.len();
+        let mut merged = Vec::with_capacity(rows.len() + item_rows.len());
+        let mut items = item_rows.into_iter();
+        for chunk in rows.chunks(composite_count) {
+            merged.extend_from_slice(chunk);
+            merged.extend(items.by_ref().take(per_domain));
+        }
+        rows = merged;
+    }
     log::debug!("{} estimates after {:?}", rows.len(), started.elapsed());
 
     let variance = match options.variance {

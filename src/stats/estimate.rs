@@ -350,8 +350,7 @@ fn one_pass_clustered<F: Fn(usize) -> f64>(
     let nd = 1 + n_groups;
     let w = &design.weights;
     let cal = design.calibration.as_deref();
-    let p_count = design.psu_stratum.len();
-    let n_pairs = p_count * k_count;
+    let n_pairs = design.psu_stratum.len() * k_count;
     let mut acc = vec![PairAcc::default(); nd * n_pairs];
     let mut hot = vec![HotAcc::default(); nd * n_pairs];
     let mut blocked_sw2 = vec![BlockedSum::default(); nd];
@@ -375,6 +374,23 @@ fn one_pass_clustered<F: Fn(usize) -> f64>(
         h.flush(cold);
     }
     let sw2: Vec<NeumaierSum> = blocked_sw2.iter().map(BlockedSum::finish).collect();
+    finish_pairs(design, k_count, &acc, &sw2, n_groups)
+}
+
+/// Domain statistics from the sums per (domain, PSU, raking cell) and Σw²
+/// per domain: means, df, PSU totals of the linearised values (adjusted
+/// for raking) and the variance.
+fn finish_pairs(
+    design: &Design,
+    k_count: usize,
+    acc: &[PairAcc],
+    sw2: &[NeumaierSum],
+    n_groups: usize,
+) -> Vec<DomainStats> {
+    let nd = 1 + n_groups;
+    let cal = design.calibration.as_deref();
+    let p_count = design.psu_stratum.len();
+    let n_pairs = p_count * k_count;
     let h_count = design.n_strata();
     let nf = cal.map_or(0, |c| c.n_flat);
     let n_m = cal.map_or(0, |c| c.margins.len());
@@ -928,4 +944,183 @@ pub(super) fn run_parallel<T: Send, F: Fn(usize) -> T + Sync>(count: usize, thre
     let mut all: Vec<(usize, T)> = parts.into_iter().flatten().collect();
     all.sort_by_key(|(j, _)| *j);
     all.into_iter().map(|(_, t)| t).collect()
+}
+
+/// An item answered on a fixed set of options, one byte per respondent.
+/// Its score and top-two box are functions of the code, so the sums the
+/// estimator needs can be accumulated per code in a single pass and both
+/// figures derived exactly from them ([`estimate_items_coded`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CodedItem<'a> {
+    /// Item id.
+    pub id: &'a str,
+    /// Code of each respondent's answer; an index into the two tables below.
+    pub codes: &'a [u8],
+    /// Score (0–100) of each code; `None` = not scored (no answer, "don't know").
+    pub score_by_code: &'a [Option<f64>],
+    /// Top-two-box membership of each code; `None` where the score is `None`.
+    pub top_by_code: &'a [Option<bool>],
+}
+
+/// Hot per (domain, PSU, raking cell, code) sums of the current block.
+#[derive(Clone, Copy, Default)]
+struct CodeHot {
+    sw: f64,
+    sw2: f64,
+    count: u32,
+}
+
+/// Compensated per (domain, PSU, raking cell, code) sums.
+#[derive(Clone, Copy, Default)]
+struct CodeCold {
+    n: u64,
+    sw: NeumaierSum,
+    sw2: NeumaierSum,
+}
+
+impl CodeHot {
+    #[inline(always)]
+    fn add(&mut self, w: f64, w2: f64, cold: &mut CodeCold) {
+        self.sw += w;
+        self.sw2 += w2;
+        self.count += 1;
+        if self.count == BLOCK {
+            self.flush(cold);
+        }
+    }
+
+    fn flush(&mut self, cold: &mut CodeCold) {
+        cold.n += u64::from(self.count);
+        cold.sw.add(self.sw);
+        cold.sw2.add(self.sw2);
+        *self = CodeHot::default();
+    }
+}
+
+/// Item rows (score and top-two box) for the whole sample and each group,
+/// in the order of [`estimate_all`], from option codes. Returns `None` when
+/// the design does not allow the one-pass method (unclustered designs, or
+/// tables too large); the caller then uses [`estimate_all`] on columns. The
+/// figures equal those of [`estimate_all`] on the corresponding columns.
+pub fn estimate_items_coded(
+    design: &Design,
+    items: &[CodedItem<'_>],
+    grouping: Option<&Grouping<'_>>,
+    options: &EstimateOptions,
+) -> Result<Option<Vec<Row>>, StatsError> {
+    check_options(options)?;
+    let Some(psu) = &design.psu else { return Ok(None) };
+    let k_count = design.calibration.as_ref().map_or(1, |c| c.cells.k);
+    let (slots, n_groups, order): (Vec<u16>, usize, &[u32]) = match grouping {
+        Some(g) => (group_slots(design.len(), g)?, g.order.len(), g.order),
+        None => (Vec::new(), 0, &[]),
+    };
+    let max_codes = items.iter().map(|it| it.score_by_code.len()).max().unwrap_or(1);
+    if (1 + n_groups) * design.psu_stratum.len() * k_count * max_codes > ONE_PASS_LIMIT {
+        return Ok(None);
+    }
+    for item in items {
+        if item.codes.len() != design.len() {
+            return Err(StatsError::LengthMismatch {
+                what: format!("codes of item '{}'", item.id),
+                expected: design.len(),
+                got: item.codes.len(),
+            });
+        }
+        if item.top_by_code.len() != item.score_by_code.len()
+            || item.score_by_code.iter().flatten().any(|s| !s.is_finite())
+        {
+            return Err(StatsError::InvalidArgument(format!(
+                "item '{}': malformed code tables",
+                item.id
+            )));
+        }
+        if let Some(&bad) = item.codes.iter().find(|&&c| c as usize >= item.score_by_code.len()) {
+            return Err(StatsError::InvalidArgument(format!(
+                "item '{}': code {bad} has no score entry",
+                item.id
+            )));
+        }
+    }
+    let per_item = run_parallel(items.len(), options.threads, |k| {
+        coded_item_stats(design, psu, k_count, &items[k], &slots, n_groups)
+    });
+    let mut cache = TCache::default();
+    let mut rows = Vec::with_capacity(items.len() * (1 + n_groups));
+    for d in 0..=n_groups {
+        for (item, [score, top]) in items.iter().zip(&per_item) {
+            rows.push(Row {
+                level: Level::Item,
+                id: item.id.to_string(),
+                group: if d == 0 { None } else { Some(order[d - 1]) },
+                score: finish_with_cache(&score[d], Kind::Mean, options, &mut cache),
+                top_box: Some(finish_with_cache(&top[d], Kind::Proportion, options, &mut cache)),
+            });
+        }
+    }
+    Ok(Some(rows))
+}
+
+/// One pass over an item's codes; then the score's and the top-two box's
+/// pair sums follow from the per-code sums: Σy = Σ_c y_c n_c,
+/// Σwy = Σ_c y_c Σw_c, Σw and Σw² over the codes with a value.
+fn coded_item_stats(
+    design: &Design,
+    psu: &[u32],
+    k_count: usize,
+    item: &CodedItem<'_>,
+    slots: &[u16],
+    n_groups: usize,
+) -> [Vec<DomainStats>; 2] {
+    let nd = 1 + n_groups;
+    let n_codes = item.score_by_code.len();
+    let n_pairs = design.psu_stratum.len() * k_count;
+    let cells: &[u32] = design.calibration.as_deref().map_or(&[], |c| &c.cells.cell);
+    let w = &design.weights;
+    let scored: Vec<bool> = item.score_by_code.iter().map(Option::is_some).collect();
+    let mut hot = vec![CodeHot::default(); nd * n_pairs * n_codes];
+    let mut cold = vec![CodeCold::default(); nd * n_pairs * n_codes];
+    for (i, &code) in item.codes.iter().enumerate() {
+        let c = code as usize;
+        if !scored[c] {
+            continue;
+        }
+        let wi = w[i];
+        let w2 = wi * wi;
+        let pair = psu[i] as usize * k_count + cells.get(i).map_or(0, |&k| k as usize);
+        for_domains(slots, i, |d| {
+            let j = (d * n_pairs + pair) * n_codes + c;
+            hot[j].add(wi, w2, &mut cold[j]);
+        });
+    }
+    for (h, c) in hot.iter_mut().zip(cold.iter_mut()) {
+        h.flush(c);
+    }
+    let values: [Vec<Option<f64>>; 2] = [
+        item.score_by_code.to_vec(),
+        item.top_by_code
+            .iter()
+            .map(|t| t.map(|b| if b { 1.0 } else { 0.0 }))
+            .collect(),
+    ];
+    values.map(|value| {
+        let mut acc = vec![PairAcc::default(); nd * n_pairs];
+        let mut sw2 = vec![NeumaierSum::ZERO; nd];
+        for (j, a) in acc.iter_mut().enumerate() {
+            let d = j / n_pairs;
+            for (c, v) in value.iter().enumerate() {
+                let (Some(v), true) = (*v, scored[c]) else { continue };
+                let x = &cold[j * n_codes + c];
+                if x.n == 0 {
+                    continue;
+                }
+                a.n += x.n;
+                a.sw.merge(&x.sw);
+                a.swy.add_scaled(v, &x.sw);
+                a.sy.add_product(v, x.n as f64);
+                sw2[d].merge(&x.sw2);
+            }
+        }
+        finish_pairs(design, k_count, &acc, &sw2, n_groups)
+    })
 }

@@ -38,11 +38,11 @@ pub use compare::{compare, compare_values, Comparison};
 pub use design::{validate_weights, Design, DesignSpec, WeightMode};
 pub use error::StatsError;
 pub use estimate::{
-    estimate, estimate_all, finish_estimate, CiUnavailable, Column, DomainStats, Estimate, EstimateOptions, Grouping,
-    Kind, Level, Row, Variable,
+    estimate, estimate_all, estimate_items_coded, finish_estimate, CiUnavailable, CodedItem, Column, DomainStats,
+    Estimate, EstimateOptions, Grouping, Kind, Level, Row, Variable,
 };
 pub use rake::{Margin, RakeOptions};
 pub use scores::{
-    column_from_options, column_to_options, composites, likert_option_scores, score_codes, top_two_options,
-    weighted_row_mean, Composites, DimensionSpec, ItemScores,
+    column_from_options, column_to_options, composites, composites_coded, likert_option_scores, score_codes,
+    top_two_options, weighted_row_mean, Composites, DimensionSpec, ItemScores,
 };

@@ -212,6 +212,71 @@ pub fn composites(items: &[&[f64]], dims: &[DimensionSpec]) -> Result<Composites
     Ok(Composites { dimensions, overall })
 }
 
+/// [`composites`] for coded items: each item's score is read through its
+/// code table, so no per-item score column is needed. The arithmetic is
+/// that of [`weighted_row_mean`], term for term, so the results are equal.
+pub fn composites_coded(items: &[super::CodedItem<'_>], dims: &[DimensionSpec]) -> Result<Composites, StatsError> {
+    let n = items.first().map_or(0, |c| c.codes.len());
+    let mut dimensions = Vec::with_capacity(dims.len());
+    for d in dims {
+        if d.items.is_empty() {
+            return Err(StatsError::InvalidArgument(format!(
+                "dimension '{}' has no items",
+                d.id
+            )));
+        }
+        let mut parts = Vec::with_capacity(d.items.len());
+        for &(j, a) in &d.items {
+            let item = items.get(j).ok_or_else(|| {
+                StatsError::InvalidArgument(format!(
+                    "dimension '{}' refers to item {j}, but there are {} items",
+                    d.id,
+                    items.len()
+                ))
+            })?;
+            if !(a.is_finite() && a > 0.0) {
+                return Err(StatsError::InvalidArgument(format!(
+                    "composite weight {a} must be finite and greater than 0"
+                )));
+            }
+            if item.codes.len() != n || item.codes.iter().any(|&c| c as usize >= item.score_by_code.len()) {
+                return Err(StatsError::InvalidArgument(format!(
+                    "item '{}': malformed codes",
+                    item.id
+                )));
+            }
+            parts.push((item, a));
+        }
+        let mut column = vec![f64::NAN; n];
+        for (i, o) in column.iter_mut().enumerate() {
+            let mut num = 0.0;
+            let mut den = 0.0;
+            for (item, a) in &parts {
+                if let Some(x) = item.score_by_code[item.codes[i] as usize] {
+                    num += a * x;
+                    den += a;
+                }
+            }
+            if den > 0.0 {
+                *o = num / den;
+            }
+        }
+        dimensions.push(column);
+    }
+    let (cols, w): (Vec<&[f64]>, Vec<f64>) = dims
+        .iter()
+        .zip(&dimensions)
+        .filter(|(d, _)| d.in_overall)
+        .map(|(d, c)| (c.as_slice(), d.weight))
+        .unzip();
+    let overall = if cols.is_empty() {
+        vec![f64::NAN; n]
+    } else {
+        weighted_row_mean(&cols, &w)?
+    };
+    Ok(Composites { dimensions, overall })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

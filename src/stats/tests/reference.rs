@@ -215,3 +215,92 @@ fn one_pass_equals_two_pass() {
     }
     println!("one-pass vs two-pass variance: max rel diff {worst:e}");
 }
+
+/// The coded-item path gives the figures of the column path: codes are the
+/// distinct (score, top-two) pairs of each item.
+#[test]
+fn coded_items_equal_columns() {
+    use super::super::estimate::{estimate_all, estimate_items_coded, CodedItem, EstimateOptions, Level, Variable};
+    let data = RefData::load();
+    let g = data.grouping();
+    let options = EstimateOptions {
+        level: 0.95,
+        min_cell: 2,
+        threads: 2,
+    };
+    // Code tables: code 0 = no value, then the scores 0, 25, …, 100.
+    let scores: Vec<Option<f64>> = std::iter::once(None)
+        .chain((0..5).map(|x| Some(25.0 * x as f64)))
+        .collect();
+    let tops: Vec<Option<bool>> = std::iter::once(None).chain((0..5).map(|x| Some(x >= 3))).collect();
+    let codes: Vec<Vec<u8>> = data
+        .item_scores
+        .iter()
+        .map(|col| {
+            col.iter()
+                .map(|y| if y.is_nan() { 0 } else { (y / 25.0) as u8 + 1 })
+                .collect()
+        })
+        .collect();
+    for d in [data.design(), data.raked()] {
+        let items: Vec<CodedItem<'_>> = data
+            .item_ids
+            .iter()
+            .zip(&codes)
+            .map(|(id, c)| CodedItem {
+                id,
+                codes: c,
+                score_by_code: &scores,
+                top_by_code: &tops,
+            })
+            .collect();
+        let coded = estimate_items_coded(&d, &items, Some(&g), &options)
+            .unwrap()
+            .expect("clustered design");
+        let variables: Vec<Variable<'_>> = data
+            .item_ids
+            .iter()
+            .zip(data.item_scores.iter().zip(&data.item_top))
+            .map(|(id, (s, t))| Variable {
+                level: Level::Item,
+                id: id.clone(),
+                score: s,
+                top_box: Some(t),
+            })
+            .collect();
+        let columns = estimate_all(&d, &variables, Some(&g), &options).unwrap();
+        assert_eq!(coded.len(), columns.len());
+        for (a, b) in coded.iter().zip(&columns) {
+            assert_eq!(
+                (&a.id, a.group, a.score.n, a.score.df),
+                (&b.id, b.group, b.score.n, b.score.df)
+            );
+            for (x, y) in [
+                (a.score.estimate, b.score.estimate),
+                (a.score.se, b.score.se),
+                (a.score.ci_low, b.score.ci_low),
+                (a.score.n_eff, b.score.n_eff),
+                (
+                    a.top_box.as_ref().unwrap().estimate,
+                    b.top_box.as_ref().unwrap().estimate,
+                ),
+                (a.top_box.as_ref().unwrap().se, b.top_box.as_ref().unwrap().se),
+                (a.top_box.as_ref().unwrap().ci_high, b.top_box.as_ref().unwrap().ci_high),
+            ] {
+                match (x, y) {
+                    (Some(x), Some(y)) => assert!(rel(x, y) < 1e-12, "{} {:?}: {x} vs {y}", a.id, a.group),
+                    (x, y) => assert_eq!(x, y),
+                }
+            }
+        }
+    }
+    // Unclustered designs are left to the column path.
+    let none = crate::stats::Design::unweighted(data.n).unwrap();
+    let items = [CodedItem {
+        id: "x",
+        codes: &codes[0],
+        score_by_code: &scores,
+        top_by_code: &tops,
+    }];
+    assert!(estimate_items_coded(&none, &items, None, &options).unwrap().is_none());
+}
