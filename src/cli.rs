@@ -1,5 +1,6 @@
-//! The command line: `serve` (the default), `validate`, `survey`, `export`,
-//! `user` (staff accounts) and the statistics commands.
+//! The command line: `serve` (the default), `validate`, `survey` (including
+//! the designers' drafts: `survey import`, `survey publish`, `survey
+//! export`), `export`, `user` (staff accounts) and the statistics commands.
 //! Flags win over environment variables, which win over defaults.
 
 use crate::config::{self, ServeConfig};
@@ -55,7 +56,7 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Look at published surveys.
+    /// Look at surveys; import, publish and export their definitions.
     #[command(subcommand)]
     Survey(SurveyCommand),
     /// Add interview data from a CSV file (all rows or none).
@@ -125,6 +126,55 @@ pub enum SurveyCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// List every stored version of a survey, drafts included, with its dates.
+    Versions {
+        slug: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print a stored definition file exactly as stored (default: the latest published version).
+    Export {
+        slug: String,
+        /// A specific published version.
+        #[arg(long)]
+        version: Option<u32>,
+        /// The current draft instead of a published version.
+        #[arg(long, conflicts_with = "version")]
+        draft: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Store a definition file as the survey's draft (numbered latest + 1,
+    /// replacing an earlier draft), or publish it at once with --publish.
+    Import {
+        file: PathBuf,
+        /// Validate and publish it now instead of keeping a draft.
+        #[arg(long)]
+        publish: bool,
+        #[command(flatten)]
+        window: WindowArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Validate and publish the current draft of a survey.
+    Publish {
+        slug: String,
+        #[command(flatten)]
+        window: WindowArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// When a published version may be answered.
+#[derive(Debug, Args, Clone)]
+pub struct WindowArgs {
+    /// First day residents may answer (YYYY-MM-DD); only when publishing.
+    #[arg(long, value_parser = crate::db::PublishWindow::parse_date)]
+    pub opens: Option<time::Date>,
+    /// Last day residents may answer (YYYY-MM-DD); only when publishing.
+    #[arg(long, value_parser = crate::db::PublishWindow::parse_date)]
+    pub closes: Option<time::Date>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -302,6 +352,66 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             }
             Ok(())
         }
+        Some(Command::Survey(SurveyCommand::Versions { slug, store })) => {
+            let (db, _) = store.open()?;
+            let versions = db.versions(&slug)?;
+            if versions.is_empty() {
+                return Err(AppError::UnknownSurvey(slug));
+            }
+            let mut out = std::io::stdout().lock();
+            for v in versions {
+                let or_dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+                writeln!(
+                    out,
+                    "v{}\t{}\tcreated {}\tpublished {}\topens {}\tcloses {}",
+                    v.version,
+                    v.status,
+                    v.created_at,
+                    or_dash(&v.published_at),
+                    or_dash(&v.opens_at),
+                    or_dash(&v.closes_at)
+                )?;
+            }
+            Ok(())
+        }
+        Some(Command::Survey(SurveyCommand::Export {
+            slug,
+            version,
+            draft,
+            store,
+        })) => {
+            let (db, _) = store.open()?;
+            let text = if draft {
+                db.draft(&slug)?
+                    .ok_or_else(|| crate::db::DraftError::NoDraft { slug: slug.clone() })?
+                    .definition
+            } else {
+                match db.published_definition(&slug, version)? {
+                    Some((_, text)) => text,
+                    None => match version {
+                        Some(version) if db.published_definition(&slug, None)?.is_some() => {
+                            return Err(crate::db::DraftError::NoVersion { slug, version }.into())
+                        }
+                        _ => return Err(AppError::UnknownSurvey(slug)),
+                    },
+                }
+            };
+            write!(std::io::stdout().lock(), "{text}")?;
+            Ok(())
+        }
+        Some(Command::Survey(SurveyCommand::Import {
+            file,
+            publish,
+            window,
+            store,
+        })) => import_definition(&file, publish, &window, &store),
+        Some(Command::Survey(SurveyCommand::Publish { slug, window, store })) => {
+            let window = crate::db::PublishWindow::new(window.opens, window.closes)?;
+            let (db, _) = store.open()?;
+            let version = db.publish_draft(&slug, window, crate::db::COMMAND_LINE_ACTOR)?;
+            println!("published {slug} v{version}");
+            Ok(())
+        }
         Some(Command::Import {
             slug,
             file,
@@ -423,6 +533,45 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
     actix_web::rt::System::new()
         .block_on(app.run_until_stopped())
         .map_err(AppError::Output)
+}
+
+/// `survey import`: the file must read as a definition (a draft may still
+/// lack translations); its `version` is replaced by the number it gets.
+fn import_definition(
+    file: &std::path::Path,
+    publish: bool,
+    window: &WindowArgs,
+    store: &StoreArgs,
+) -> Result<(), AppError> {
+    let name = file.display().to_string();
+    if !publish && (window.opens.is_some() || window.closes.is_some()) {
+        return Err(AppError::Usage(
+            "--opens and --closes are set when publishing: add --publish, or give them to `civicpulse survey publish`"
+                .into(),
+        ));
+    }
+    let window = crate::db::PublishWindow::new(window.opens, window.closes)?;
+    let text = std::fs::read_to_string(file).map_err(|error| AppError::Input {
+        file: name.clone(),
+        error,
+    })?;
+    let raw: crate::survey::raw::RawSurvey = toml::from_str(&text).map_err(|e| {
+        AppError::Definitions(vec![crate::survey::DefinitionError::Syntax {
+            source_name: name.clone(),
+            message: e.to_string().trim_end().replace('\n', "\n  "),
+        }])
+    })?;
+    let slug = raw.slug.clone();
+    let (db, _) = store.open()?;
+    let actor = crate::db::COMMAND_LINE_ACTOR;
+    if publish {
+        let version = db.import_and_publish(raw, window, actor)?;
+        println!("{name}: published {slug} v{version}");
+    } else {
+        let version = db.store_draft(raw, actor)?;
+        println!("{name}: stored {slug} v{version} as a draft; `civicpulse survey publish {slug}` publishes it");
+    }
+    Ok(())
 }
 
 /// `user add`: everything is checked before the database is touched, and

@@ -32,4 +32,8 @@ pub enum AppError {
     Csv(#[from] csv::Error),
     #[error(transparent)]
     Account(#[from] crate::db::AccountError),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Draft(#[from] crate::db::DraftError),
 }

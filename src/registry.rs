@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Open the database, store any new definition versions (built-in and from
-/// `defs_dir`), and load every stored version.
+/// `defs_dir`), and load every published version (drafts are never served).
 pub fn open(url: &DatabaseUrl, defs_dir: Option<&Path>) -> Result<(Database, SurveyRegistry), AppError> {
     let surveys = crate::survey::load_definitions(defs_dir).map_err(AppError::Definitions)?;
     let db = Database::open(url)?;

@@ -228,7 +228,8 @@ fn user_from_row((id, username, role, created_at): UserRow) -> Result<User, DbEr
 const USER_COLUMNS: (users::id, users::username, users::role, users::created_at) =
     (users::id, users::username, users::role, users::created_at);
 
-fn audit(conn: &mut SqliteConnection, actor: &str, action: &str, detail: &str) -> QueryResult<usize> {
+/// Write one audit entry on `conn`, inside the caller's transaction.
+pub(super) fn audit(conn: &mut SqliteConnection, actor: &str, action: &str, detail: &str) -> QueryResult<usize> {
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::at.eq(format_timestamp(time::OffsetDateTime::now_utc())),

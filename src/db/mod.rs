@@ -9,6 +9,7 @@ mod accounts;
 mod import;
 mod schema;
 mod url;
+mod versions;
 
 pub use accounts::{
     check_password, generate_password, AccountError, AuditEntry, NewSession, Role, Session, User, Username,
@@ -17,6 +18,7 @@ pub use accounts::{
 pub use import::{ImportCounts, ImportedResponse, Importer};
 
 pub use url::{DatabaseUrl, DatabaseUrlError};
+pub use versions::{DraftError, PublishWindow, StoredDraft, VersionInfo, VersionStatus};
 
 use crate::lang::Lang;
 use crate::survey::{Answers, Survey};
@@ -47,6 +49,12 @@ pub enum DbError {
          a published version never changes, so give the changed questionnaire a new version number"
     )]
     DefinitionChanged { slug: String, version: u32 },
+    #[error(
+        "survey {slug:?} has a draft numbered version {version} in the database, so the definition file of \
+         that version cannot be published from the definitions folder; publish or replace the draft \
+         (`civicpulse survey publish`, `civicpulse survey import`), or number the file's version differently"
+    )]
+    DraftInTheWay { slug: String, version: u32 },
     #[error("an API token named {0:?} already exists")]
     TokenExists(String),
     #[error("the import was abandoned")]
@@ -196,20 +204,28 @@ impl Database {
         Ok(self.pool.get()?)
     }
 
-    /// Store each definition that is not stored yet. A version that is
-    /// stored already must be identical: published versions never change.
+    /// Store each definition that is not stored yet, as published. A
+    /// version that is stored already must be identical: published versions
+    /// never change. A designer's draft holding that version number is not
+    /// overwritten; it is reported instead.
     pub fn sync_definitions(&self, surveys: &[Survey]) -> Result<(), DbError> {
         let mut conn = self.conn()?;
         conn.immediate_transaction(|conn| {
             for survey in surveys {
-                let stored: Option<String> = survey_versions::table
+                let stored: Option<(String, String)> = survey_versions::table
                     .filter(survey_versions::slug.eq(survey.slug.as_str()))
                     .filter(survey_versions::version.eq(survey.version as i32))
-                    .select(survey_versions::definition)
+                    .select((survey_versions::definition, survey_versions::status))
                     .first(conn)
                     .optional()?;
                 match stored {
-                    Some(text) => {
+                    Some((_, status)) if status == VersionStatus::Draft.as_str() => {
+                        return Err(DbError::DraftInTheWay {
+                            slug: survey.slug.to_string(),
+                            version: survey.version,
+                        });
+                    }
+                    Some((text, _)) => {
                         let same = Survey::from_toml("<stored>", &text)
                             .map(|s| s.raw() == survey.raw())
                             .unwrap_or(false);
@@ -236,9 +252,12 @@ impl Database {
         })
     }
 
-    /// Every stored version of every survey, oldest version first.
+    /// Every published version of every survey, oldest version first.
+    /// Drafts are left out: residents and analyses only ever see published
+    /// versions (see `drafts` for the designers' side).
     pub fn stored_surveys(&self) -> Result<Vec<StoredSurvey>, DbError> {
         let rows: Vec<(i64, String, i32, String)> = survey_versions::table
+            .filter(survey_versions::status.eq(VersionStatus::Published.as_str()))
             .select((
                 survey_versions::id,
                 survey_versions::slug,
@@ -311,11 +330,12 @@ impl Database {
         })
     }
 
-    /// Number of responses per stored version of a survey: (version, count).
+    /// Number of responses per published version of a survey: (version, count).
     pub fn response_counts(&self, slug: &str) -> Result<Vec<(u32, i64)>, DbError> {
         let rows: Vec<(i32, i64)> = survey_versions::table
             .left_join(responses::table)
             .filter(survey_versions::slug.eq(slug))
+            .filter(survey_versions::status.eq(VersionStatus::Published.as_str()))
             .group_by(survey_versions::version)
             .select((survey_versions::version, diesel::dsl::count(responses::id.nullable())))
             .order(survey_versions::version)

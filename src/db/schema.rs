@@ -7,6 +7,10 @@ diesel::table! {
         version -> Integer,
         definition -> Text,
         created_at -> Text,
+        status -> Text,
+        published_at -> Nullable<Text>,
+        opens_at -> Nullable<Text>,
+        closes_at -> Nullable<Text>,
     }
 }
 

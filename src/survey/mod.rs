@@ -2,14 +2,15 @@
 //!
 //! `raw` is the file format as written; `model` validates it once into a
 //! `Survey`; `answers` checks a respondent's answers against it; `catalog`
-//! gathers the built-in and on-disk definitions. Nothing here does HTTP or
-//! SQL.
+//! gathers the built-in and on-disk definitions; `versioning` says what a
+//! new version may change. Nothing here does HTTP or SQL.
 
 pub mod answers;
 pub mod catalog;
 pub mod model;
 pub mod raw;
 pub mod show;
+pub mod versioning;
 
 pub use answers::{AnswerError, AnswerProblem, AnswerValue, Answers, RawAnswers};
 pub use catalog::{builtin_definitions, load_definitions};

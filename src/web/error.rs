@@ -87,6 +87,35 @@ struct ErrorPage<'a> {
     home_href: Option<&'a str>,
 }
 
+/// Render `error.hbs` in `lang` into `response` (whose status is `status`);
+/// a plain-text page if rendering itself fails.
+pub(crate) fn error_page(
+    mut response: actix_web::HttpResponseBuilder,
+    status: StatusCode,
+    renderer: &Renderer,
+    lang: Lang,
+    (heading_key, message_key): (&str, &str),
+    home_href: &str,
+) -> HttpResponse {
+    let heading = renderer.messages.text(lang, heading_key, &[]);
+    let message = renderer.messages.text(lang, message_key, &[]);
+    let page = ErrorPage {
+        status: status.as_u16(),
+        heading: &heading,
+        message: &message,
+        home_href: Some(home_href),
+    };
+    match renderer.render("error", lang, &heading, false, &page) {
+        Ok(html) => response.content_type("text/html; charset=utf-8").body(html),
+        Err(e) => {
+            log::error!("cannot render the error page: {e}");
+            response
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("{heading}\n{message}\n"))
+        }
+    }
+}
+
 impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         self.kind.status()
@@ -98,28 +127,17 @@ impl ResponseError for WebError {
         } else {
             log::debug!("refused request ({:?}): {}", self.kind, self.detail);
         }
-        let (heading_key, message_key) = self.kind.message_keys();
-        let messages = &self.renderer.messages;
-        let heading = messages.text(self.lang, heading_key, &[]);
-        let message = messages.text(self.lang, message_key, &[]);
-        let page = ErrorPage {
-            status: self.kind.status().as_u16(),
-            heading: &heading,
-            message: &message,
-            home_href: Some("/"),
-        };
         let mut response = HttpResponse::build(self.kind.status());
         if self.kind == WebErrorKind::MethodNotAllowed {
             response.insert_header((actix_web::http::header::ALLOW, "GET, POST"));
         }
-        match self.renderer.render("error", self.lang, &heading, false, &page) {
-            Ok(html) => response.content_type("text/html; charset=utf-8").body(html),
-            Err(e) => {
-                log::error!("cannot render the error page: {e}");
-                response
-                    .content_type("text/plain; charset=utf-8")
-                    .body(format!("{heading}\n{message}\n"))
-            }
-        }
+        error_page(
+            response,
+            self.kind.status(),
+            &self.renderer,
+            self.lang,
+            self.kind.message_keys(),
+            "/",
+        )
     }
 }

@@ -31,6 +31,38 @@ pub struct AppState {
     pub renderer: Arc<Renderer>,
 }
 
+impl AppState {
+    /// The fields of a submitted form: the body must be declared
+    /// `application/x-www-form-urlencoded` and decode strictly (see `form`).
+    pub(crate) fn form_pairs(
+        &self,
+        req: &HttpRequest,
+        body: &[u8],
+        lang: crate::lang::Lang,
+    ) -> Result<Vec<(String, String)>, error::WebError> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = content_type.split(';').next().unwrap_or("").trim();
+        if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(self.error(
+                WebErrorKind::UnsupportedMediaType,
+                lang,
+                format!("content type {content_type:?}"),
+            ));
+        }
+        form::parse_urlencoded(body).map_err(|e| {
+            let kind = match e {
+                form::FormDecodeError::InvalidUtf8 => WebErrorKind::InvalidUtf8,
+                form::FormDecodeError::BadEscape => WebErrorKind::BadRequest,
+            };
+            self.error(kind, lang, e.to_string())
+        })
+    }
+}
+
 /// Content-Security-Policy for every page: only our own scripts, styles
 /// and forms; no framing.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

@@ -4,7 +4,6 @@
 //! about what an answer means.
 
 use super::error::{WebError, WebErrorKind};
-use super::form::{parse_urlencoded, FormDecodeError};
 use super::i18n::{negotiate, query_lang, query_param, LANG_COOKIE};
 use super::security::{csrf_cookie, new_token, tokens_match, CSRF_COOKIE};
 use super::AppState;
@@ -135,29 +134,10 @@ pub async fn submit(
 ) -> Result<HttpResponse, WebError> {
     let hint = negotiate(&req);
     let latest = state.published(hint, &path)?;
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Err(state.error(
-            WebErrorKind::UnsupportedMediaType,
-            hint,
-            format!("content type {content_type:?}"),
-        ));
-    }
     let body = read_body(&req, payload, MAX_FORM_BYTES)
         .await
         .map_err(|kind| state.error(kind, hint, "form body"))?;
-    let pairs = parse_urlencoded(&body).map_err(|e| {
-        let kind = match e {
-            FormDecodeError::InvalidUtf8 => WebErrorKind::InvalidUtf8,
-            FormDecodeError::BadEscape => WebErrorKind::BadRequest,
-        };
-        state.error(kind, hint, e.to_string())
-    })?;
+    let pairs = state.form_pairs(&req, &body, hint)?;
 
     let mut hidden = Hidden::default();
     let mut raw = RawAnswers::default();

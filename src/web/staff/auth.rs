@@ -13,7 +13,6 @@ use super::{
 };
 use crate::lang::Lang;
 use crate::web::error::WebErrorKind;
-use crate::web::form::{parse_urlencoded, FormDecodeError};
 use crate::web::i18n::{negotiate, query_param};
 use crate::web::security::{csrf_cookie, new_token, tokens_match, CSRF_COOKIE};
 use crate::web::AppState;
@@ -97,28 +96,7 @@ struct Fields {
 
 /// Decode an `application/x-www-form-urlencoded` staff form.
 fn decode(state: &AppState, req: &HttpRequest, body: &[u8], lang: Lang) -> Result<Fields, StaffError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Err(state
-            .error(
-                WebErrorKind::UnsupportedMediaType,
-                lang,
-                format!("content type {content_type:?}"),
-            )
-            .into());
-    }
-    let pairs = parse_urlencoded(body).map_err(|e| {
-        let kind = match e {
-            FormDecodeError::InvalidUtf8 => WebErrorKind::InvalidUtf8,
-            FormDecodeError::BadEscape => WebErrorKind::BadRequest,
-        };
-        state.error(kind, lang, e.to_string())
-    })?;
+    let pairs = state.form_pairs(req, body, lang)?;
     let mut fields = Fields::default();
     for (key, value) in pairs {
         let slot = match key.as_str() {

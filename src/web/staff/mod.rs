@@ -254,14 +254,6 @@ impl std::fmt::Display for StaffError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorPage<'a> {
-    status: u16,
-    heading: &'a str,
-    message: &'a str,
-    home_href: Option<&'a str>,
-}
-
 /// A staff error page (`error.hbs`) in `lang`, with no-store.
 fn staff_error_page(
     renderer: &Renderer,
@@ -270,25 +262,9 @@ fn staff_error_page(
     heading_key: &str,
     message_key: &str,
 ) -> HttpResponse {
-    let heading = renderer.messages.text(lang, heading_key, &[]);
-    let message = renderer.messages.text(lang, message_key, &[]);
-    let page = ErrorPage {
-        status: status.as_u16(),
-        heading: &heading,
-        message: &message,
-        home_href: Some("/admin"),
-    };
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CACHE_CONTROL, "no-store"));
-    match renderer.render("error", lang, &heading, false, &page) {
-        Ok(html) => response.content_type("text/html; charset=utf-8").body(html),
-        Err(e) => {
-            log::error!("cannot render the error page: {e}");
-            response
-                .content_type("text/plain; charset=utf-8")
-                .body(format!("{heading}\n{message}\n"))
-        }
-    }
+    crate::web::error::error_page(response, status, renderer, lang, (heading_key, message_key), "/admin")
 }
 
 impl ResponseError for StaffError {

@@ -1,0 +1,329 @@
+//! Drafts and publishing: how a designer's definition becomes a version.
+//!
+//! A draft is a `survey_versions` row with status `draft` and the next
+//! version number (at most one per survey; storing another replaces it).
+//! It must read as the file format but need not pass validation yet, so a
+//! designer can store work with translations still missing. Publishing runs
+//! the full validation and turns the row into a published version, which
+//! never changes again. Both steps check the version rules of
+//! `survey::versioning` against every published version of the survey, and
+//! write their audit entry in the same transaction as the change.
+//!
+//! The stored text is always `toml::to_string_pretty` of the raw model (the
+//! same path as `Survey::to_toml`), with the file's `version` rewritten to
+//! the number being created, so exporting and importing again is lossless.
+
+use super::accounts::audit;
+use super::schema::survey_versions;
+use super::{format_timestamp, Database, DbError};
+use crate::survey::raw::RawSurvey;
+use crate::survey::versioning::{self, VersionProblem};
+use crate::survey::{DefinitionError, Slug, Survey};
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DraftError {
+    #[error("{0}")]
+    Slug(String),
+    #[error("survey {slug:?} has no draft; `civicpulse survey import FILE` starts one")]
+    NoDraft { slug: String },
+    #[error("survey {slug:?} has no published version {version}")]
+    NoVersion { slug: String, version: u32 },
+    #[error("the draft cannot be published until these are fixed:\n{0}")]
+    Invalid(DefinitionError),
+    #[error(
+        "{slug} v{version} would change the meaning of questions of earlier versions:\n{}",
+        .problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    Incompatible {
+        slug: String,
+        version: u32,
+        problems: Vec<VersionProblem>,
+    },
+    #[error(
+        "the draft of {slug:?} is version {draft}, but version {latest} was published since; \
+         import the draft again to renumber it"
+    )]
+    Outdated { slug: String, draft: u32, latest: u32 },
+    #[error("the survey closes ({closes}) before it opens ({opens})")]
+    ClosesBeforeOpening { opens: time::Date, closes: time::Date },
+    #[error("cannot write the definition as TOML: {0}")]
+    Serialise(String),
+    #[error(transparent)]
+    Database(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for DraftError {
+    fn from(e: diesel::result::Error) -> DraftError {
+        DraftError::Database(e.into())
+    }
+}
+
+/// The `status` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionStatus {
+    Draft,
+    Published,
+}
+
+impl VersionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionStatus::Draft => "draft",
+            VersionStatus::Published => "published",
+        }
+    }
+}
+
+/// When residents may answer a published version; either end may be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishWindow {
+    opens: Option<time::Date>,
+    closes: Option<time::Date>,
+}
+
+impl PublishWindow {
+    pub fn new(opens: Option<time::Date>, closes: Option<time::Date>) -> Result<PublishWindow, DraftError> {
+        if let (Some(opens), Some(closes)) = (opens, closes) {
+            if closes < opens {
+                return Err(DraftError::ClosesBeforeOpening { opens, closes });
+            }
+        }
+        Ok(PublishWindow { opens, closes })
+    }
+
+    /// `YYYY-MM-DD`, the form dates are given and stored in.
+    pub fn parse_date(s: &str) -> Result<time::Date, String> {
+        time::Date::parse(s, DATE_FORMAT).map_err(|e| format!("{s:?} is not a date of the form YYYY-MM-DD: {e}"))
+    }
+}
+
+const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+fn date_text(date: Option<time::Date>) -> Option<String> {
+    date.map(|d| d.format(DATE_FORMAT).expect("a calendar date always formats"))
+}
+
+/// The current draft of a survey.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDraft {
+    pub slug: String,
+    pub version: u32,
+    /// The TOML text exactly as stored.
+    pub definition: String,
+    pub created_at: String,
+}
+
+/// One stored version, draft or published, without its definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionInfo {
+    pub version: u32,
+    pub status: String,
+    pub created_at: String,
+    pub published_at: Option<String>,
+    pub opens_at: Option<String>,
+    pub closes_at: Option<String>,
+}
+
+impl Database {
+    /// The stored text of a published version (the latest when `version`
+    /// is `None`), exactly as stored: (version, TOML).
+    pub fn published_definition(&self, slug: &str, version: Option<u32>) -> Result<Option<(u32, String)>, DbError> {
+        let mut query = survey_versions::table
+            .filter(survey_versions::slug.eq(slug))
+            .filter(survey_versions::status.eq(VersionStatus::Published.as_str()))
+            .select((survey_versions::version, survey_versions::definition))
+            .order(survey_versions::version.desc())
+            .into_boxed();
+        if let Some(v) = version {
+            query = query.filter(survey_versions::version.eq(v as i32));
+        }
+        let row: Option<(i32, String)> = query.first(&mut self.conn()?).optional()?;
+        Ok(row.map(|(v, text)| (v as u32, text)))
+    }
+
+    /// The current draft of `slug`, if there is one.
+    pub fn draft(&self, slug: &str) -> Result<Option<StoredDraft>, DbError> {
+        let mut conn = self.conn()?;
+        Ok(draft_row(&mut conn, slug)?)
+    }
+
+    /// Every stored version of `slug`, drafts included, oldest first.
+    pub fn versions(&self, slug: &str) -> Result<Vec<VersionInfo>, DbError> {
+        type Row = (i32, String, String, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<Row> = survey_versions::table
+            .filter(survey_versions::slug.eq(slug))
+            .order(survey_versions::version)
+            .select((
+                survey_versions::version,
+                survey_versions::status,
+                survey_versions::created_at,
+                survey_versions::published_at,
+                survey_versions::opens_at,
+                survey_versions::closes_at,
+            ))
+            .load(&mut self.conn()?)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(version, status, created_at, published_at, opens_at, closes_at)| VersionInfo {
+                    version: version as u32,
+                    status,
+                    created_at,
+                    published_at,
+                    opens_at,
+                    closes_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Store `raw` as the draft of its survey, replacing any earlier draft;
+    /// returns the version number it got. The definition need not be
+    /// complete, but it may not change the meaning of a question id.
+    pub fn store_draft(&self, raw: RawSurvey, actor: &str) -> Result<u32, DraftError> {
+        let mut conn = self.conn()?;
+        let _turn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        conn.immediate_transaction(|conn| put_draft(conn, raw, actor))
+    }
+
+    /// Validate and publish the draft of `slug`; returns its version.
+    pub fn publish_draft(&self, slug: &str, window: PublishWindow, actor: &str) -> Result<u32, DraftError> {
+        let mut conn = self.conn()?;
+        let _turn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        conn.immediate_transaction(|conn| publish(conn, slug, window, actor))
+    }
+
+    /// Store `raw` as a draft and publish it, in one transaction: when it
+    /// does not pass, nothing is stored (not even the draft).
+    pub fn import_and_publish(&self, raw: RawSurvey, window: PublishWindow, actor: &str) -> Result<u32, DraftError> {
+        let slug = raw.slug.clone();
+        let mut conn = self.conn()?;
+        let _turn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        conn.immediate_transaction(|conn| {
+            put_draft(conn, raw, actor)?;
+            publish(conn, &slug, window, actor)
+        })
+    }
+}
+
+fn draft_row(conn: &mut SqliteConnection, slug: &str) -> QueryResult<Option<StoredDraft>> {
+    let row: Option<(i32, String, String)> = survey_versions::table
+        .filter(survey_versions::slug.eq(slug))
+        .filter(survey_versions::status.eq(VersionStatus::Draft.as_str()))
+        .select((
+            survey_versions::version,
+            survey_versions::definition,
+            survey_versions::created_at,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(version, definition, created_at)| StoredDraft {
+        slug: slug.to_string(),
+        version: version as u32,
+        definition,
+        created_at,
+    }))
+}
+
+/// Every published version of `slug`, validated again from its text.
+fn published(conn: &mut SqliteConnection, slug: &str) -> Result<Vec<Survey>, DbError> {
+    let rows: Vec<(i32, String)> = survey_versions::table
+        .filter(survey_versions::slug.eq(slug))
+        .filter(survey_versions::status.eq(VersionStatus::Published.as_str()))
+        .select((survey_versions::version, survey_versions::definition))
+        .order(survey_versions::version)
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(version, text)| {
+            Survey::from_toml(&format!("{slug} v{version}"), &text).map_err(|e| DbError::StoredDefinition {
+                slug: slug.to_string(),
+                version: version as u32,
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn check_rules(earlier: &[Survey], raw: &RawSurvey) -> Result<(), DraftError> {
+    let earlier: Vec<&Survey> = earlier.iter().collect();
+    let problems = versioning::check(&earlier, raw);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(DraftError::Incompatible {
+            slug: raw.slug.clone(),
+            version: raw.version,
+            problems,
+        })
+    }
+}
+
+fn put_draft(conn: &mut SqliteConnection, mut raw: RawSurvey, actor: &str) -> Result<u32, DraftError> {
+    let slug = Slug::parse(&raw.slug).map_err(DraftError::Slug)?;
+    let earlier = published(conn, slug.as_str())?;
+    raw.version = earlier.iter().map(|s| s.version).max().unwrap_or(0) + 1;
+    check_rules(&earlier, &raw)?;
+    let text = toml::to_string_pretty(&raw).map_err(|e| DraftError::Serialise(e.to_string()))?;
+    diesel::delete(
+        survey_versions::table
+            .filter(survey_versions::slug.eq(slug.as_str()))
+            .filter(survey_versions::status.eq(VersionStatus::Draft.as_str())),
+    )
+    .execute(conn)?;
+    diesel::insert_into(survey_versions::table)
+        .values((
+            survey_versions::slug.eq(slug.as_str()),
+            survey_versions::version.eq(raw.version as i32),
+            survey_versions::definition.eq(&text),
+            survey_versions::created_at.eq(format_timestamp(time::OffsetDateTime::now_utc())),
+            survey_versions::status.eq(VersionStatus::Draft.as_str()),
+        ))
+        .execute(conn)?;
+    audit(
+        conn,
+        actor,
+        "survey.import",
+        &format!("{slug} v{} (draft)", raw.version),
+    )?;
+    Ok(raw.version)
+}
+
+fn publish(conn: &mut SqliteConnection, slug: &str, window: PublishWindow, actor: &str) -> Result<u32, DraftError> {
+    let draft = draft_row(conn, slug)?.ok_or_else(|| DraftError::NoDraft { slug: slug.to_string() })?;
+    let earlier = published(conn, slug)?;
+    if let Some(latest) = earlier.iter().map(|s| s.version).max().filter(|&v| v >= draft.version) {
+        return Err(DraftError::Outdated {
+            slug: slug.to_string(),
+            draft: draft.version,
+            latest,
+        });
+    }
+    let survey = Survey::from_toml(&format!("{slug} v{} (draft)", draft.version), &draft.definition)
+        .map_err(DraftError::Invalid)?;
+    check_rules(&earlier, survey.raw())?;
+    let now = format_timestamp(time::OffsetDateTime::now_utc());
+    diesel::update(
+        survey_versions::table
+            .filter(survey_versions::slug.eq(slug))
+            .filter(survey_versions::version.eq(draft.version as i32)),
+    )
+    .set((
+        survey_versions::status.eq(VersionStatus::Published.as_str()),
+        survey_versions::published_at.eq(&now),
+        survey_versions::opens_at.eq(date_text(window.opens)),
+        survey_versions::closes_at.eq(date_text(window.closes)),
+    ))
+    .execute(conn)?;
+    let mut detail = format!("{slug} v{}", draft.version);
+    if let Some(opens) = date_text(window.opens) {
+        detail.push_str(&format!(", opens {opens}"));
+    }
+    if let Some(closes) = date_text(window.closes) {
+        detail.push_str(&format!(", closes {closes}"));
+    }
+    audit(conn, actor, "survey.publish", &detail)?;
+    Ok(draft.version)
+}

@@ -1,0 +1,263 @@
+//! What a new version of a survey may change about the questions it shares
+//! with the versions before it.
+//!
+//! Responses point to the version they answered, and exports put the
+//! answers of every version in one column per question id. So an id must
+//! mean the same thing in every version: it keeps its type, and an answer
+//! value once offered keeps existing (labels, help and texts may change;
+//! options may be added). A question left out of the new version is simply
+//! retired: its past answers stay in the exports. Anything else is refused
+//! with the advice to retire the question and add a new one under a new id.
+//!
+//! The new version is taken as the raw file, so the rules can be checked on
+//! a draft that does not pass full validation yet (a missing translation).
+//! Pure code: no I/O.
+
+use super::model::Survey;
+use super::raw::{RawQuestion, RawQuestionType, RawSurvey};
+use std::fmt;
+
+/// One change that would give a question id a new meaning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionProblem {
+    pub question: String,
+    pub message: String,
+}
+
+impl fmt::Display for VersionProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "question {:?}: {}", self.question, self.message)
+    }
+}
+
+const ADVICE: &str = "retire the question (leave it out) and add a new one with a new id instead";
+
+/// Problems of `next` against the earlier versions of the same survey
+/// (`previous`, in any order). Each question of `next` is compared with the
+/// latest earlier version that has the same id, so an id retired in one
+/// version cannot come back with another meaning later.
+pub fn check(previous: &[&Survey], next: &RawSurvey) -> Vec<VersionProblem> {
+    let mut earlier: Vec<&Survey> = previous.to_vec();
+    earlier.sort_by_key(|s| std::cmp::Reverse(s.version));
+    let mut problems = Vec::new();
+    for question in next.sections.iter().flat_map(|s| &s.questions) {
+        let Some((old_version, old)) = earlier
+            .iter()
+            .find_map(|s| s.question(&question.id).map(|q| (s.version, q)))
+        else {
+            continue;
+        };
+        let old_type = old.kind.type_name();
+        let new_type = type_name(question.kind);
+        if old_type != new_type {
+            problems.push(VersionProblem {
+                question: question.id.clone(),
+                message: format!(
+                    "was a {old_type} question in version {old_version} and would become {new_type}; \
+                     an id keeps its type in every version, so {ADVICE}"
+                ),
+            });
+            continue;
+        }
+        // When the values cannot be worked out (an unknown scale), full
+        // validation reports the cause; there is nothing to compare here.
+        let Some(values) = option_values(next, question) else {
+            continue;
+        };
+        let gone: Vec<String> = old
+            .kind
+            .options()
+            .iter()
+            .map(|c| c.value.as_str())
+            .filter(|v| !values.iter().any(|n| n == v))
+            .map(|v| format!("{v:?}"))
+            .collect();
+        if !gone.is_empty() {
+            let (noun, verb) = if gone.len() == 1 {
+                ("value", "is")
+            } else {
+                ("values", "are")
+            };
+            problems.push(VersionProblem {
+                question: question.id.clone(),
+                message: format!(
+                    "option {noun} {} of version {old_version} {verb} gone, so past answers would lose \
+                     their meaning; options may be added but not removed, so {ADVICE}",
+                    gone.join(", ")
+                ),
+            });
+        }
+    }
+    problems
+}
+
+fn type_name(kind: RawQuestionType) -> &'static str {
+    match kind {
+        RawQuestionType::Likert => "likert",
+        RawQuestionType::SingleChoice => "single_choice",
+        RawQuestionType::MultiChoice => "multi_choice",
+        RawQuestionType::Rating => "rating",
+        RawQuestionType::Text => "text",
+    }
+}
+
+/// The answer values a raw question offers, as validation would give them
+/// (see `docs/survey-format.md`); `None` when its scale does not exist.
+fn option_values(survey: &RawSurvey, question: &RawQuestion) -> Option<Vec<String>> {
+    match question.kind {
+        RawQuestionType::Likert => {
+            let scale = survey.scales.get(question.scale.as_deref()?)?;
+            let mut values: Vec<String> = (1..=scale.labels.len()).map(|i| i.to_string()).collect();
+            if scale.dont_know.is_some() {
+                values.push("dk".to_string());
+            }
+            Some(values)
+        }
+        RawQuestionType::SingleChoice | RawQuestionType::MultiChoice => {
+            Some(question.options.iter().flatten().map(|o| o.value.clone()).collect())
+        }
+        RawQuestionType::Rating => Some((0..=10).map(|x: u32| x.to_string()).collect()),
+        RawQuestionType::Text => Some(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &str = r#"
+slug = "mini"
+version = 1
+title = { zh = "小调查", en = "Mini survey", ko = "미니 조사" }
+intro = { zh = "介绍", en = "Intro", ko = "소개" }
+thanks = { zh = "谢谢", en = "Thanks", ko = "감사합니다" }
+
+[scales.sat3]
+labels = [
+  { zh = "不满意", en = "Dissatisfied", ko = "불만족" },
+  { zh = "一般", en = "Neutral", ko = "보통" },
+  { zh = "满意", en = "Satisfied", ko = "만족" },
+]
+dont_know = { zh = "不了解", en = "Don't know", ko = "잘 모름" }
+
+[[sections]]
+id = "main"
+title = { zh = "主要", en = "Main", ko = "주요" }
+
+[[sections.questions]]
+id = "kind"
+type = "single_choice"
+text = { zh = "类型", en = "Kind", ko = "유형" }
+options = [
+  { value = "local", label = { zh = "本地", en = "Local", ko = "현지" } },
+  { value = "foreign", label = { zh = "外国", en = "Foreign", ko = "외국" } },
+]
+
+[[sections.questions]]
+id = "safety"
+type = "likert"
+scale = "sat3"
+text = { zh = "安全", en = "Safety", ko = "안전" }
+
+[[sections.questions]]
+id = "comment"
+type = "text"
+text = { zh = "意见", en = "Comment", ko = "의견" }
+"#;
+
+    fn v1() -> Survey {
+        Survey::from_toml("v1", V1).unwrap()
+    }
+
+    fn next(edit: impl FnOnce(&mut RawSurvey)) -> RawSurvey {
+        let mut raw: RawSurvey = toml::from_str(V1).unwrap();
+        raw.version = 2;
+        edit(&mut raw);
+        raw
+    }
+
+    fn question<'a>(raw: &'a mut RawSurvey, id: &str) -> &'a mut RawQuestion {
+        raw.sections
+            .iter_mut()
+            .flat_map(|s| &mut s.questions)
+            .find(|q| q.id == id)
+            .unwrap()
+    }
+
+    #[test]
+    fn texts_added_options_and_retired_questions_are_allowed() {
+        let raw = next(|raw| {
+            question(raw, "kind").text.en = Some("What kind of resident are you?".into());
+            let mut other = question(raw, "kind").options.as_ref().unwrap()[0].clone();
+            other.value = "other".into();
+            question(raw, "kind").options.as_mut().unwrap().push(other);
+            raw.sections[0].questions.retain(|q| q.id != "comment");
+            // A missing translation is for validation to report, not for these rules.
+            question(raw, "safety").text.ko = None;
+        });
+        assert_eq!(check(&[&v1()], &raw), []);
+    }
+
+    #[test]
+    fn a_new_type_is_refused_with_the_advice_to_retire() {
+        let raw = next(|raw| {
+            let q = question(raw, "comment");
+            q.kind = RawQuestionType::Rating;
+        });
+        let problems = check(&[&v1()], &raw);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].question, "comment");
+        let text = problems[0].to_string();
+        assert!(
+            text.contains("was a text question in version 1 and would become rating"),
+            "{text}"
+        );
+        assert!(
+            text.contains("retire the question") && text.contains("add a new one"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_removed_option_value_is_refused() {
+        let raw = next(|raw| {
+            question(raw, "kind")
+                .options
+                .as_mut()
+                .unwrap()
+                .retain(|o| o.value != "foreign");
+            // Two labels instead of three: "3" is gone; so is "dk".
+            let scale = raw.scales.get_mut("sat3").unwrap();
+            scale.labels.pop();
+            scale.dont_know = None;
+        });
+        let problems = check(&[&v1()], &raw);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0]
+            .to_string()
+            .contains(r#"option value "foreign" of version 1 is gone"#));
+        assert!(problems[1]
+            .to_string()
+            .contains(r#"option values "3", "dk" of version 1 are gone"#));
+    }
+
+    #[test]
+    fn a_retired_id_cannot_come_back_with_another_meaning() {
+        let v2 = Survey::from_raw(next(|raw| raw.sections[0].questions.retain(|q| q.id != "comment"))).unwrap();
+        let mut raw = next(|raw| question(raw, "comment").kind = RawQuestionType::Rating);
+        raw.version = 3;
+        let problems = check(&[&v2, &v1()], &raw);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message.contains("in version 1"), "{problems:?}");
+        // A question new in this version is not compared with anything.
+        let mut raw = next(|raw| question(raw, "comment").id = "remarks".into());
+        question(&mut raw, "remarks").kind = RawQuestionType::Rating;
+        assert_eq!(check(&[&v1()], &raw), []);
+    }
+
+    #[test]
+    fn an_unknown_scale_is_left_to_validation() {
+        let raw = next(|raw| question(raw, "safety").scale = Some("nope".into()));
+        assert_eq!(check(&[&v1()], &raw), []);
+    }
+}
