@@ -29,6 +29,9 @@ pub struct AppState {
     pub db: Database,
     pub surveys: SurveyRegistry,
     pub renderer: Arc<Renderer>,
+    /// Empty forms rendered once per (survey, version, language), with
+    /// sentinels where each request's tokens go (see `resident::show_form`).
+    pub(crate) blank_forms: std::sync::Mutex<std::collections::HashMap<(String, u32, crate::lang::Lang), Arc<String>>>,
 }
 
 impl AppState {
@@ -83,6 +86,7 @@ impl Application {
             db,
             surveys: registry,
             renderer,
+            blank_forms: Default::default(),
         });
         let listener = TcpListener::bind(&config.bind).map_err(|e| AppError::Bind {
             address: config.bind.clone(),

@@ -124,3 +124,36 @@ async fn pages_carry_security_headers() {
     let csrf = cookies.iter().find(|c| c.starts_with("cp_csrf=")).expect("csrf cookie");
     assert!(csrf.contains("HttpOnly") && csrf.contains("SameSite=Lax"));
 }
+
+#[tokio::test]
+async fn every_blank_form_carries_its_own_tokens() {
+    let app = spawn_app().await;
+    let first = app.get_form("ko").await;
+    let again = app.get_form("ko").await;
+    assert_eq!(first.csrf, again.csrf, "the browser keeps its CSRF cookie");
+    assert_ne!(first.form_token, again.form_token, "each form is a new response");
+    let stranger = new_client();
+    let html = stranger
+        .get(app.url("/s/livability?lang=ko"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let other = FormPage {
+        csrf: hidden_value(&html, "_csrf"),
+        form_token: hidden_value(&html, "_form"),
+        html,
+    };
+    assert_ne!(first.csrf, other.csrf);
+    for page in [&first, &again, &other] {
+        assert!(
+            !page.html.contains("c5c5c5c5c5c5c5c5") && !page.html.contains("f0f0f0f0f0f0f0f0"),
+            "no stand-in left"
+        );
+    }
+    // Apart from the tokens, the pages are the same page.
+    let strip = |p: &FormPage| p.html.replace(&p.csrf, "CSRF").replace(&p.form_token, "FORM");
+    assert_eq!(strip(&first), strip(&other));
+}
