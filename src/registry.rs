@@ -1,5 +1,7 @@
-//! What is published: every stored version of every survey, loaded once
-//! at start-up after the definition files have been stored.
+//! What is published: every stored version of every survey, loaded at
+//! start-up after the definition files have been stored, and loaded again
+//! by the server whenever a designer publishes a version (see
+//! `web::AppState::reload_surveys`).
 
 use crate::db::{Database, DatabaseUrl, StoredSurvey};
 use crate::error::AppError;
@@ -17,7 +19,7 @@ pub fn open(url: &DatabaseUrl, defs_dir: Option<&Path>) -> Result<(Database, Sur
     Ok((db, registry))
 }
 
-/// The published surveys, every version, as loaded at start-up.
+/// The published surveys, every version, as loaded from the database.
 #[derive(Default)]
 pub struct SurveyRegistry {
     by_slug: BTreeMap<String, Vec<Arc<StoredSurvey>>>,

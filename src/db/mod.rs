@@ -116,6 +116,32 @@ pub struct Database {
 pub struct StoredSurvey {
     pub version_id: i64,
     pub survey: Survey,
+    /// First day residents may answer (UTC), if set when publishing.
+    pub opens_at: Option<time::Date>,
+    /// Last day residents may answer (UTC), if set when publishing.
+    pub closes_at: Option<time::Date>,
+}
+
+/// Whether residents may answer a published version on a given day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    Open,
+    /// Opens on this day.
+    NotYetOpen(time::Date),
+    /// Closed after this day (its last open day).
+    Closed(time::Date),
+}
+
+impl StoredSurvey {
+    /// Open on `today` (a UTC date): `opens_at` is the first open day and
+    /// `closes_at` the last, both included.
+    pub fn availability(&self, today: time::Date) -> Availability {
+        match (self.opens_at, self.closes_at) {
+            (Some(opens), _) if today < opens => Availability::NotYetOpen(opens),
+            (_, Some(closes)) if today > closes => Availability::Closed(closes),
+            _ => Availability::Open,
+        }
+    }
 }
 
 /// A response ready to be written.
@@ -256,25 +282,41 @@ impl Database {
     /// Drafts are left out: residents and analyses only ever see published
     /// versions (see `drafts` for the designers' side).
     pub fn stored_surveys(&self) -> Result<Vec<StoredSurvey>, DbError> {
-        let rows: Vec<(i64, String, i32, String)> = survey_versions::table
+        type Row = (i64, String, i32, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = survey_versions::table
             .filter(survey_versions::status.eq(VersionStatus::Published.as_str()))
             .select((
                 survey_versions::id,
                 survey_versions::slug,
                 survey_versions::version,
                 survey_versions::definition,
+                survey_versions::opens_at,
+                survey_versions::closes_at,
             ))
             .order((survey_versions::slug, survey_versions::version))
             .load(&mut self.conn()?)?;
         rows.into_iter()
-            .map(|(version_id, slug, version, text)| {
-                Survey::from_toml(&format!("{slug} v{version}"), &text)
-                    .map(|survey| StoredSurvey { version_id, survey })
-                    .map_err(|e| DbError::StoredDefinition {
-                        slug,
-                        version: version as u32,
-                        message: e.to_string(),
-                    })
+            .map(|(version_id, slug, version, text, opens_at, closes_at)| {
+                let broken = |message: String| DbError::StoredDefinition {
+                    slug: slug.clone(),
+                    version: version as u32,
+                    message,
+                };
+                let date = |text: Option<String>| {
+                    text.map(|t| versions::PublishWindow::parse_date(&t))
+                        .transpose()
+                        .map_err(broken)
+                };
+                let opens_at = date(opens_at)?;
+                let closes_at = date(closes_at)?;
+                let survey =
+                    Survey::from_toml(&format!("{slug} v{version}"), &text).map_err(|e| broken(e.to_string()))?;
+                Ok(StoredSurvey {
+                    version_id,
+                    survey,
+                    opens_at,
+                    closes_at,
+                })
             })
             .collect()
     }

@@ -144,6 +144,15 @@ impl Database {
         Ok(row.map(|(v, text)| (v as u32, text)))
     }
 
+    /// Every survey with a stored version (published or draft), by slug.
+    pub fn survey_slugs(&self) -> Result<Vec<String>, DbError> {
+        Ok(survey_versions::table
+            .select(survey_versions::slug)
+            .distinct()
+            .order(survey_versions::slug)
+            .load(&mut self.conn()?)?)
+    }
+
     /// The current draft of `slug`, if there is one.
     pub fn draft(&self, slug: &str) -> Result<Option<StoredDraft>, DbError> {
         let mut conn = self.conn()?;

@@ -216,7 +216,7 @@ pub async fn indices(
     let slug = path.into_inner();
     log::info!("API indices of {slug} for token {client:?}");
     let state2 = state.clone();
-    let report = web::block(move || analysis::indices(&state2.db, &state2.surveys, &slug, &options))
+    let report = web::block(move || analysis::indices(&state2.db, &state2.surveys(), &slug, &options))
         .await
         .map_err(ApiError::internal)??;
     if params.csv()? {
@@ -240,7 +240,7 @@ pub async fn compare(
     let slug = path.into_inner();
     log::info!("API compare of {slug} {from}→{to} for token {client:?}");
     let state2 = state.clone();
-    let report = web::block(move || analysis::compare(&state2.db, &state2.surveys, &slug, from, to, &options))
+    let report = web::block(move || analysis::compare(&state2.db, &state2.surveys(), &slug, from, to, &options))
         .await
         .map_err(ApiError::internal)??;
     if params.csv()? {

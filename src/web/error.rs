@@ -17,6 +17,10 @@ pub enum WebErrorKind {
     PayloadTooLarge,
     UnsupportedMediaType,
     MethodNotAllowed,
+    /// The survey's published version opens on a later day.
+    NotYetOpen,
+    /// The survey's last open day has passed.
+    Closed,
     Internal,
 }
 
@@ -28,6 +32,10 @@ impl WebErrorKind {
             WebErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             WebErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            // Not yet: the page exists but may not be used now. Closed: it
+            // will not come back, which 410 Gone says.
+            WebErrorKind::NotYetOpen => StatusCode::FORBIDDEN,
+            WebErrorKind::Closed => StatusCode::GONE,
             WebErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -41,6 +49,8 @@ impl WebErrorKind {
             WebErrorKind::PayloadTooLarge => ("bad_request_title", "payload_too_large_message"),
             WebErrorKind::UnsupportedMediaType => ("bad_request_title", "unsupported_media_type_message"),
             WebErrorKind::MethodNotAllowed => ("bad_request_title", "method_not_allowed_message"),
+            WebErrorKind::NotYetOpen => ("survey_not_yet_open_title", "survey_not_yet_open_message"),
+            WebErrorKind::Closed => ("survey_closed_title", "survey_closed_message"),
             WebErrorKind::Internal => ("server_error_title", "server_error_message"),
         }
     }

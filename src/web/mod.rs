@@ -27,7 +27,9 @@ use std::sync::Arc;
 /// Everything a handler needs, shared by all workers.
 pub struct AppState {
     pub db: Database,
-    pub surveys: SurveyRegistry,
+    /// What residents answer now; replaced whole when a version is
+    /// published, so a handler keeps a consistent snapshot (its `Arc`).
+    surveys: std::sync::RwLock<Arc<SurveyRegistry>>,
     pub renderer: Arc<Renderer>,
     /// Empty forms rendered once per (survey, version, language), with
     /// sentinels where each request's tokens go (see `resident::show_form`).
@@ -35,6 +37,20 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The published surveys as of now.
+    pub fn surveys(&self) -> Arc<SurveyRegistry> {
+        self.surveys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Load the published versions from the database again, after a
+    /// publication, so residents get the new version without a restart.
+    /// Cached blank forms are keyed by version, so they stay correct.
+    pub fn reload_surveys(&self) -> Result<(), crate::db::DbError> {
+        let fresh = Arc::new(SurveyRegistry::new(self.db.stored_surveys()?));
+        *self.surveys.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
     /// The fields of a submitted form: the body must be declared
     /// `application/x-www-form-urlencoded` and decode strictly (see `form`).
     pub(crate) fn form_pairs(
@@ -84,7 +100,7 @@ impl Application {
         let renderer = Arc::new(Renderer::new(i18n::Messages::load()?)?);
         let state = web::Data::new(AppState {
             db,
-            surveys: registry,
+            surveys: std::sync::RwLock::new(Arc::new(registry)),
             renderer,
             blank_forms: Default::default(),
         });

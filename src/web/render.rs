@@ -18,6 +18,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("staff_login", include_str!("../../templates/staff_login.hbs")),
     ("admin_home", include_str!("../../templates/admin_home.hbs")),
     ("admin_audit", include_str!("../../templates/admin_audit.hbs")),
+    ("admin_surveys", include_str!("../../templates/admin_surveys.hbs")),
+    ("admin_survey", include_str!("../../templates/admin_survey.hbs")),
 ];
 
 pub struct Renderer {

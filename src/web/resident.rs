@@ -7,7 +7,7 @@ use super::error::{WebError, WebErrorKind};
 use super::i18n::{negotiate, query_lang, query_param, LANG_COOKIE};
 use super::security::{csrf_cookie, new_token, tokens_match, CSRF_COOKIE};
 use super::AppState;
-use crate::db::{Inserted, NewResponse};
+use crate::db::{Availability, Inserted, NewResponse};
 use crate::lang::Lang;
 use crate::survey::{AnswerError, AnswerProblem, QuestionKind, RawAnswers, Survey};
 use actix_web::cookie::{Cookie, SameSite};
@@ -39,8 +39,8 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     struct Home<'a> {
         surveys: Vec<Item<'a>>,
     }
-    let surveys = state
-        .surveys
+    let registry = state.surveys();
+    let surveys = registry
         .current()
         .map(|s| Item {
             slug: s.survey.slug.as_str(),
@@ -65,7 +65,7 @@ pub async fn show_form(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let lang = negotiate(&req);
-    let stored = state.published(lang, &path)?;
+    let stored = state.answerable(lang, &path)?;
     let csrf = req
         .cookie(CSRF_COOKIE)
         .map(|c| c.value().to_string())
@@ -158,7 +158,8 @@ pub async fn submit(
     payload: web::Payload,
 ) -> Result<HttpResponse, WebError> {
     let hint = negotiate(&req);
-    let latest = state.published(hint, &path)?;
+    // Outside the survey's dates nothing is read or stored.
+    let latest = state.answerable(hint, &path)?;
     let body = read_body(&req, payload, MAX_FORM_BYTES)
         .await
         .map_err(|kind| state.error(kind, hint, "form body"))?;
@@ -198,7 +199,7 @@ pub async fn submit(
         .version
         .as_deref()
         .and_then(|v| v.parse::<u32>().ok())
-        .and_then(|v| state.surveys.version(&path, v))
+        .and_then(|v| state.surveys().version(&path, v))
         .unwrap_or(latest);
     let survey = &stored.survey;
 
@@ -658,7 +659,22 @@ impl AppState {
 
     /// The version of `slug` residents answer now, or a 404 page.
     fn published(&self, lang: Lang, slug: &str) -> Result<std::sync::Arc<crate::db::StoredSurvey>, WebError> {
-        self.surveys.latest(slug).ok_or_else(|| self.not_found(lang, slug))
+        self.surveys().latest(slug).ok_or_else(|| self.not_found(lang, slug))
+    }
+
+    /// The version of `slug` residents answer now, if today (UTC) is within
+    /// its dates; otherwise a "not open yet" or "closed" page.
+    fn answerable(&self, lang: Lang, slug: &str) -> Result<std::sync::Arc<crate::db::StoredSurvey>, WebError> {
+        let stored = self.published(lang, slug)?;
+        match stored.availability(time::OffsetDateTime::now_utc().date()) {
+            Availability::Open => Ok(stored),
+            Availability::NotYetOpen(opens) => {
+                Err(self.error(WebErrorKind::NotYetOpen, lang, format!("{slug} opens on {opens}")))
+            }
+            Availability::Closed(closes) => {
+                Err(self.error(WebErrorKind::Closed, lang, format!("{slug} closed after {closes}")))
+            }
+        }
     }
 
     fn not_found(&self, lang: Lang, slug: &str) -> WebError {

@@ -15,8 +15,18 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_after(|_| {}).await
+}
+
+/// `spawn_app`, but `prepare` runs on the database (built-in survey
+/// already stored) before the server starts and loads what is published.
+pub async fn spawn_app_after(prepare: impl FnOnce(&Database)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_path = dir.path().join("civicpulse-test.db");
+    {
+        let (db, _) = civicpulse::registry::open(&DatabaseUrl::Sqlite(db_path.clone()), None).expect("db opens");
+        prepare(&db);
+    }
     let config = ServeConfig {
         bind: "127.0.0.1:0".into(),
         database: DatabaseUrl::Sqlite(db_path.clone()),

@@ -1,5 +1,5 @@
 //! Pages for the people who run the surveys: sign-in, sign-out, the staff
-//! home page and the audit log.
+//! home page, the audit log and the designers' survey pages.
 //!
 //! Every staff handler takes a [`Viewer`] (the session found from the
 //! `cp_session` cookie, if any) and calls [`Viewer::require`] with the roles
@@ -10,6 +10,7 @@
 
 mod auth;
 mod pages;
+mod surveys;
 
 use super::error::WebError;
 use super::i18n::{negotiate, query_lang, LANG_COOKIE};
@@ -54,7 +55,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/admin")
             .wrap(no_store())
             .route("", web::get().to(pages::home))
-            .route("/audit", web::get().to(pages::audit)),
+            .route("/audit", web::get().to(pages::audit))
+            .route("/surveys", web::get().to(surveys::list))
+            .route("/surveys/{slug}", web::get().to(surveys::detail))
+            .route("/surveys/{slug}/export", web::get().to(surveys::export))
+            .service(
+                web::resource("/surveys/{slug}/import")
+                    .app_data(web::PayloadConfig::new(surveys::MAX_DEFINITION_FORM_BYTES))
+                    .route(web::post().to(surveys::import))
+                    .default_service(web::to(super::method_not_allowed)),
+            )
+            .service(
+                web::resource("/surveys/{slug}/publish")
+                    .app_data(web::PayloadConfig::new(MAX_STAFF_FORM_BYTES))
+                    .route(web::post().to(surveys::publish))
+                    .default_service(web::to(super::method_not_allowed)),
+            ),
     );
 }
 
@@ -376,6 +392,8 @@ mod tests {
             include_str!("../../../templates/staff_login.hbs"),
             include_str!("../../../templates/admin_home.hbs"),
             include_str!("../../../templates/admin_audit.hbs"),
+            include_str!("../../../templates/admin_surveys.hbs"),
+            include_str!("../../../templates/admin_survey.hbs"),
         ];
         let mut keys: Vec<String> = templates
             .iter()
@@ -387,8 +405,14 @@ mod tests {
             keys.push(format!("staff_role_{role}"));
             keys.push(format!("staff_role_help_{role}"));
         }
-        for action in ["login", "logout", "user_create"] {
+        for action in ["login", "logout", "user_create", "survey_import", "survey_publish"] {
             keys.push(format!("staff_audit_action_{action}"));
+        }
+        for status in ["draft", "open", "not_yet_open", "closed"] {
+            keys.push(format!("staff_status_{status}"));
+        }
+        for status in ["draft", "published"] {
+            keys.push(format!("staff_version_{status}"));
         }
         keys.extend(
             [
@@ -403,6 +427,15 @@ mod tests {
                 "staff_forbidden_message",
                 "staff_form_expired_title",
                 "staff_form_expired_message",
+                "staff_surveys_title",
+                "staff_imported_notice",
+                "staff_published_notice",
+                "staff_import_failed",
+                "staff_publish_failed",
+                "survey_not_yet_open_title",
+                "survey_not_yet_open_message",
+                "survey_closed_title",
+                "survey_closed_message",
             ]
             .map(String::from),
         );

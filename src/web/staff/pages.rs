@@ -59,7 +59,7 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>, viewer: Viewer) 
     let session = viewer.require(&state, &Role::ALL)?;
     let lang = viewer.lang;
     let current: Vec<(String, String)> = state
-        .surveys
+        .surveys()
         .current()
         .map(|s| (s.survey.slug.to_string(), s.survey.title.get(lang).to_string()))
         .collect();

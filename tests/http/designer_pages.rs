@@ -1,0 +1,316 @@
+//! The designers' pages under /admin/surveys: the list, a survey's
+//! versions, export, import as the draft and publishing, with roles and
+//! CSRF checked on the server and residents served the new version at once.
+
+use crate::helpers::*;
+use civicpulse::db::{Database, DatabaseUrl, Role, Username};
+use civicpulse::survey::raw::RawSurvey;
+
+const PASSWORD: &str = "correct horse 42";
+
+fn db(app: &TestApp) -> Database {
+    Database::open(&DatabaseUrl::Sqlite(app.db_path.clone())).expect("db opens")
+}
+
+/// A browser signed in as a new user `name` with `role`.
+async fn signed_in(app: &TestApp, name: &str, role: Role) -> reqwest::Client {
+    db(app)
+        .create_user(&Username::parse(name).unwrap(), role, PASSWORD, "test")
+        .expect("user created");
+    let client = new_client();
+    let html = client
+        .get(app.url("/login?lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pairs = [
+        ("_csrf".to_string(), hidden_value(&html, "_csrf")),
+        ("username".to_string(), name.to_string()),
+        ("password".to_string(), PASSWORD.to_string()),
+    ];
+    let response = post(app, &client, "/login", &pairs).await;
+    assert_eq!(response.status(), 303);
+    client
+}
+
+async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> reqwest::Response {
+    client.get(app.url(path)).send().await.expect("GET")
+}
+
+async fn post(app: &TestApp, client: &reqwest::Client, path: &str, pairs: &[(String, String)]) -> reqwest::Response {
+    client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode_pairs(pairs))
+        .send()
+        .await
+        .expect("POST")
+}
+
+/// The session's CSRF token, from the sign-out form of a staff page.
+async fn csrf(app: &TestApp, client: &reqwest::Client) -> String {
+    let html = get(app, client, "/admin").await.text().await.unwrap();
+    hidden_value(&html, "_csrf")
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// The published v1 as a raw model, to edit into a new definition.
+fn v1(app: &TestApp) -> RawSurvey {
+    let (_, text) = db(app).published_definition("livability", Some(1)).unwrap().unwrap();
+    toml::from_str(&text).unwrap()
+}
+
+fn published_versions(app: &TestApp) -> Vec<u32> {
+    db(app)
+        .versions("livability")
+        .unwrap()
+        .into_iter()
+        .filter(|v| v.status == "published")
+        .map(|v| v.version)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_statistician_sees_the_list_but_cannot_import_or_publish() {
+    let app = spawn_app().await;
+    let client = signed_in(&app, "sam", Role::Statistician).await;
+
+    let response = get(&app, &client, "/admin/surveys?lang=en").await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("href=\"/admin/surveys/livability\""), "{html}");
+    assert!(html.contains("staff-status--open"), "{html}");
+    assert!(html.contains("<li>v1: 0</li>"), "{html}");
+
+    let html = get(&app, &client, "/admin/surveys/livability")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("<textarea"), "read-only for statisticians");
+
+    let token = csrf(&app, &client).await;
+    let text = toml::to_string_pretty(&v1(&app)).unwrap();
+    let import = pairs(&[("_csrf", &token), ("definition", &text)]);
+    assert_eq!(
+        post(&app, &client, "/admin/surveys/livability/import", &import)
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(db(&app).draft("livability").unwrap(), None);
+
+    // Even with a draft there, a statistician cannot publish it.
+    db(&app).store_draft(v1(&app), "test").unwrap();
+    let publish = pairs(&[("_csrf", &token)]);
+    assert_eq!(
+        post(&app, &client, "/admin/surveys/livability/publish", &publish)
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(published_versions(&app), vec![1]);
+}
+
+#[tokio::test]
+async fn a_designer_imports_and_publishes_and_residents_get_it_without_restart() {
+    let app = spawn_app().await;
+    let client = signed_in(&app, "dana", Role::Designer).await;
+    let token = csrf(&app, &client).await;
+
+    let mut raw = v1(&app);
+    raw.title.en = Some("Life in our city, 2027".to_string());
+    let text = toml::to_string_pretty(&raw).unwrap();
+    let response = post(
+        &app,
+        &client,
+        "/admin/surveys/livability/import",
+        &pairs(&[("_csrf", &token), ("definition", &text)]),
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/admin/surveys/livability?imported=2");
+    let draft = db(&app).draft("livability").unwrap().expect("draft stored");
+    assert_eq!(draft.version, 2);
+
+    // Not served before it is published.
+    let html = app.get("/s/livability?lang=en").await.text().await.unwrap();
+    assert_eq!(hidden_value(&html, "_v"), "1");
+
+    let html = get(&app, &client, &format!("{}&lang=en", location(&response)))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("The draft is stored as version 2."), "{html}");
+    assert!(
+        html.contains(&escaped("/admin/surveys/livability/export?draft=1")),
+        "{html}"
+    );
+
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let response = post(
+        &app,
+        &client,
+        "/admin/surveys/livability/publish",
+        &pairs(&[("_csrf", &token), ("opens", &today), ("closes", "")]),
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/admin/surveys/livability?published=2");
+    assert_eq!(published_versions(&app), vec![1, 2]);
+
+    // The running server serves v2 at once.
+    let page = app.get_form("en").await;
+    assert_eq!(hidden_value(&page.html, "_v"), "2");
+    assert!(page.html.contains("Life in our city, 2027"));
+
+    let html = get(&app, &client, "/admin/surveys?lang=en").await.text().await.unwrap();
+    assert!(html.contains("<li>v2: 0</li>"), "{html}");
+    assert!(html.contains(&today), "{html}");
+
+    // Both changes are in the audit log under the designer's name.
+    let entries: Vec<(String, String)> = db(&app)
+        .audit_log(20)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action.starts_with("survey."))
+        .map(|e| (e.username, e.action))
+        .collect();
+    assert!(
+        entries.contains(&("dana".to_string(), "survey.import".to_string())),
+        "{entries:?}"
+    );
+    assert!(
+        entries.contains(&("dana".to_string(), "survey.publish".to_string())),
+        "{entries:?}"
+    );
+}
+
+#[tokio::test]
+async fn publishing_a_draft_missing_a_korean_text_lists_the_problems_and_publishes_nothing() {
+    let app = spawn_app().await;
+    let client = signed_in(&app, "dana", Role::Designer).await;
+    let token = csrf(&app, &client).await;
+
+    let mut raw = v1(&app);
+    raw.sections
+        .iter_mut()
+        .flat_map(|s| &mut s.questions)
+        .find(|q| q.id == "safety_night")
+        .unwrap()
+        .text
+        .ko = None;
+    raw.title.ko = None;
+    let text = toml::to_string_pretty(&raw).unwrap();
+    let response = post(
+        &app,
+        &client,
+        "/admin/surveys/livability/import?lang=ko",
+        &pairs(&[("_csrf", &token), ("definition", &text)]),
+    )
+    .await;
+    assert_eq!(response.status(), 303, "a draft may miss translations");
+
+    let response = post(
+        &app,
+        &client,
+        "/admin/surveys/livability/publish?lang=ko",
+        &pairs(&[("_csrf", &token)]),
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("게시하지 않았습니다"), "{html}");
+    for problem in [
+        r#"question "safety_night", field "text.ko": missing Korean text"#,
+        r#"field "title.ko": missing Korean text"#,
+    ] {
+        assert!(html.contains(&escaped(problem)), "{problem} in {html}");
+    }
+    assert_eq!(published_versions(&app), vec![1]);
+    assert_eq!(hidden_value(&app.get_form("en").await.html, "_v"), "1");
+}
+
+#[tokio::test]
+async fn export_returns_the_stored_text() {
+    let app = spawn_app().await;
+    let client = signed_in(&app, "dana", Role::Designer).await;
+
+    let response = get(&app, &client, "/admin/surveys/livability/export?version=1").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"livability-v1.toml\""
+    );
+    let (_, stored) = db(&app).published_definition("livability", Some(1)).unwrap().unwrap();
+    assert_eq!(response.text().await.unwrap(), stored);
+
+    assert_eq!(
+        get(&app, &client, "/admin/surveys/livability/export?draft=1")
+            .await
+            .status(),
+        404
+    );
+    db(&app).store_draft(v1(&app), "test").unwrap();
+    let response = get(&app, &client, "/admin/surveys/livability/export?draft=1").await;
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"livability-v2-draft.toml\""
+    );
+    let draft = db(&app).draft("livability").unwrap().unwrap();
+    assert_eq!(response.text().await.unwrap(), draft.definition);
+}
+
+#[tokio::test]
+async fn forms_without_the_session_csrf_token_are_refused() {
+    let app = spawn_app().await;
+    let client = signed_in(&app, "ada", Role::Admin).await;
+    let text = toml::to_string_pretty(&v1(&app)).unwrap();
+
+    for import in [
+        pairs(&[("definition", &text)]),
+        pairs(&[("_csrf", &"0".repeat(64)), ("definition", &text)]),
+    ] {
+        let response = post(&app, &client, "/admin/surveys/livability/import", &import).await;
+        assert_eq!(response.status(), 403);
+    }
+    assert_eq!(db(&app).draft("livability").unwrap(), None);
+
+    db(&app).store_draft(v1(&app), "test").unwrap();
+    let response = post(&app, &client, "/admin/surveys/livability/publish", &[]).await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(published_versions(&app), vec![1]);
+}
+
+#[tokio::test]
+async fn an_unreadable_file_is_shown_with_its_problem_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let client = signed_in(&app, "dana", Role::Designer).await;
+    let token = csrf(&app, &client).await;
+
+    let response = post(
+        &app,
+        &client,
+        "/admin/surveys/livability/import?lang=zh",
+        &pairs(&[("_csrf", &token), ("definition", "slug = \"livability\"\nversion = [")]),
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("草稿未保存"), "{html}");
+    assert!(html.contains("not a valid survey definition"), "{html}");
+    assert!(html.contains(&escaped("version = [")), "the text comes back to fix");
+    assert_eq!(db(&app).draft("livability").unwrap(), None);
+}
