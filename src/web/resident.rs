@@ -40,8 +40,11 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         surveys: Vec<Item<'a>>,
     }
     let registry = state.surveys();
+    let today = time::OffsetDateTime::now_utc().date();
+    // Only surveys residents can answer today are offered.
     let surveys = registry
         .current()
+        .filter(|s| s.availability(today) == crate::db::Availability::Open)
         .map(|s| Item {
             slug: s.survey.slug.as_str(),
             title: s.survey.title.get(lang),

@@ -56,6 +56,10 @@ async fn a_survey_whose_last_day_has_passed_is_closed() {
 
     assert_eq!(post_answers(&app).await.status(), 410);
     assert!(app.stored().is_empty());
+
+    // The start page offers only surveys that can be answered today.
+    let home = app.get("/?lang=en").await.text().await.unwrap();
+    assert!(!home.contains("/s/livability"), "{home}");
 }
 
 #[tokio::test]
