@@ -195,7 +195,38 @@ impl Database {
     pub fn store_draft(&self, raw: RawSurvey, actor: &str) -> Result<u32, DraftError> {
         let mut conn = self.conn()?;
         let _turn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        conn.immediate_transaction(|conn| put_draft(conn, raw, actor))
+        conn.immediate_transaction(|conn| put_draft(conn, raw, actor, "survey.import"))
+    }
+
+    /// Change the stored draft of `slug` with `edit` and store the result
+    /// back as the draft, audited as `action`; all in one transaction, so
+    /// an edit never works on a draft that another save has replaced.
+    /// When `edit` refuses, nothing is stored and its error is returned
+    /// inside `Ok`. The edited draft need not be complete, as with
+    /// `store_draft`.
+    pub fn update_draft<T, E>(
+        &self,
+        slug: &str,
+        actor: &str,
+        action: &str,
+        edit: impl FnOnce(&mut RawSurvey) -> Result<T, E>,
+    ) -> Result<Result<(u32, T), E>, DraftError> {
+        let mut conn = self.conn()?;
+        let _turn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        conn.immediate_transaction(|conn| {
+            let draft = draft_row(conn, slug)?.ok_or_else(|| DraftError::NoDraft { slug: slug.to_string() })?;
+            let mut raw: RawSurvey = toml::from_str(&draft.definition).map_err(|e| {
+                DraftError::Database(DbError::StoredDefinition {
+                    slug: slug.to_string(),
+                    version: draft.version,
+                    message: e.to_string(),
+                })
+            })?;
+            match edit(&mut raw) {
+                Ok(outcome) => Ok(Ok((put_draft(conn, raw, actor, action)?, outcome))),
+                Err(refused) => Ok(Err(refused)),
+            }
+        })
     }
 
     /// Validate and publish the draft of `slug`; returns its version.
@@ -212,7 +243,7 @@ impl Database {
         let mut conn = self.conn()?;
         let _turn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         conn.immediate_transaction(|conn| {
-            put_draft(conn, raw, actor)?;
+            put_draft(conn, raw, actor, "survey.import")?;
             publish(conn, &slug, window, actor)
         })
     }
@@ -270,7 +301,7 @@ fn check_rules(earlier: &[Survey], raw: &RawSurvey) -> Result<(), DraftError> {
     }
 }
 
-fn put_draft(conn: &mut SqliteConnection, mut raw: RawSurvey, actor: &str) -> Result<u32, DraftError> {
+fn put_draft(conn: &mut SqliteConnection, mut raw: RawSurvey, actor: &str, action: &str) -> Result<u32, DraftError> {
     let slug = Slug::parse(&raw.slug).map_err(DraftError::Slug)?;
     let earlier = published(conn, slug.as_str())?;
     raw.version = earlier.iter().map(|s| s.version).max().unwrap_or(0) + 1;
@@ -291,12 +322,7 @@ fn put_draft(conn: &mut SqliteConnection, mut raw: RawSurvey, actor: &str) -> Re
             survey_versions::status.eq(VersionStatus::Draft.as_str()),
         ))
         .execute(conn)?;
-    audit(
-        conn,
-        actor,
-        "survey.import",
-        &format!("{slug} v{} (draft)", raw.version),
-    )?;
+    audit(conn, actor, action, &format!("{slug} v{} (draft)", raw.version))?;
     Ok(raw.version)
 }
 

@@ -20,6 +20,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_audit", include_str!("../../templates/admin_audit.hbs")),
     ("admin_surveys", include_str!("../../templates/admin_surveys.hbs")),
     ("admin_survey", include_str!("../../templates/admin_survey.hbs")),
+    (
+        "admin_translations",
+        include_str!("../../templates/admin_translations.hbs"),
+    ),
+    (
+        "admin_preview_problems",
+        include_str!("../../templates/admin_preview_problems.hbs"),
+    ),
 ];
 
 pub struct Renderer {

@@ -354,7 +354,12 @@ fn with_lang_cookie(req: &HttpRequest, mut builder: actix_web::HttpResponseBuild
     builder
 }
 
-fn render_form(state: &AppState, survey: &Survey, lang: Lang, view: &FormView<'_>) -> Result<String, WebError> {
+pub(crate) fn render_form(
+    state: &AppState,
+    survey: &Survey,
+    lang: Lang,
+    view: &FormView<'_>,
+) -> Result<String, WebError> {
     state
         .renderer
         .render("survey_form", lang, survey.title.get(lang), true, view)
@@ -382,7 +387,7 @@ impl<'a> SurveyHeader<'a> {
 
 /// One entry of the error summary.
 #[derive(Serialize, Clone)]
-struct FormError {
+pub(crate) struct FormError {
     anchor: Option<String>,
     number: Option<usize>,
     question_text: Option<String>,
@@ -438,10 +443,39 @@ struct FormMeta<'a> {
     version: u32,
 }
 
+/// What a staff preview adds to the form: a banner, the form sent back to
+/// the preview with GET (so switching language works and nothing can be
+/// stored), the submit button disabled, and optionally phone width.
 #[derive(Serialize)]
-struct FormView<'a> {
+pub(crate) struct Preview {
+    /// The banner's text, in the staff member's language (`banner_lang`).
+    pub banner: String,
+    pub banner_lang: &'static str,
+    pub phone: bool,
+    pub links: Vec<PreviewLink>,
+    /// Query fields the GET form must repeat (`draft`, `width`).
+    pub hidden: Vec<HiddenField>,
+}
+
+/// A hidden input of the preview's GET form.
+#[derive(Serialize)]
+pub(crate) struct HiddenField {
+    pub name: &'static str,
+    pub value: String,
+}
+
+/// A link of the preview banner.
+#[derive(Serialize)]
+pub(crate) struct PreviewLink {
+    pub label: String,
+    pub href: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct FormView<'a> {
     survey: SurveyHeader<'a>,
     form: FormMeta<'a>,
+    preview: Option<Preview>,
     errors: Vec<FormError>,
     has_errors: bool,
     section_count: usize,
@@ -501,7 +535,15 @@ struct QuestionView<'a> {
 }
 
 impl<'a> FormView<'a> {
-    fn new(
+    /// The same form as residents get, turned into a staff preview whose
+    /// form goes to `action` (the preview itself) instead of `/s/{slug}`.
+    pub(crate) fn into_preview(mut self, action: String, preview: Preview) -> FormView<'a> {
+        self.form.action = action;
+        self.preview = Some(preview);
+        self
+    }
+
+    pub(crate) fn new(
         state: &AppState,
         survey: &'a Survey,
         lang: Lang,
@@ -542,6 +584,7 @@ impl<'a> FormView<'a> {
                 lang: lang.code(),
                 version: survey.version,
             },
+            preview: None,
             has_errors: !errors.is_empty(),
             errors: errors.to_vec(),
             section_count: survey.sections.len(),

@@ -7,3 +7,4 @@ mod helpers;
 mod staff;
 mod submission;
 mod survey_dates;
+mod translations;

@@ -1,5 +1,6 @@
 //! Pages for the people who run the surveys: sign-in, sign-out, the staff
-//! home page, the audit log and the designers' survey pages.
+//! home page, the audit log, the designers' survey pages and the
+//! translators' pages (translations side by side, the form preview).
 //!
 //! Every staff handler takes a [`Viewer`] (the session found from the
 //! `cp_session` cookie, if any) and calls [`Viewer::require`] with the roles
@@ -11,6 +12,7 @@
 mod auth;
 mod pages;
 mod surveys;
+mod translations;
 
 use super::error::WebError;
 use super::i18n::{negotiate, query_lang, LANG_COOKIE};
@@ -59,6 +61,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/surveys", web::get().to(surveys::list))
             .route("/surveys/{slug}", web::get().to(surveys::detail))
             .route("/surveys/{slug}/export", web::get().to(surveys::export))
+            .route("/surveys/{slug}/preview", web::get().to(translations::preview))
+            .service(
+                web::resource("/surveys/{slug}/translations")
+                    .app_data(web::PayloadConfig::new(translations::MAX_TRANSLATIONS_FORM_BYTES))
+                    .route(web::get().to(translations::show))
+                    .route(web::post().to(translations::save))
+                    .default_service(web::to(super::method_not_allowed)),
+            )
             .service(
                 web::resource("/surveys/{slug}/import")
                     .app_data(web::PayloadConfig::new(surveys::MAX_DEFINITION_FORM_BYTES))
@@ -394,6 +404,8 @@ mod tests {
             include_str!("../../../templates/admin_audit.hbs"),
             include_str!("../../../templates/admin_surveys.hbs"),
             include_str!("../../../templates/admin_survey.hbs"),
+            include_str!("../../../templates/admin_translations.hbs"),
+            include_str!("../../../templates/admin_preview_problems.hbs"),
         ];
         let mut keys: Vec<String> = templates
             .iter()
@@ -405,7 +417,14 @@ mod tests {
             keys.push(format!("staff_role_{role}"));
             keys.push(format!("staff_role_help_{role}"));
         }
-        for action in ["login", "logout", "user_create", "survey_import", "survey_publish"] {
+        for action in [
+            "login",
+            "logout",
+            "user_create",
+            "survey_import",
+            "survey_publish",
+            "survey_translate",
+        ] {
             keys.push(format!("staff_audit_action_{action}"));
         }
         for status in ["draft", "open", "not_yet_open", "closed"] {
@@ -432,6 +451,16 @@ mod tests {
                 "staff_published_notice",
                 "staff_import_failed",
                 "staff_publish_failed",
+                "staff_translations_title",
+                "staff_translations_saved",
+                "staff_translations_failed",
+                "staff_translations_meter_label",
+                "staff_preview_banner_draft",
+                "staff_preview_banner_published",
+                "staff_preview_phone",
+                "staff_preview_full",
+                "staff_preview_back",
+                "staff_preview_problems_title",
                 "survey_not_yet_open_title",
                 "survey_not_yet_open_message",
                 "survey_closed_title",

@@ -24,13 +24,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 /// Who may change definitions.
-const EDITORS: &[Role] = &[Role::Admin, Role::Designer];
+pub(super) const EDITORS: &[Role] = &[Role::Admin, Role::Designer];
 
 /// Largest import form: a definition file, percent-encoded (the built-in
 /// survey is about 29 KB, three times that once encoded).
 pub const MAX_DEFINITION_FORM_BYTES: usize = 1024 * 1024;
 
-fn render(
+pub(super) fn render(
     state: &AppState,
     req: &HttpRequest,
     status: StatusCode,
@@ -155,14 +155,52 @@ struct VersionView {
 /// What a failed import or publication left to show: a heading in the
 /// page's language and the problems as the rules word them.
 #[derive(Serialize, Default)]
-struct Problems {
-    heading: String,
-    items: Vec<String>,
+pub(super) struct Problems {
+    pub(super) heading: String,
+    pub(super) items: Vec<String>,
+}
+
+/// Preview links of one version (draft or published), one per language.
+#[derive(Serialize)]
+struct PreviewGroup {
+    label: String,
+    links: Vec<PreviewLinks>,
+}
+
+#[derive(Serialize)]
+struct PreviewLinks {
+    code: &'static str,
+    name: &'static str,
+    href: String,
+    phone_href: String,
+}
+
+fn preview_group(label: String, slug: &str, draft: bool) -> PreviewGroup {
+    PreviewGroup {
+        label,
+        links: Lang::ALL
+            .iter()
+            .map(|l| {
+                let href = format!(
+                    "/admin/surveys/{slug}/preview?lang={}{}",
+                    l.code(),
+                    if draft { "&draft=1" } else { "" }
+                );
+                PreviewLinks {
+                    code: l.code(),
+                    name: l.native_name(),
+                    phone_href: format!("{href}&width=phone"),
+                    href,
+                }
+            })
+            .collect(),
+    }
 }
 
 #[derive(Serialize)]
 struct DetailPage {
     staff: StaffBar,
+    previews: Vec<PreviewGroup>,
     slug: String,
     title: String,
     status_label: String,
@@ -234,8 +272,24 @@ async fn detail_page(
             }
         })
         .collect();
+    let mut previews = Vec::new();
+    if draft_version.is_some() {
+        previews.push(preview_group(
+            messages.text(lang, "staff_preview_draft", &[]),
+            &slug,
+            true,
+        ));
+    }
+    if current.is_some() {
+        previews.push(preview_group(
+            messages.text(lang, "staff_preview_published", &[]),
+            &slug,
+            false,
+        ));
+    }
     let body = DetailPage {
         staff: StaffBar::new(state, lang, session),
+        previews,
         title: current
             .as_ref()
             .map_or_else(|| slug.clone(), |s| s.survey.title.get(lang).to_string()),
@@ -331,7 +385,7 @@ pub async fn export(
 
 /// The fields of a designer's form, after the role and CSRF checks; `Err`
 /// is the response to send instead.
-async fn editor_form(
+pub(super) async fn editor_form(
     req: &HttpRequest,
     state: &AppState,
     viewer: &Viewer,
@@ -365,14 +419,14 @@ fn field(pairs: &[(String, String)], name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn see_other(location: String) -> HttpResponse {
+pub(super) fn see_other(location: String) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
 }
 
 /// The problems of a refused draft, one line each as the rules word them.
-fn draft_problems(e: &DraftError) -> Vec<String> {
+pub(super) fn draft_problems(e: &DraftError) -> Vec<String> {
     match e {
         DraftError::Invalid(def) if !def.issues().is_empty() => def.issues().iter().map(|i| i.to_string()).collect(),
         DraftError::Incompatible { problems, .. } => problems.iter().map(|p| p.to_string()).collect(),
