@@ -3,11 +3,13 @@
 //! `raw` is the file format as written; `model` validates it once into a
 //! `Survey`; `answers` checks a respondent's answers against it; `catalog`
 //! gathers the built-in and on-disk definitions; `versioning` says what a
-//! new version may change; `translations` lists and edits the texts of
+//! new version may change; `edit` changes a draft's structure one
+//! operation at a time; `translations` lists and edits the texts of
 //! each language by path. Nothing here does HTTP or SQL.
 
 pub mod answers;
 pub mod catalog;
+pub mod edit;
 pub mod model;
 pub mod raw;
 pub mod show;

@@ -103,7 +103,7 @@ fn type_name(kind: RawQuestionType) -> &'static str {
 
 /// The answer values a raw question offers, as validation would give them
 /// (see `docs/survey-format.md`); `None` when its scale does not exist.
-fn option_values(survey: &RawSurvey, question: &RawQuestion) -> Option<Vec<String>> {
+pub(super) fn option_values(survey: &RawSurvey, question: &RawQuestion) -> Option<Vec<String>> {
     match question.kind {
         RawQuestionType::Likert => {
             let scale = survey.scales.get(question.scale.as_deref()?)?;

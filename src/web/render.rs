@@ -24,6 +24,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin_translations",
         include_str!("../../templates/admin_translations.hbs"),
     ),
+    ("admin_structure", include_str!("../../templates/admin_structure.hbs")),
     (
         "admin_preview_problems",
         include_str!("../../templates/admin_preview_problems.hbs"),

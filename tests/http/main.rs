@@ -5,6 +5,7 @@ mod designer_pages;
 mod form_pages;
 mod helpers;
 mod staff;
+mod structure;
 mod submission;
 mod survey_dates;
 mod translations;

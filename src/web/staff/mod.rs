@@ -1,6 +1,7 @@
 //! Pages for the people who run the surveys: sign-in, sign-out, the staff
 //! home page, the audit log, the designers' survey pages and the
-//! translators' pages (translations side by side, the form preview).
+//! translators' pages (translations side by side, the form preview) and
+//! the structure page (sections and questions of a draft).
 //!
 //! Every staff handler takes a [`Viewer`] (the session found from the
 //! `cp_session` cookie, if any) and calls [`Viewer::require`] with the roles
@@ -11,6 +12,7 @@
 
 mod auth;
 mod pages;
+mod structure;
 mod surveys;
 mod translations;
 
@@ -67,6 +69,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .app_data(web::PayloadConfig::new(translations::MAX_TRANSLATIONS_FORM_BYTES))
                     .route(web::get().to(translations::show))
                     .route(web::post().to(translations::save))
+                    .default_service(web::to(super::method_not_allowed)),
+            )
+            .service(
+                web::resource("/surveys/{slug}/structure")
+                    .app_data(web::PayloadConfig::new(structure::MAX_STRUCTURE_FORM_BYTES))
+                    .route(web::get().to(structure::show))
+                    .route(web::post().to(structure::save))
                     .default_service(web::to(super::method_not_allowed)),
             )
             .service(
@@ -405,6 +414,7 @@ mod tests {
             include_str!("../../../templates/admin_surveys.hbs"),
             include_str!("../../../templates/admin_survey.hbs"),
             include_str!("../../../templates/admin_translations.hbs"),
+            include_str!("../../../templates/admin_structure.hbs"),
             include_str!("../../../templates/admin_preview_problems.hbs"),
         ];
         let mut keys: Vec<String> = templates
@@ -424,6 +434,7 @@ mod tests {
             "survey_import",
             "survey_publish",
             "survey_translate",
+            "survey_edit",
         ] {
             keys.push(format!("staff_audit_action_{action}"));
         }
@@ -455,6 +466,9 @@ mod tests {
                 "staff_translations_saved",
                 "staff_translations_failed",
                 "staff_translations_meter_label",
+                "staff_structure_title",
+                "staff_structure_saved",
+                "staff_structure_failed",
                 "staff_preview_banner_draft",
                 "staff_preview_banner_published",
                 "staff_preview_phone",
