@@ -314,3 +314,36 @@ async fn an_unreadable_file_is_shown_with_its_problem_and_nothing_is_stored() {
     assert!(html.contains(&escaped("version = [")), "the text comes back to fix");
     assert_eq!(db(&app).draft("livability").unwrap(), None);
 }
+
+#[tokio::test]
+async fn editing_a_published_survey_starts_a_new_draft_from_it() {
+    let app = spawn_app().await;
+    let client = signed_in(&app, "dana", Role::Designer).await;
+    let token = csrf(&app, &client).await;
+    let page = get(&app, &client, "/admin/surveys/livability?lang=en")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Start a new draft from the published version"), "{page}");
+
+    let response = post(
+        &app,
+        &client,
+        "/admin/surveys/livability/import",
+        &pairs(&[("_csrf", &token), ("from_published", "1")]),
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/admin/surveys/livability?imported=2");
+    let draft = db(&app).draft("livability").unwrap().expect("draft stored");
+    assert_eq!(draft.version, 2);
+    let mut copy: RawSurvey = toml::from_str(&draft.definition).unwrap();
+    copy.version = 1;
+    assert_eq!(copy, v1(&app), "the draft is the published version, renumbered");
+    assert_eq!(
+        published_versions(&app),
+        vec![1],
+        "nothing is published by starting a draft"
+    );
+}

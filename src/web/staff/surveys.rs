@@ -450,11 +450,31 @@ pub async fn import(
     let session = viewer.session.as_ref().expect("checked by editor_form");
     let lang = viewer.lang;
     let slug = path.into_inner();
-    let definition = pairs
-        .iter()
-        .find(|(k, _)| k == "definition")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    // "Edit" on a published survey: the new draft starts as a copy of the
+    // version residents answer now.
+    let from_published = pairs.iter().any(|(k, v)| k == "from_published" && v == "1");
+    let definition = if from_published {
+        let db = state.db.clone();
+        let wanted = slug.clone();
+        let published = web::block(move || db.published_definition(&wanted, None))
+            .await
+            .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?
+            .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?;
+        match published {
+            Some((_, text)) => text,
+            None => {
+                return Err(state
+                    .error(WebErrorKind::NotFound, lang, format!("no published version of {slug}"))
+                    .into())
+            }
+        }
+    } else {
+        pairs
+            .iter()
+            .find(|(k, _)| k == "definition")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let refuse = |items: Vec<String>| Outcome {
         import_problems: Some(Problems {
             heading: state.renderer.messages.text(lang, "staff_import_failed", &[]),
