@@ -347,3 +347,134 @@ async fn editing_a_published_survey_starts_a_new_draft_from_it() {
         "nothing is published by starting a draft"
     );
 }
+
+/// The designer's whole path through the real server: a new draft from the
+/// published version, a structural edit, a translation, the preview,
+/// publication of v2, and residents answering both versions.
+#[tokio::test]
+async fn a_designers_whole_path_from_draft_to_v2_keeps_v1_answers() {
+    use civicpulse::survey::Survey;
+    let app = spawn_app().await;
+    // A resident answers v1 before anything changes.
+    let page = app.get_form("zh").await;
+    let v1_answers = valid_answers(&livability());
+    assert_eq!(
+        app.post_pairs("/s/livability", &with_tokens(&page, "zh", &v1_answers))
+            .await
+            .status(),
+        303
+    );
+
+    let client = signed_in(&app, "dana", Role::Designer).await;
+    let token = csrf(&app, &client).await;
+    let base = "/admin/surveys/livability";
+    // Edit the published survey: a new draft from it.
+    let r = post(
+        &app,
+        &client,
+        &format!("{base}/import"),
+        &pairs(&[("_csrf", &token), ("from_published", "1")]),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    // Retire one question, add another with only its English text.
+    let r = post(
+        &app,
+        &client,
+        &format!("{base}/structure"),
+        &pairs(&[
+            ("_csrf", &token),
+            ("op", "remove_question"),
+            ("question", "safety_food"),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let add = [
+        ("_csrf", token.as_str()),
+        ("op", "add_question"),
+        ("section", "safety"),
+        ("id", "safety_lighting"),
+        ("type", "likert"),
+        ("scale", "satisfaction5"),
+        ("text_zh", ""),
+        ("text_en", "How satisfied are you with street lighting at night?"),
+        ("text_ko", ""),
+        ("options", ""),
+    ];
+    assert_eq!(
+        post(&app, &client, &format!("{base}/structure"), &pairs(&add))
+            .await
+            .status(),
+        303
+    );
+    // Publishing now is refused: two translations are missing.
+    let r = post(&app, &client, &format!("{base}/publish"), &pairs(&[("_csrf", &token)])).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("questions.safety_lighting") || html.contains("safety_lighting"),
+        "{html}"
+    );
+    // Translate them.
+    let translations = get(&app, &client, &format!("{base}/translations?lang=en"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        translations.contains("questions.safety_lighting.text"),
+        "missing strings are listed"
+    );
+    let r = post(
+        &app,
+        &client,
+        &format!("{base}/translations"),
+        &pairs(&[
+            ("_csrf", &token),
+            ("questions.safety_lighting.text|zh", "您对夜间道路照明是否满意？"),
+            (
+                "questions.safety_lighting.text|ko",
+                "야간 가로등 조명에 대해 얼마나 만족하십니까?",
+            ),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    // Preview in Korean shows the new question as residents will see it.
+    let preview = get(&app, &client, &format!("{base}/preview?lang=ko&draft=1"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(preview.contains("<html lang=\"ko\""));
+    assert!(preview.contains("야간 가로등 조명에 대해 얼마나 만족하십니까?"));
+    // Publish v2; residents get it at once.
+    let r = post(&app, &client, &format!("{base}/publish"), &pairs(&[("_csrf", &token)])).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(published_versions(&app), vec![1, 2]);
+    let page = app.get_form("ko").await;
+    assert_eq!(hidden_value(&page.html, "_v"), "2");
+    assert!(page.html.contains("야간 가로등 조명에 대해 얼마나 만족하십니까?"));
+    assert!(!page.html.contains("id=\"q-safety_food\""));
+    let (_, text) = db(&app).published_definition("livability", Some(2)).unwrap().unwrap();
+    let v2 = Survey::from_toml("v2", &text).unwrap();
+    let mut v2_answers = valid_answers(&v2);
+    v2_answers.push(("_v".into(), "2".into()));
+    assert_eq!(
+        app.post_pairs("/s/livability", &with_tokens(&page, "ko", &v2_answers))
+            .await
+            .status(),
+        303
+    );
+
+    // v1's answer keeps counting in v1, with its retired question.
+    let stored = app.stored();
+    assert_eq!(stored.iter().map(|r| r.version).collect::<Vec<_>>(), [1, 2]);
+    assert!(stored[0].answers.iter().any(|(q, _)| q == "safety_food"));
+    assert!(stored[1].answers.iter().any(|(q, _)| q == "safety_lighting"));
+    assert!(!stored[1].answers.iter().any(|(q, _)| q == "safety_food"));
+    assert_eq!(db(&app).response_counts("livability").unwrap(), vec![(1, 1), (2, 1)]);
+    let list = get(&app, &client, "/admin/surveys?lang=en").await.text().await.unwrap();
+    assert!(list.contains("v1: 1") && list.contains("v2: 1"), "{list}");
+}
