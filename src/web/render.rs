@@ -29,6 +29,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin_preview_problems",
         include_str!("../../templates/admin_preview_problems.hbs"),
     ),
+    (
+        "admin_create_problems",
+        include_str!("../../templates/admin_create_problems.hbs"),
+    ),
 ];
 
 pub struct Renderer {

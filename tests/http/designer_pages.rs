@@ -478,3 +478,61 @@ async fn a_designers_whole_path_from_draft_to_v2_keeps_v1_answers() {
     let list = get(&app, &client, "/admin/surveys?lang=en").await.text().await.unwrap();
     assert!(list.contains("v1: 1") && list.contains("v2: 1"), "{list}");
 }
+
+#[tokio::test]
+async fn a_designer_creates_a_new_survey_in_the_browser() {
+    let app = spawn_app().await;
+    let client = signed_in(&app, "dana", Role::Designer).await;
+    let token = csrf(&app, &client).await;
+    let list = get(&app, &client, "/admin/surveys?lang=en").await.text().await.unwrap();
+    assert!(list.contains("New survey"), "{list}");
+
+    let mut raw = v1(&app);
+    raw.slug = "pride-2027".into();
+    raw.title.en = Some("Civic pride 2027".into());
+    let text = toml::to_string_pretty(&raw).unwrap();
+    let r = post(
+        &app,
+        &client,
+        "/admin/surveys",
+        &pairs(&[("_csrf", &token), ("definition", &text)]),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/admin/surveys/pride-2027?imported=1");
+    let draft = db(&app).draft("pride-2027").unwrap().expect("stored as a draft");
+    assert_eq!(draft.version, 1);
+    // Not served to residents until it is published.
+    assert_eq!(app.get("/s/pride-2027").await.status(), 404);
+    let r = post(
+        &app,
+        &client,
+        "/admin/surveys/pride-2027/publish",
+        &pairs(&[("_csrf", &token)]),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.get("/s/pride-2027?lang=en").await.status(), 200);
+
+    // A broken file is shown back with its problem; nothing is stored.
+    let r = post(
+        &app,
+        &client,
+        "/admin/surveys",
+        &pairs(&[("_csrf", &token), ("definition", "slug = ")]),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("not a valid survey definition"));
+    // Statisticians cannot create surveys.
+    let stat = signed_in(&app, "sam", Role::Statistician).await;
+    let stat_token = csrf(&app, &stat).await;
+    let r = post(
+        &app,
+        &stat,
+        "/admin/surveys",
+        &pairs(&[("_csrf", &stat_token), ("definition", &text)]),
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+}

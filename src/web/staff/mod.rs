@@ -60,7 +60,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(no_store())
             .route("", web::get().to(pages::home))
             .route("/audit", web::get().to(pages::audit))
-            .route("/surveys", web::get().to(surveys::list))
+            .service(
+                web::resource("/surveys")
+                    .app_data(web::PayloadConfig::new(surveys::MAX_DEFINITION_FORM_BYTES))
+                    .route(web::get().to(surveys::list))
+                    .route(web::post().to(surveys::create))
+                    .default_service(web::to(super::method_not_allowed)),
+            )
             .route("/surveys/{slug}", web::get().to(surveys::detail))
             .route("/surveys/{slug}/export", web::get().to(surveys::export))
             .route("/surveys/{slug}/preview", web::get().to(translations::preview))

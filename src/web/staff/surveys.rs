@@ -87,6 +87,7 @@ struct ListRow {
 struct ListPage {
     staff: StaffBar,
     surveys: Vec<ListRow>,
+    can_edit: bool,
 }
 
 /// GET /admin/surveys
@@ -132,6 +133,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, viewer: Viewer) 
         })
         .collect();
     let body = ListPage {
+        can_edit: EDITORS.contains(&session.user.role),
         staff: StaffBar::new(&state, lang, session),
         surveys,
     };
@@ -619,4 +621,68 @@ pub async fn publish(
             .await
         }
     }
+}
+
+#[derive(Serialize)]
+struct CreateProblemsPage {
+    staff: StaffBar,
+    problems: Vec<String>,
+    definition: String,
+}
+
+/// POST /admin/surveys: a new survey from a pasted definition file, stored
+/// as its first draft; the designer goes on from the survey's own page.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    body: web::Bytes,
+) -> Result<HttpResponse, StaffError> {
+    let pairs = match editor_form(&req, &state, &viewer, &body).await? {
+        Ok(pairs) => pairs,
+        Err(refused) => return Ok(refused),
+    };
+    let session = viewer.session.as_ref().expect("checked by editor_form");
+    let lang = viewer.lang;
+    let definition = pairs
+        .iter()
+        .find(|(k, _)| k == "definition")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let problems = match toml::from_str::<RawSurvey>(&definition) {
+        Err(e) => vec![format!("not a valid survey definition: {e}")],
+        Ok(raw) => match crate::survey::Slug::parse(&raw.slug) {
+            Err(message) => vec![message],
+            Ok(slug) => {
+                let db = state.db.clone();
+                let actor = session.user.username.to_string();
+                let stored = blocking(&state, lang, move || {
+                    Ok::<_, std::convert::Infallible>(db.store_draft(raw, &actor))
+                })
+                .await?;
+                match stored {
+                    Ok(version) => return Ok(see_other(format!("/admin/surveys/{slug}?imported={version}"))),
+                    Err(DraftError::Database(e)) => {
+                        return Err(state.error(WebErrorKind::Internal, lang, e.to_string()).into())
+                    }
+                    Err(e) => draft_problems(&e),
+                }
+            }
+        },
+    };
+    let body = CreateProblemsPage {
+        staff: StaffBar::new(&state, lang, session),
+        problems,
+        definition,
+    };
+    let title = state.renderer.messages.text(lang, "staff_import_failed", &[]);
+    render(
+        &state,
+        &req,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "admin_create_problems",
+        lang,
+        &title,
+        &body,
+    )
 }
