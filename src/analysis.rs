@@ -10,8 +10,8 @@
 use crate::db::{AnalysisColumns, Database, MarginTotal};
 use crate::registry::SurveyRegistry;
 use crate::stats::{
-    self, BootstrapOptions, Design, DesignSpec, DimensionSpec, DomainStats, Estimate, EstimateOptions, Grouping, Kind,
-    Level, Margin, RakeOptions, Variable,
+    self, BootstrapOptions, Design, DesignSpec, DimensionSpec, Estimate, EstimateOptions, Grouping, Kind, Level,
+    Margin, RakeOptions, Variable,
 };
 use crate::survey::{QuestionKind, Survey};
 use serde::Serialize;
@@ -729,7 +729,7 @@ pub fn indices(
                     .and_then(|b| b.se)
             };
             for row in &mut rows {
-                row.score = with_se(
+                row.score = stats::with_standard_error(
                     &row.score,
                     key(row.level, &row.id, row.group, Kind::Mean),
                     Kind::Mean,
@@ -737,7 +737,7 @@ pub fn indices(
                 );
                 if let Some(t) = &row.top_box {
                     let se = key(row.level, &row.id, row.group, Kind::Proportion);
-                    row.top_box = Some(with_se(t, se, Kind::Proportion, &estimate_options));
+                    row.top_box = Some(stats::with_standard_error(t, se, Kind::Proportion, &estimate_options));
                 }
             }
             "bootstrap"
@@ -784,24 +784,6 @@ pub fn indices(
         variance,
         rows: out,
     })
-}
-
-/// The estimate with a bootstrap SE in place of the linearised one; the CI
-/// and flags are recomputed from it with the design's degrees of freedom.
-fn with_se(e: &Estimate, se: Option<f64>, kind: Kind, options: &EstimateOptions) -> Estimate {
-    let (Some(mean), Some(se), Some(n_eff)) = (e.estimate, se, e.n_eff) else {
-        return e.clone();
-    };
-    // Only n_eff = (Σw)²/Σw² matters to the precision flag: Σw = Σw² = n_eff keeps it.
-    let stats = DomainStats {
-        n: e.n,
-        sum_w: n_eff,
-        sum_w2: n_eff,
-        mean,
-        variance: se * se,
-        df: e.df,
-    };
-    stats::finish_estimate(&stats, kind, options)
 }
 
 /// Secondary suppression: when exactly one group of a variable is

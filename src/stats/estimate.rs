@@ -301,35 +301,55 @@ struct PairAcc {
     swy: NeumaierSum,
 }
 
-/// The hot half of a [`PairAcc`]: plain sums of the current block of at
-/// most [`BLOCK`] terms, 32 bytes so that the table stays in cache. Each
-/// full block is added to the compensated sums (see [`BlockedSum`]).
-#[derive(Clone, Copy, Default)]
-struct HotAcc {
-    sy: f64,
-    sw: f64,
-    swy: f64,
+/// The hot half of a compensated accumulator: plain sums of the current
+/// block of at most [`BLOCK`] terms, small so that a table of them stays in
+/// cache. Each full block is handed to the compensated sums ([`Absorb`]),
+/// as [`BlockedSum`] does for a single sum.
+#[derive(Clone, Copy)]
+struct Hot<const N: usize> {
+    sums: [f64; N],
     count: u32,
 }
 
-impl HotAcc {
+/// Compensated sums that take a finished block of N plain sums.
+trait Absorb<const N: usize> {
+    fn absorb(&mut self, sums: [f64; N], count: u32);
+}
+
+impl<const N: usize> Default for Hot<N> {
+    fn default() -> Self {
+        Hot {
+            sums: [0.0; N],
+            count: 0,
+        }
+    }
+}
+
+impl<const N: usize> Hot<N> {
     #[inline(always)]
-    fn add(&mut self, y: f64, w: f64, wy: f64, cold: &mut PairAcc) {
-        self.sy += y;
-        self.sw += w;
-        self.swy += wy;
+    fn add(&mut self, terms: [f64; N], cold: &mut impl Absorb<N>) {
+        for (s, t) in self.sums.iter_mut().zip(terms) {
+            *s += t;
+        }
         self.count += 1;
         if self.count == BLOCK {
             self.flush(cold);
         }
     }
 
-    fn flush(&mut self, cold: &mut PairAcc) {
-        cold.n += u64::from(self.count);
-        cold.sy.add(self.sy);
-        cold.sw.add(self.sw);
-        cold.swy.add(self.swy);
-        *self = HotAcc::default();
+    fn flush(&mut self, cold: &mut impl Absorb<N>) {
+        cold.absorb(self.sums, self.count);
+        *self = Hot::default();
+    }
+}
+
+/// Blocks of (y, w, wy).
+impl Absorb<3> for PairAcc {
+    fn absorb(&mut self, [sy, sw, swy]: [f64; 3], count: u32) {
+        self.n += u64::from(count);
+        self.sy.add(sy);
+        self.sw.add(sw);
+        self.swy.add(swy);
     }
 }
 
@@ -352,7 +372,7 @@ fn one_pass_clustered<F: Fn(usize) -> f64>(
     let cal = design.calibration.as_deref();
     let n_pairs = design.psu_stratum.len() * k_count;
     let mut acc = vec![PairAcc::default(); nd * n_pairs];
-    let mut hot = vec![HotAcc::default(); nd * n_pairs];
+    let mut hot = vec![Hot::<3>::default(); nd * n_pairs];
     let mut blocked_sw2 = vec![BlockedSum::default(); nd];
     let cells: &[u32] = cal.map_or(&[], |c| &c.cells.cell);
     for i in 0..n {
@@ -366,7 +386,7 @@ fn one_pass_clustered<F: Fn(usize) -> f64>(
         let w2 = wi * wi;
         for_domains(slots, i, |d| {
             let j = d * n_pairs + pair;
-            hot[j].add(y, wi, wy, &mut acc[j]);
+            hot[j].add([y, wi, wy], &mut acc[j]);
             blocked_sw2[d].add(w2);
         });
     }
@@ -723,6 +743,27 @@ impl TCache {
 
 /// Turn raw domain statistics into a published [`Estimate`] (suppression,
 /// CI, precision flag).
+/// `e` with another standard error (e.g. a bootstrap one) in place of the
+/// linearised one: the CI, suppression and precision flags are recomputed
+/// from it with the same degrees of freedom. Without an estimate or an SE,
+/// `e` is returned unchanged.
+pub fn with_standard_error(e: &Estimate, se: Option<f64>, kind: Kind, options: &EstimateOptions) -> Estimate {
+    let (Some(mean), Some(se), Some(n_eff)) = (e.estimate, se, e.n_eff) else {
+        return e.clone();
+    };
+    // Of the weight sums only n_eff = (Σw)²/Σw² is used after this point,
+    // and Σw = Σw² = n_eff reproduces it.
+    let stats = DomainStats {
+        n: e.n,
+        sum_w: n_eff,
+        sum_w2: n_eff,
+        mean,
+        variance: se * se,
+        df: e.df,
+    };
+    finish_estimate(&stats, kind, options)
+}
+
 pub fn finish_estimate(st: &DomainStats, kind: Kind, options: &EstimateOptions) -> Estimate {
     finish_with_cache(st, kind, options, &mut TCache::default())
 }
@@ -962,14 +1003,6 @@ pub struct CodedItem<'a> {
     pub top_by_code: &'a [Option<bool>],
 }
 
-/// Hot per (domain, PSU, raking cell, code) sums of the current block.
-#[derive(Clone, Copy, Default)]
-struct CodeHot {
-    sw: f64,
-    sw2: f64,
-    count: u32,
-}
-
 /// Compensated per (domain, PSU, raking cell, code) sums.
 #[derive(Clone, Copy, Default)]
 struct CodeCold {
@@ -978,22 +1011,12 @@ struct CodeCold {
     sw2: NeumaierSum,
 }
 
-impl CodeHot {
-    #[inline(always)]
-    fn add(&mut self, w: f64, w2: f64, cold: &mut CodeCold) {
-        self.sw += w;
-        self.sw2 += w2;
-        self.count += 1;
-        if self.count == BLOCK {
-            self.flush(cold);
-        }
-    }
-
-    fn flush(&mut self, cold: &mut CodeCold) {
-        cold.n += u64::from(self.count);
-        cold.sw.add(self.sw);
-        cold.sw2.add(self.sw2);
-        *self = CodeHot::default();
+/// Blocks of (w, w²).
+impl Absorb<2> for CodeCold {
+    fn absorb(&mut self, [sw, sw2]: [f64; 2], count: u32) {
+        self.n += u64::from(count);
+        self.sw.add(sw);
+        self.sw2.add(sw2);
     }
 }
 
@@ -1078,7 +1101,7 @@ fn coded_item_stats(
     let cells: &[u32] = design.calibration.as_deref().map_or(&[], |c| &c.cells.cell);
     let w = &design.weights;
     let scored: Vec<bool> = item.score_by_code.iter().map(Option::is_some).collect();
-    let mut hot = vec![CodeHot::default(); nd * n_pairs * n_codes];
+    let mut hot = vec![Hot::<2>::default(); nd * n_pairs * n_codes];
     let mut cold = vec![CodeCold::default(); nd * n_pairs * n_codes];
     for (i, &code) in item.codes.iter().enumerate() {
         let c = code as usize;
@@ -1090,7 +1113,7 @@ fn coded_item_stats(
         let pair = psu[i] as usize * k_count + cells.get(i).map_or(0, |&k| k as usize);
         for_domains(slots, i, |d| {
             let j = (d * n_pairs + pair) * n_codes + c;
-            hot[j].add(wi, w2, &mut cold[j]);
+            hot[j].add([wi, w2], &mut cold[j]);
         });
     }
     for (h, c) in hot.iter_mut().zip(cold.iter_mut()) {

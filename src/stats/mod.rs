@@ -38,8 +38,8 @@ pub use compare::{compare, compare_values, Comparison};
 pub use design::{validate_weights, Design, DesignSpec, WeightMode};
 pub use error::StatsError;
 pub use estimate::{
-    estimate, estimate_all, estimate_items_coded, finish_estimate, CiUnavailable, CodedItem, Column, DomainStats,
-    Estimate, EstimateOptions, Grouping, Kind, Level, Row, Variable,
+    estimate, estimate_all, estimate_items_coded, finish_estimate, with_standard_error, CiUnavailable, CodedItem,
+    Column, DomainStats, Estimate, EstimateOptions, Grouping, Kind, Level, Row, Variable,
 };
 pub use rake::{Margin, RakeOptions};
 pub use scores::{

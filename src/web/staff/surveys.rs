@@ -385,14 +385,14 @@ pub async fn export(
         .body(text))
 }
 
-/// The fields of a designer's form, after the role and CSRF checks; `Err`
-/// is the response to send instead.
-pub(super) async fn editor_form(
+/// The fields of a designer's form and the signed-in editor who sent it,
+/// after the role and CSRF checks; `Err` is the response to send instead.
+pub(super) async fn editor_form<'v>(
     req: &HttpRequest,
     state: &AppState,
-    viewer: &Viewer,
+    viewer: &'v Viewer,
     body: &[u8],
-) -> Result<Result<Vec<(String, String)>, HttpResponse>, StaffError> {
+) -> Result<Result<(Vec<(String, String)>, &'v Session), HttpResponse>, StaffError> {
     let session = viewer.require(state, EDITORS)?;
     let pairs = state.form_pairs(req, body, viewer.lang)?;
     let csrf = pairs.iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v.as_str());
@@ -410,7 +410,7 @@ pub(super) async fn editor_form(
             "staff_form_expired_message",
         )));
     }
-    Ok(Ok(pairs))
+    Ok(Ok((pairs, session)))
 }
 
 fn field(pairs: &[(String, String)], name: &str) -> String {
@@ -445,11 +445,10 @@ pub async fn import(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, StaffError> {
-    let pairs = match editor_form(&req, &state, &viewer, &body).await? {
-        Ok(pairs) => pairs,
+    let (pairs, session) = match editor_form(&req, &state, &viewer, &body).await? {
+        Ok(form) => form,
         Err(refused) => return Ok(refused),
     };
-    let session = viewer.session.as_ref().expect("checked by editor_form");
     let lang = viewer.lang;
     let slug = path.into_inner();
     // "Edit" on a published survey: the new draft starts as a copy of the
@@ -554,11 +553,10 @@ pub async fn publish(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, StaffError> {
-    let pairs = match editor_form(&req, &state, &viewer, &body).await? {
-        Ok(pairs) => pairs,
+    let (pairs, session) = match editor_form(&req, &state, &viewer, &body).await? {
+        Ok(form) => form,
         Err(refused) => return Ok(refused),
     };
-    let session = viewer.session.as_ref().expect("checked by editor_form");
     let lang = viewer.lang;
     let slug = path.into_inner();
     let (opens, closes) = (field(&pairs, "opens"), field(&pairs, "closes"));
@@ -638,11 +636,10 @@ pub async fn create(
     viewer: Viewer,
     body: web::Bytes,
 ) -> Result<HttpResponse, StaffError> {
-    let pairs = match editor_form(&req, &state, &viewer, &body).await? {
-        Ok(pairs) => pairs,
+    let (pairs, session) = match editor_form(&req, &state, &viewer, &body).await? {
+        Ok(form) => form,
         Err(refused) => return Ok(refused),
     };
-    let session = viewer.session.as_ref().expect("checked by editor_form");
     let lang = viewer.lang;
     let definition = pairs
         .iter()

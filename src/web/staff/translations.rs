@@ -267,11 +267,10 @@ pub async fn save(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, StaffError> {
-    let pairs = match editor_form(&req, &state, &viewer, &body).await? {
-        Ok(pairs) => pairs,
+    let (pairs, session) = match editor_form(&req, &state, &viewer, &body).await? {
+        Ok(form) => form,
         Err(refused) => return Ok(refused),
     };
-    let session = viewer.session.as_ref().expect("checked by editor_form");
     let lang = viewer.lang;
     let slug = path.into_inner();
     let refuse = |items: Vec<String>, edits: Vec<Edit>| Outcome {
