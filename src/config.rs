@@ -2,6 +2,8 @@
 //! which overrides the defaults (the CLI layer applies that order).
 
 use crate::db::DatabaseUrl;
+use crate::web::limits::Limits;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// Default address: local only. Put a TLS-terminating proxy in front for
@@ -18,6 +20,39 @@ pub struct ServeConfig {
     pub defs_dir: Option<PathBuf>,
     /// HTTP worker threads; `None` means one per CPU core.
     pub workers: Option<usize>,
+    /// The server key file (see `crypto`).
+    pub key_file: PathBuf,
+    /// Per-client rate limits.
+    pub limits: Limits,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Where residents open the survey, as printed on letters; `None`:
+    /// the address a staff member's request came to.
+    pub public_url: Option<String>,
+}
+
+impl ServeConfig {
+    /// Settings for `database` with every other setting at its default.
+    pub fn new(bind: &str, database: DatabaseUrl) -> ServeConfig {
+        ServeConfig {
+            bind: bind.to_string(),
+            key_file: key_file(None, &database),
+            database,
+            defs_dir: None,
+            workers: None,
+            limits: Limits::default(),
+            trusted_proxies: Vec::new(),
+            public_url: None,
+        }
+    }
+}
+
+/// `--key-file` when given; otherwise beside the SQLite file
+/// (`civicpulse.key` for `civicpulse.db`).
+pub fn key_file(flag: Option<PathBuf>, database: &DatabaseUrl) -> PathBuf {
+    flag.unwrap_or_else(|| match database {
+        DatabaseUrl::Sqlite(path) => crate::crypto::default_key_path(path),
+    })
 }
 
 /// `--defs DIR` when given; otherwise `survey-defs/` if it exists here.

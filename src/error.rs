@@ -31,7 +31,7 @@ pub enum AppError {
     #[error("cannot write CSV: {0}")]
     Csv(#[from] csv::Error),
     #[error(transparent)]
-    Account(#[from] crate::db::AccountError),
+    Account(#[from] crate::account::AccountError),
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]

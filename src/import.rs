@@ -7,6 +7,7 @@
 
 use crate::db::{Database, ImportCounts, ImportedResponse};
 use crate::error::AppError;
+use crate::fieldwork::quality::{is_straightliner, straightline_blocks};
 use crate::lang::Lang;
 use crate::registry::SurveyRegistry;
 use crate::survey::{QuestionKind, RawAnswers, Survey};
@@ -142,6 +143,7 @@ pub fn import_csv(
     let mut problems: Vec<RowProblem> = Vec::new();
     let mut total_problems = 0usize;
     let mut seen_ids: HashSet<String> = HashSet::new();
+    let blocks = straightline_blocks(survey);
     let result = db.import(stored.version_id, slug, |importer| -> Result<(), AppError> {
         loop {
             let next_line = csv.position().line();
@@ -161,7 +163,8 @@ pub fn import_csv(
             // The line the record starts on; a quoted cell may span lines.
             let row = record.position().map_or(next_line, |p| p.line());
             match parse_row(survey, &columns, &record, row, now, options, &mut seen_ids) {
-                Ok(response) => {
+                Ok(mut response) => {
+                    response.straightliner = is_straightliner(&blocks, &response.choice_codes);
                     if total_problems == 0 {
                         importer.add(response)?;
                     }
@@ -351,6 +354,7 @@ fn parse_row(
                 cluster,
                 choice_codes: survey.choice_codes(&answers),
                 answers,
+                straightliner: false,
             })
         }
         _ => Err(problems),

@@ -4,16 +4,21 @@
 //! - `web`: HTTP routes, forms, languages, pages;
 //! - `cli`, `import`, `export`, `registry`: commands and what is published;
 //! - `db`: storage (the only module that names a database engine);
+//! - `fieldwork`: waves, sampling frames, invitation codes, quality flags;
 //! - `survey`: the validated definition model and answer checking;
 //! - `stats`: the pure index engine (no I/O);
-//! - `lang`: the supported languages.
+//! - `account`: staff roles, usernames, passwords and lockouts;
+//! - `lang`: the supported languages; `crypto`: the server key and HMAC.
 
+pub mod account;
 pub mod analysis;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod export;
+pub mod fieldwork;
 pub mod import;
 pub mod lang;
 pub mod registry;

@@ -2,7 +2,8 @@
 //! export, import as a draft, publish, and what happens to the answers of
 //! earlier versions. Each test runs the real binary on a fresh SQLite file.
 
-use civicpulse::db::{Database, DatabaseUrl, COMMAND_LINE_ACTOR};
+use civicpulse::account::COMMAND_LINE_ACTOR;
+use civicpulse::db::{Database, DatabaseUrl};
 use civicpulse::survey::raw::{RawQuestion, RawQuestionType, RawSurvey};
 use civicpulse::survey::Survey;
 use std::path::Path;

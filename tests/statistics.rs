@@ -216,12 +216,11 @@ async fn the_api_needs_a_token_and_answers_like_the_cli() {
     let (ok, _, stderr) = civicpulse(dir.path(), &["token", "create", "--name", "analyst"]);
     assert!(!ok && stderr.contains("already exists"), "{stderr}");
 
-    let config = civicpulse::config::ServeConfig {
-        bind: "127.0.0.1:0".into(),
-        database: civicpulse::db::DatabaseUrl::Sqlite(dir.path().join("civicpulse.db")),
-        defs_dir: None,
-        workers: Some(1),
-    };
+    let mut config = civicpulse::config::ServeConfig::new(
+        "127.0.0.1:0",
+        civicpulse::db::DatabaseUrl::Sqlite(dir.path().join("civicpulse.db")),
+    );
+    config.workers = Some(1);
     let app = civicpulse::web::Application::build(&config).unwrap();
     let base = format!("http://127.0.0.1:{}/api/v1/surveys/livability", app.port());
     tokio::spawn(app.run_until_stopped());

@@ -1,123 +1,14 @@
-//! Staff accounts, their sessions and the audit log.
-//!
-//! Passwords are hashed with Argon2id (the crate's default parameters) and a
-//! random salt; neither a password nor a session token is ever stored or
-//! logged, only their hashes. Every change of state here writes its audit
-//! entry in the same transaction, so the log cannot miss one.
+//! Storage of staff accounts, their sessions, sign-in lockouts and the
+//! audit log. The rules (roles, usernames, passwords, lockout lengths) are
+//! `account`'s. Every change of state here writes its audit entry in the
+//! same transaction, so the log cannot miss one.
 
 use super::schema::{audit_log, sessions, users};
-use super::{format_timestamp, token_hash, Database, DbError};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use super::{format_timestamp, token_hash, Conn, Database, DbError};
+use crate::account::{hash_password, lockout_after, AccountError, Role, Username, SESSION_LIFETIME};
 use diesel::prelude::*;
-use rand::{Rng, RngCore};
+use rand::RngCore;
 use std::fmt;
-use std::str::FromStr;
-use std::sync::OnceLock;
-
-/// Shortest accepted password, in characters.
-pub const MIN_PASSWORD_CHARS: usize = 10;
-/// Longest accepted password: enough for any passphrase, short enough that
-/// nobody can make the server hash megabytes.
-pub const MAX_PASSWORD_CHARS: usize = 256;
-/// How long a sign-in lasts, whatever the staff member does meanwhile.
-pub const SESSION_LIFETIME: time::Duration = time::Duration::hours(12);
-/// Length of a generated password.
-pub const GENERATED_PASSWORD_CHARS: usize = 20;
-/// Actor recorded for changes made with the command line. Not a valid
-/// username, so it cannot be confused with an account.
-pub const COMMAND_LINE_ACTOR: &str = "(command line)";
-
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    #[error("unknown role {0:?}; the roles are admin, designer and statistician")]
-    UnknownRole(String),
-    #[error("invalid username {0:?}: use 3 to 32 characters from a-z, 0-9, '.', '_' and '-'")]
-    InvalidUsername(String),
-    #[error("the password is too short: use at least {MIN_PASSWORD_CHARS} characters")]
-    PasswordTooShort,
-    #[error("the password is too long: use at most {MAX_PASSWORD_CHARS} characters")]
-    PasswordTooLong,
-    #[error("a user named {0:?} already exists")]
-    UserExists(String),
-    #[error("cannot hash the password: {0}")]
-    Hash(String),
-    #[error(transparent)]
-    Database(#[from] DbError),
-}
-
-impl From<diesel::result::Error> for AccountError {
-    fn from(e: diesel::result::Error) -> AccountError {
-        AccountError::Database(e.into())
-    }
-}
-
-/// What a staff member may do. Checked by the server on every staff page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Everything, including the audit log.
-    Admin,
-    /// Writes survey definitions.
-    Designer,
-    /// Reads results.
-    Statistician,
-}
-
-impl Role {
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Designer, Role::Statistician];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Designer => "designer",
-            Role::Statistician => "statistician",
-        }
-    }
-}
-
-impl FromStr for Role {
-    type Err = AccountError;
-    fn from_str(s: &str) -> Result<Role, AccountError> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| AccountError::UnknownRole(s.to_string()))
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A username: 3 to 32 characters from `a-z 0-9 . _ -`. Lowercase only, so
-/// two accounts can never differ by case alone.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Username(String);
-
-impl Username {
-    pub fn parse(s: &str) -> Result<Username, AccountError> {
-        let ok = (3..=32).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
-        if ok {
-            Ok(Username(s.to_string()))
-        } else {
-            Err(AccountError::InvalidUsername(s.to_string()))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Username {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A stored account (never with its password hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +40,23 @@ impl fmt::Debug for NewSession {
     }
 }
 
+/// An account as a sign-in checks it.
+pub struct SignInCandidate {
+    pub user: User,
+    pub password_hash: String,
+    /// Set after repeated failures: until then no password is checked.
+    pub locked_until: Option<time::OffsetDateTime>,
+}
+
+impl fmt::Debug for SignInCandidate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignInCandidate")
+            .field("user", &self.user)
+            .field("locked_until", &self.locked_until)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One line of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -159,67 +67,20 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
-/// Refuse passwords that are too short or absurdly long.
-pub fn check_password(password: &str) -> Result<(), AccountError> {
-    let n = password.chars().count();
-    if n < MIN_PASSWORD_CHARS {
-        Err(AccountError::PasswordTooShort)
-    } else if n > MAX_PASSWORD_CHARS {
-        Err(AccountError::PasswordTooLong)
-    } else {
-        Ok(())
-    }
-}
-
-/// A random password of letters and digits, without look-alikes (0/O, 1/l/I)
-/// so it can be read out or typed from paper. 20 of 55 symbols: 115 bits.
-pub fn generate_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::rng();
-    (0..GENERATED_PASSWORD_CHARS)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
-/// Argon2id PHC string of `password` with a fresh 128-bit salt.
-fn hash_password(password: &str) -> Result<String, AccountError> {
-    // argon2 0.5's `SaltString::generate` wants a rand_core 0.6 generator;
-    // the salt is only random bytes, so rand 0.9's CSPRNG supplies them.
-    let mut salt = [0u8; argon2::password_hash::Salt::RECOMMENDED_LENGTH];
-    rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| AccountError::Hash(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AccountError::Hash(e.to_string()))
-}
-
-fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
-        .unwrap_or(false)
-}
-
-/// A hash nobody knows the password of, verified when the user does not
-/// exist so that a failed sign-in takes as long either way.
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_password(&generate_password()).unwrap_or_default())
-}
-
 type UserRow = (i64, String, String, String);
 
 fn user_from_row((id, username, role, created_at): UserRow) -> Result<User, DbError> {
     // The table's CHECK admits only the three roles; anything else means the
     // file was edited by hand.
-    let role = role.parse().map_err(|_| {
+    let role: Role = role.parse().map_err(|_| {
         DbError::Query(diesel::result::Error::DeserializationError(
             format!("role {role:?}").into(),
         ))
     })?;
     Ok(User {
         id,
-        username: Username(username),
+        username: Username::parse(&username)
+            .map_err(|e| DbError::Query(diesel::result::Error::DeserializationError(e.to_string().into())))?,
         role,
         created_at,
     })
@@ -229,7 +90,7 @@ const USER_COLUMNS: (users::id, users::username, users::role, users::created_at)
     (users::id, users::username, users::role, users::created_at);
 
 /// Write one audit entry on `conn`, inside the caller's transaction.
-pub(super) fn audit(conn: &mut SqliteConnection, actor: &str, action: &str, detail: &str) -> QueryResult<usize> {
+pub(super) fn audit(conn: &mut Conn, actor: &str, action: &str, detail: &str) -> QueryResult<usize> {
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::at.eq(format_timestamp(time::OffsetDateTime::now_utc())),
@@ -241,19 +102,12 @@ pub(super) fn audit(conn: &mut SqliteConnection, actor: &str, action: &str, deta
 }
 
 impl Database {
-    /// Create an account; `actor` (a username or [`COMMAND_LINE_ACTOR`]) is
-    /// recorded in the audit log.
-    pub fn create_user(
-        &self,
-        username: &Username,
-        role: Role,
-        password: &str,
-        actor: &str,
-    ) -> Result<User, AccountError> {
-        check_password(password)?;
+    /// Create an account; `actor` (a username or
+    /// [`crate::account::COMMAND_LINE_ACTOR`]) is recorded in the audit log.
+    pub fn create_user(&self, username: &Username, role: Role, password: &str, actor: &str) -> Result<User, DbError> {
+        crate::account::check_password(password)?;
         let hash = hash_password(password)?;
-        let mut conn = self.conn()?;
-        let created = conn.immediate_transaction(|conn| {
+        let created = self.write_tx(|conn| {
             let row: UserRow = diesel::insert_into(users::table)
                 .values((
                     users::username.eq(username.as_str()),
@@ -264,14 +118,15 @@ impl Database {
                 .returning(USER_COLUMNS)
                 .get_result(conn)?;
             audit(conn, actor, "user.create", &format!("{username} ({role})"))?;
-            Ok(row)
+            Ok::<_, DbError>(row)
         });
         match created {
-            Ok(row) => Ok(user_from_row(row)?),
-            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-                Err(AccountError::UserExists(username.to_string()))
-            }
-            Err(e) => Err(e.into()),
+            Ok(row) => user_from_row(row),
+            Err(DbError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) => Err(AccountError::UserExists(username.to_string()).into()),
+            Err(e) => Err(e),
         }
     }
 
@@ -284,29 +139,77 @@ impl Database {
         rows.into_iter().map(user_from_row).collect()
     }
 
-    /// The account `username` if `password` is its password. An unknown or
-    /// malformed username costs the same hash verification as a wrong
-    /// password, so the answer time does not tell which accounts exist.
-    pub fn authenticate(&self, username: &str, password: &str) -> Result<Option<User>, AccountError> {
-        let found: Option<(UserRow, String)> = match Username::parse(username) {
-            Ok(name) => users::table
-                .filter(users::username.eq(name.as_str()))
-                .select((USER_COLUMNS, users::password_hash))
-                .first(&mut self.conn()?)
-                .optional()?,
-            Err(_) => None,
-        };
-        if password.chars().count() > MAX_PASSWORD_CHARS {
+    /// What a sign-in as `username` is checked against: the account, its
+    /// password hash, and until when it is locked. `None` for a name that
+    /// is no account (or no valid username at all).
+    pub fn sign_in_candidate(&self, username: &str) -> Result<Option<SignInCandidate>, DbError> {
+        let Ok(name) = Username::parse(username) else {
             return Ok(None);
-        }
-        match found {
-            Some((row, hash)) if verify_password(password, &hash) => Ok(Some(user_from_row(row)?)),
-            Some(_) => Ok(None),
-            None => {
-                let _ = verify_password(password, dummy_hash());
-                Ok(None)
-            }
-        }
+        };
+        let found: Option<(UserRow, String, Option<String>)> = users::table
+            .filter(users::username.eq(name.as_str()))
+            .select((USER_COLUMNS, users::password_hash, users::locked_until))
+            .first(&mut self.conn()?)
+            .optional()?;
+        found
+            .map(|(row, password_hash, locked_until)| {
+                Ok(SignInCandidate {
+                    user: user_from_row(row)?,
+                    password_hash,
+                    locked_until: locked_until.as_deref().and_then(super::parse_timestamp),
+                })
+            })
+            .transpose()
+    }
+
+    /// Record a failed sign-in as `attempted` (the account, when there is
+    /// one, gets one more failure in a row and maybe a lockout) in the
+    /// audit log; returns until when the account is now locked.
+    pub fn record_failed_sign_in(
+        &self,
+        attempted: &str,
+        account: Option<i64>,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<time::OffsetDateTime>, DbError> {
+        self.write_tx(|conn| {
+            let mut locked_until = None;
+            let detail = match account {
+                Some(id) => {
+                    let failures: i32 = diesel::update(users::table.find(id))
+                        .set(users::failed_sign_ins.eq(users::failed_sign_ins + 1))
+                        .returning(users::failed_sign_ins)
+                        .get_result(conn)?;
+                    if let Some(lockout) = lockout_after(failures.max(0) as u32) {
+                        let until = now + lockout;
+                        diesel::update(users::table.find(id))
+                            .set(users::locked_until.eq(format_timestamp(until)))
+                            .execute(conn)?;
+                        locked_until = Some(until);
+                    }
+                    match locked_until {
+                        Some(until) => format!(
+                            "{attempted}: {failures} failures in a row, locked until {}",
+                            format_timestamp(until)
+                        ),
+                        None => format!("{attempted}: {failures} failures in a row"),
+                    }
+                }
+                // The name typed may be a password typed in the wrong box:
+                // it is not written down.
+                None => "(no such account)".to_string(),
+            };
+            audit(conn, attempted_actor(attempted, account), "login.failed", &detail)?;
+            Ok(locked_until)
+        })
+    }
+
+    /// Record a sign-in refused without checking the password, because
+    /// the account or the client is locked out.
+    pub fn record_locked_sign_in(&self, attempted: &str, account: Option<i64>, why: &str) -> Result<(), DbError> {
+        self.write_tx(|conn| {
+            audit(conn, attempted_actor(attempted, account), "login.locked", why)?;
+            Ok(())
+        })
     }
 
     /// Start a session for `user` and record the sign-in. A session the
@@ -321,9 +224,12 @@ impl Database {
         rand::rng().fill_bytes(&mut csrf);
         let csrf_token = hex::encode(csrf);
         let now = time::OffsetDateTime::now_utc();
-        let mut conn = self.conn()?;
-        conn.immediate_transaction(|conn| {
+        self.write_tx(|conn| {
             diesel::delete(sessions::table.filter(sessions::expires_at.le(format_timestamp(now)))).execute(conn)?;
+            // A good password ends the run of failures.
+            diesel::update(users::table.find(user.id))
+                .set((users::failed_sign_ins.eq(0), users::locked_until.eq(None::<String>)))
+                .execute(conn)?;
             if let Some(old) = replacing {
                 diesel::delete(sessions::table.find(token_hash(old))).execute(conn)?;
             }
@@ -366,8 +272,7 @@ impl Database {
     /// End the session of `token` and record the sign-out; false when there
     /// was no such session.
     pub fn sign_out(&self, token: &str) -> Result<bool, DbError> {
-        let mut conn = self.conn()?;
-        conn.immediate_transaction(|conn| {
+        self.write_tx(|conn| {
             let id = token_hash(token);
             let username: Option<String> = sessions::table
                 .inner_join(users::table)
@@ -417,55 +322,11 @@ impl Database {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn roles_parse_and_display() {
-        for role in Role::ALL {
-            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
-            assert_eq!(role.to_string(), role.as_str());
-        }
-        assert!(matches!("Admin".parse::<Role>(), Err(AccountError::UnknownRole(_))));
-        assert!("root".parse::<Role>().is_err());
-    }
-
-    #[test]
-    fn usernames_are_short_lowercase_words() {
-        for ok in ["bob", "li.wei", "kim_minji-2", &"a".repeat(32)] {
-            assert_eq!(Username::parse(ok).unwrap().as_str(), ok);
-        }
-        for bad in [
-            "",
-            "ab",
-            "Alice",
-            "li wei",
-            "김민지",
-            "a/b",
-            &"a".repeat(33),
-            "(command line)",
-        ] {
-            assert!(Username::parse(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn passwords_hash_and_verify() {
-        assert!(matches!(
-            check_password("short-pw1"),
-            Err(AccountError::PasswordTooShort)
-        ));
-        assert!(check_password("long-enough").is_ok());
-        assert!(check_password(&"x".repeat(MAX_PASSWORD_CHARS + 1)).is_err());
-        let hash = hash_password("correct horse").unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &hash));
-        assert!(!verify_password("correct horsE", &hash));
-        assert_ne!(hash, hash_password("correct horse").unwrap(), "salts differ");
-        let generated = generate_password();
-        assert_eq!(generated.chars().count(), GENERATED_PASSWORD_CHARS);
-        assert!(check_password(&generated).is_ok());
-        assert_ne!(generated, generate_password());
+/// The audit log's actor for a sign-in attempt: the account's name, or a
+/// marker for a name that is no account.
+fn attempted_actor(attempted: &str, account: Option<i64>) -> &str {
+    match account {
+        Some(_) => attempted,
+        None => "(unknown)",
     }
 }

@@ -2,12 +2,13 @@
 //! streamed file, are written in batches, and all of it happens in one
 //! transaction so that a bad row anywhere leaves the database untouched.
 
+use super::responses::{answer_rows, flag, next_ordered_id};
 use super::schema::{answers, responses};
-use super::{format_timestamp, Database, DbError};
+use super::{format_timestamp, Conn, Database, DbError};
+use crate::fieldwork::{Flag, Source};
 use crate::lang::Lang;
 use crate::survey::Answers;
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 use std::collections::HashSet;
 
 /// Responses per INSERT batch. Answers of a batch are split further to stay
@@ -27,6 +28,8 @@ pub struct ImportedResponse {
     pub cluster: Option<String>,
     pub answers: Answers,
     pub choice_codes: Vec<u8>,
+    /// Decided from the answers (`fieldwork::quality`).
+    pub straightliner: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,7 +41,7 @@ pub struct ImportCounts {
 
 /// Receives the rows of one import inside its transaction.
 pub struct Importer<'c> {
-    conn: &'c mut SqliteConnection,
+    conn: &'c mut Conn,
     version_id: i64,
     slug: &'c str,
     buffer: Vec<ImportedResponse>,
@@ -80,17 +83,21 @@ impl Importer<'_> {
             return Ok(());
         }
         let submitted: Vec<String> = fresh.iter().map(|r| format_timestamp(r.submitted_at)).collect();
+        let first_id = next_ordered_id(self.conn)?;
+        let new_ids: Vec<i64> = (first_id..).take(fresh.len()).collect();
         let values: Vec<_> = fresh
             .iter()
             .zip(&submitted)
-            .map(|(r, at)| {
+            .zip(&new_ids)
+            .map(|((r, at), &id)| {
                 (
+                    responses::id.eq(id),
                     responses::survey_version_id.eq(self.version_id),
                     responses::survey_slug.eq(self.slug),
                     responses::wave.eq(r.wave),
                     responses::lang.eq(r.lang.code()),
                     responses::submitted_at.eq(at.as_str()),
-                    responses::source.eq("import"),
+                    responses::source.eq(Source::Import.as_str()),
                     responses::external_id.eq(r.external_id.as_deref()),
                     responses::weight.eq(r.weight),
                     responses::stratum.eq(r.stratum.as_deref()),
@@ -99,30 +106,34 @@ impl Importer<'_> {
                 )
             })
             .collect();
-        let new_ids: Vec<i64> = diesel::insert_into(responses::table)
+        diesel::insert_into(responses::table)
             .values(&values)
-            .returning(responses::id)
-            .get_results(self.conn)?;
+            .execute(self.conn)?;
         let answer_rows: Vec<_> = fresh
             .iter()
             .zip(&new_ids)
             .flat_map(|(r, &id)| {
-                r.answers
-                    .iter()
-                    .flat_map(|(q, value)| value.stored_values().into_iter().map(move |v| (q, v)))
-                    .enumerate()
-                    .map(move |(position, (q, v))| {
-                        (
-                            answers::response_id.eq(id),
-                            answers::position.eq(position as i32),
-                            answers::question_id.eq(q),
-                            answers::value.eq(v),
-                        )
-                    })
+                answer_rows(&r.answers).map(move |(position, q, v)| {
+                    (
+                        answers::response_id.eq(id),
+                        answers::position.eq(position as i32),
+                        answers::question_id.eq(q),
+                        answers::value.eq(v),
+                    )
+                })
             })
             .collect();
         for chunk in answer_rows.chunks(ANSWER_ROWS_PER_STATEMENT) {
             diesel::insert_into(answers::table).values(chunk).execute(self.conn)?;
+        }
+        let straightliners: Vec<i64> = fresh
+            .iter()
+            .zip(&new_ids)
+            .filter(|(r, _)| r.straightliner)
+            .map(|(_, &id)| id)
+            .collect();
+        if !straightliners.is_empty() {
+            flag(self.conn, &straightliners, Flag::Straightliner)?;
         }
         self.counts.added += fresh.len();
         Ok(())
@@ -139,9 +150,8 @@ impl Database {
         slug: &str,
         fill: impl FnOnce(&mut Importer<'_>) -> Result<T, E>,
     ) -> Result<(T, ImportCounts), E> {
-        let mut conn = self.conn()?;
         let mut failure: Option<E> = None;
-        let result = conn.immediate_transaction(|conn| {
+        let result = self.write_tx(|conn| {
             let mut importer = Importer {
                 conn,
                 version_id,

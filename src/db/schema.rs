@@ -29,6 +29,7 @@ diesel::table! {
         stratum -> Nullable<Text>,
         cluster -> Nullable<Text>,
         choice_codes -> Binary,
+        duration_seconds -> Nullable<Integer>,
     }
 }
 
@@ -68,6 +69,8 @@ diesel::table! {
         role -> Text,
         password_hash -> Text,
         created_at -> Text,
+        failed_sign_ins -> Integer,
+        locked_until -> Nullable<Text>,
     }
 }
 
@@ -91,7 +94,67 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    waves (survey_slug, wave) {
+        survey_slug -> Text,
+        wave -> Integer,
+        access -> Text,
+        stratum_question -> Text,
+        opens_on -> Nullable<Text>,
+        closes_on -> Nullable<Text>,
+        helpline -> Text,
+    }
+}
+
+diesel::table! {
+    frame_strata (survey_slug, wave, stratum) {
+        survey_slug -> Text,
+        wave -> Integer,
+        stratum -> Text,
+        population -> Double,
+    }
+}
+
+diesel::table! {
+    invitation_batches (id) {
+        id -> BigInt,
+        survey_slug -> Text,
+        wave -> Integer,
+        stratum -> Text,
+        size -> Integer,
+        created_at -> Text,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    invitations (lookup) {
+        lookup -> Text,
+        batch_id -> BigInt,
+        position -> Integer,
+        nonce -> Text,
+        status -> Text,
+        used_form -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    response_flags (response_id, flag) {
+        response_id -> BigInt,
+        flag -> Text,
+    }
+}
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
 diesel::joinable!(answers -> responses (response_id));
+diesel::joinable!(response_flags -> responses (response_id));
+diesel::joinable!(invitations -> invitation_batches (batch_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(responses -> survey_versions (survey_version_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -102,5 +165,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     population_margins,
     users,
     sessions,
-    audit_log
+    audit_log,
+    waves,
+    frame_strata,
+    invitation_batches,
+    invitations,
+    response_flags,
+    settings
 );

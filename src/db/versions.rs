@@ -9,18 +9,22 @@
 //! `survey::versioning` against every published version of the survey, and
 //! write their audit entry in the same transaction as the change.
 //!
+//! It also stores the definition files shipped with the program (as
+//! published versions) and loads every published version for the
+//! registry.
+//!
 //! The stored text is always `toml::to_string_pretty` of the raw model (the
 //! same path as `Survey::to_toml`), with the file's `version` rewritten to
 //! the number being created, so exporting and importing again is lossless.
 
 use super::accounts::audit;
 use super::schema::survey_versions;
-use super::{format_timestamp, Database, DbError};
+use super::{format_timestamp, Conn, Database, DbError};
 use crate::survey::raw::RawSurvey;
+use crate::survey::schedule::{date_text, parse_date, DateWindow};
 use crate::survey::versioning::{self, VersionProblem};
 use crate::survey::{DefinitionError, Slug, Survey};
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DraftError {
@@ -46,8 +50,8 @@ pub enum DraftError {
          import the draft again to renumber it"
     )]
     Outdated { slug: String, draft: u32, latest: u32 },
-    #[error("the survey closes ({closes}) before it opens ({opens})")]
-    ClosesBeforeOpening { opens: time::Date, closes: time::Date },
+    #[error(transparent)]
+    Window(#[from] crate::survey::schedule::ClosesBeforeOpening),
     #[error("cannot write the definition as TOML: {0}")]
     Serialise(String),
     #[error(transparent)]
@@ -76,36 +80,6 @@ impl VersionStatus {
     }
 }
 
-/// When residents may answer a published version; either end may be open.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PublishWindow {
-    opens: Option<time::Date>,
-    closes: Option<time::Date>,
-}
-
-impl PublishWindow {
-    pub fn new(opens: Option<time::Date>, closes: Option<time::Date>) -> Result<PublishWindow, DraftError> {
-        if let (Some(opens), Some(closes)) = (opens, closes) {
-            if closes < opens {
-                return Err(DraftError::ClosesBeforeOpening { opens, closes });
-            }
-        }
-        Ok(PublishWindow { opens, closes })
-    }
-
-    /// `YYYY-MM-DD`, the form dates are given and stored in.
-    pub fn parse_date(s: &str) -> Result<time::Date, String> {
-        time::Date::parse(s, DATE_FORMAT).map_err(|e| format!("{s:?} is not a date of the form YYYY-MM-DD: {e}"))
-    }
-}
-
-const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]");
-
-fn date_text(date: Option<time::Date>) -> Option<String> {
-    date.map(|d| d.format(DATE_FORMAT).expect("a calendar date always formats"))
-}
-
 /// The current draft of a survey.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredDraft {
@@ -128,6 +102,90 @@ pub struct VersionInfo {
 }
 
 impl Database {
+    /// Store each definition that is not stored yet, as published. A
+    /// version that is stored already must be identical: published versions
+    /// never change. A designer's draft holding that version number is not
+    /// overwritten; it is reported instead.
+    pub fn sync_definitions(&self, surveys: &[Survey]) -> Result<(), DbError> {
+        self.write_tx(|conn| {
+            for survey in surveys {
+                let stored: Option<(String, String)> = survey_versions::table
+                    .filter(survey_versions::slug.eq(survey.slug.as_str()))
+                    .filter(survey_versions::version.eq(survey.version as i32))
+                    .select((survey_versions::definition, survey_versions::status))
+                    .first(conn)
+                    .optional()?;
+                match stored {
+                    Some((_, status)) if status == VersionStatus::Draft.as_str() => {
+                        return Err(DbError::DraftInTheWay {
+                            slug: survey.slug.to_string(),
+                            version: survey.version,
+                        });
+                    }
+                    Some((text, _)) => {
+                        let same = Survey::from_toml("<stored>", &text)
+                            .map(|s| s.raw() == survey.raw())
+                            .unwrap_or(false);
+                        if !same {
+                            return Err(DbError::DefinitionChanged {
+                                slug: survey.slug.to_string(),
+                                version: survey.version,
+                            });
+                        }
+                    }
+                    None => {
+                        diesel::insert_into(survey_versions::table)
+                            .values((
+                                survey_versions::slug.eq(survey.slug.as_str()),
+                                survey_versions::version.eq(survey.version as i32),
+                                survey_versions::definition.eq(survey.to_toml()),
+                                survey_versions::created_at.eq(format_timestamp(time::OffsetDateTime::now_utc())),
+                            ))
+                            .execute(conn)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Every published version of every survey, oldest version first.
+    /// Drafts are left out: residents and analyses only ever see published
+    /// versions (see `drafts` for the designers' side).
+    pub fn stored_surveys(&self) -> Result<Vec<StoredSurvey>, DbError> {
+        type Row = (i64, String, i32, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = survey_versions::table
+            .filter(survey_versions::status.eq(VersionStatus::Published.as_str()))
+            .select((
+                survey_versions::id,
+                survey_versions::slug,
+                survey_versions::version,
+                survey_versions::definition,
+                survey_versions::opens_at,
+                survey_versions::closes_at,
+            ))
+            .order((survey_versions::slug, survey_versions::version))
+            .load(&mut self.conn()?)?;
+        rows.into_iter()
+            .map(|(version_id, slug, version, text, opens_at, closes_at)| {
+                let broken = |message: String| DbError::StoredDefinition {
+                    slug: slug.clone(),
+                    version: version as u32,
+                    message,
+                };
+                let date = |text: Option<String>| text.map(|t| parse_date(&t)).transpose().map_err(&broken);
+                let window = DateWindow::new(date(opens_at)?, date(closes_at)?).map_err(|e| broken(e.to_string()))?;
+                let survey =
+                    Survey::from_toml(&format!("{slug} v{version}"), &text).map_err(|e| broken(e.to_string()))?;
+                Ok(StoredSurvey {
+                    version_id,
+                    survey,
+                    window,
+                })
+            })
+            .collect()
+    }
+
     /// The stored text of a published version (the latest when `version`
     /// is `None`), exactly as stored: (version, TOML).
     pub fn published_definition(&self, slug: &str, version: Option<u32>) -> Result<Option<(u32, String)>, DbError> {
@@ -193,9 +251,7 @@ impl Database {
     /// returns the version number it got. The definition need not be
     /// complete, but it may not change the meaning of a question id.
     pub fn store_draft(&self, raw: RawSurvey, actor: &str) -> Result<u32, DraftError> {
-        let mut conn = self.conn()?;
-        let _turn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        conn.immediate_transaction(|conn| put_draft(conn, raw, actor, "survey.import"))
+        self.write_tx(|conn| put_draft(conn, raw, actor, "survey.import"))
     }
 
     /// Change the stored draft of `slug` with `edit` and store the result
@@ -211,9 +267,7 @@ impl Database {
         action: &str,
         edit: impl FnOnce(&mut RawSurvey) -> Result<T, E>,
     ) -> Result<Result<(u32, T), E>, DraftError> {
-        let mut conn = self.conn()?;
-        let _turn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        conn.immediate_transaction(|conn| {
+        self.write_tx(|conn| {
             let draft = draft_row(conn, slug)?.ok_or_else(|| DraftError::NoDraft { slug: slug.to_string() })?;
             let mut raw: RawSurvey = toml::from_str(&draft.definition).map_err(|e| {
                 DraftError::Database(DbError::StoredDefinition {
@@ -230,26 +284,22 @@ impl Database {
     }
 
     /// Validate and publish the draft of `slug`; returns its version.
-    pub fn publish_draft(&self, slug: &str, window: PublishWindow, actor: &str) -> Result<u32, DraftError> {
-        let mut conn = self.conn()?;
-        let _turn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        conn.immediate_transaction(|conn| publish(conn, slug, window, actor))
+    pub fn publish_draft(&self, slug: &str, window: DateWindow, actor: &str) -> Result<u32, DraftError> {
+        self.write_tx(|conn| publish(conn, slug, window, actor))
     }
 
     /// Store `raw` as a draft and publish it, in one transaction: when it
     /// does not pass, nothing is stored (not even the draft).
-    pub fn import_and_publish(&self, raw: RawSurvey, window: PublishWindow, actor: &str) -> Result<u32, DraftError> {
+    pub fn import_and_publish(&self, raw: RawSurvey, window: DateWindow, actor: &str) -> Result<u32, DraftError> {
         let slug = raw.slug.clone();
-        let mut conn = self.conn()?;
-        let _turn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        conn.immediate_transaction(|conn| {
+        self.write_tx(|conn| {
             put_draft(conn, raw, actor, "survey.import")?;
             publish(conn, &slug, window, actor)
         })
     }
 }
 
-fn draft_row(conn: &mut SqliteConnection, slug: &str) -> QueryResult<Option<StoredDraft>> {
+fn draft_row(conn: &mut Conn, slug: &str) -> QueryResult<Option<StoredDraft>> {
     let row: Option<(i32, String, String)> = survey_versions::table
         .filter(survey_versions::slug.eq(slug))
         .filter(survey_versions::status.eq(VersionStatus::Draft.as_str()))
@@ -269,7 +319,7 @@ fn draft_row(conn: &mut SqliteConnection, slug: &str) -> QueryResult<Option<Stor
 }
 
 /// Every published version of `slug`, validated again from its text.
-fn published(conn: &mut SqliteConnection, slug: &str) -> Result<Vec<Survey>, DbError> {
+fn published(conn: &mut Conn, slug: &str) -> Result<Vec<Survey>, DbError> {
     let rows: Vec<(i32, String)> = survey_versions::table
         .filter(survey_versions::slug.eq(slug))
         .filter(survey_versions::status.eq(VersionStatus::Published.as_str()))
@@ -301,7 +351,7 @@ fn check_rules(earlier: &[Survey], raw: &RawSurvey) -> Result<(), DraftError> {
     }
 }
 
-fn put_draft(conn: &mut SqliteConnection, mut raw: RawSurvey, actor: &str, action: &str) -> Result<u32, DraftError> {
+fn put_draft(conn: &mut Conn, mut raw: RawSurvey, actor: &str, action: &str) -> Result<u32, DraftError> {
     let slug = Slug::parse(&raw.slug).map_err(DraftError::Slug)?;
     let earlier = published(conn, slug.as_str())?;
     raw.version = earlier.iter().map(|s| s.version).max().unwrap_or(0) + 1;
@@ -326,7 +376,7 @@ fn put_draft(conn: &mut SqliteConnection, mut raw: RawSurvey, actor: &str, actio
     Ok(raw.version)
 }
 
-fn publish(conn: &mut SqliteConnection, slug: &str, window: PublishWindow, actor: &str) -> Result<u32, DraftError> {
+fn publish(conn: &mut Conn, slug: &str, window: DateWindow, actor: &str) -> Result<u32, DraftError> {
     let draft = draft_row(conn, slug)?.ok_or_else(|| DraftError::NoDraft { slug: slug.to_string() })?;
     let earlier = published(conn, slug)?;
     if let Some(latest) = earlier.iter().map(|s| s.version).max().filter(|&v| v >= draft.version) {
@@ -348,17 +398,26 @@ fn publish(conn: &mut SqliteConnection, slug: &str, window: PublishWindow, actor
     .set((
         survey_versions::status.eq(VersionStatus::Published.as_str()),
         survey_versions::published_at.eq(&now),
-        survey_versions::opens_at.eq(date_text(window.opens)),
-        survey_versions::closes_at.eq(date_text(window.closes)),
+        survey_versions::opens_at.eq(date_text(window.opens())),
+        survey_versions::closes_at.eq(date_text(window.closes())),
     ))
     .execute(conn)?;
     let mut detail = format!("{slug} v{}", draft.version);
-    if let Some(opens) = date_text(window.opens) {
+    if let Some(opens) = date_text(window.opens()) {
         detail.push_str(&format!(", opens {opens}"));
     }
-    if let Some(closes) = date_text(window.closes) {
+    if let Some(closes) = date_text(window.closes()) {
         detail.push_str(&format!(", closes {closes}"));
     }
     audit(conn, actor, "survey.publish", &detail)?;
     Ok(draft.version)
+}
+
+/// A stored survey version together with its row id.
+#[derive(Debug, Clone)]
+pub struct StoredSurvey {
+    pub version_id: i64,
+    pub survey: Survey,
+    /// The days residents may answer, as set when publishing.
+    pub window: DateWindow,
 }

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod edit;
 pub mod model;
 pub mod raw;
+pub mod schedule;
 pub mod show;
 pub mod translations;
 pub mod versioning;

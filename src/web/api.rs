@@ -1,12 +1,16 @@
-//! The statistics API: `GET /api/v1/surveys/{slug}/indices` and
-//! `/compare`, with the options of `civicpulse indices` / `compare` as
-//! query parameters, answering JSON (or CSV with `format=csv`). Callers
-//! authenticate with `Authorization: Bearer <token>` from
-//! `civicpulse token create`. Raking uses the wave's stored margins.
+//! The statistics API: `GET /api/v1/surveys/{slug}/indices`, `/compare`
+//! and `/fieldwork`, with the options of the `civicpulse` commands of the
+//! same names as query parameters, answering JSON (or CSV with
+//! `format=csv`). Callers authenticate with `Authorization: Bearer
+//! <token>` from `civicpulse token create`, and each client is held to a
+//! rate limit. Raking uses the wave's stored margins.
 
 use super::form::parse_urlencoded;
+use super::limits::Action;
 use super::AppState;
 use crate::analysis::{self, AnalysisError, IndexOptions, Variance, Weights};
+use crate::fieldwork::quality::parse_flags;
+use crate::fieldwork::Flags;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
@@ -18,14 +22,20 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
+    fn retry_after(mut self, wait: std::time::Duration) -> ApiError {
+        self.retry_after = Some(wait);
+        self
+    }
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
     fn bad_request(message: impl Into<String>) -> ApiError {
@@ -67,6 +77,9 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"civicpulse\""));
         }
+        if let Some(wait) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, wait.as_secs().max(1)));
+        }
         response.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code,
@@ -89,14 +102,26 @@ impl From<AnalysisError> for ApiError {
             AnalysisError::UnknownBy { .. } | AnalysisError::ByNotChoice(_) => "bad_grouping",
             AnalysisError::MarginsRequired { .. } | AnalysisError::Margins(_) => "margins",
             AnalysisError::Stats(_) => "statistics",
+            AnalysisError::NoFrame { .. } | AnalysisError::Frame(_) => "design_weights",
             _ => "bad_option",
         };
         ApiError::new(status, code, e.to_string())
     }
 }
 
-/// Check the bearer token; the token's name goes to the log.
+/// Check the rate limit and the bearer token; the token's name goes to the log.
 async fn authenticate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<String, ApiError> {
+    if let Err(wait) = state.limit(req, Action::Api) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many requests from this client; try again in {} s",
+                wait.as_secs().max(1)
+            ),
+        )
+        .retry_after(wait));
+    }
     let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
     let header = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
         unauthorized("send an API token as `Authorization: Bearer <token>` (civicpulse token create)")
@@ -117,7 +142,7 @@ async fn authenticate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<
     name.ok_or_else(|| unauthorized("this API token is not valid"))
 }
 
-const COMMON_PARAMS: [&str; 9] = [
+const COMMON_PARAMS: [&str; 11] = [
     "wave",
     "by",
     "weights",
@@ -127,6 +152,8 @@ const COMMON_PARAMS: [&str; 9] = [
     "replicates",
     "seed",
     "format",
+    "source",
+    "exclude_flagged",
 ];
 
 struct Params(HashMap<String, String>);
@@ -195,6 +222,16 @@ impl Params {
             level: self.get("level")?.unwrap_or(defaults.level),
             min_cell: self.get("min_cell")?.unwrap_or(defaults.min_cell),
             variance,
+            sources: self
+                .0
+                .get("source")
+                .map(|s| analysis::parse_sources(s))
+                .transpose()
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            exclude_flagged: match self.0.get("exclude_flagged") {
+                Some(list) => parse_flags(list).map_err(|e| ApiError::bad_request(e.to_string()))?,
+                None => Flags::default(),
+            },
         })
     }
 }
@@ -245,6 +282,47 @@ pub async fn compare(
         .map_err(ApiError::internal)??;
     if params.csv()? {
         csv_response(|out| analysis::write_compare_csv(&report, out))
+    } else {
+        Ok(HttpResponse::Ok().json(report))
+    }
+}
+
+/// `GET /api/v1/surveys/{slug}/fieldwork?wave=W[&format=csv]`: invitations,
+/// completed responses, response rates (AAPOR RR1), design weights and
+/// completion times per stratum, and the data-quality flag counts.
+pub async fn fieldwork(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let client = authenticate(&req, &state).await?;
+    let params = Params::parse(req.query_string(), &[])?;
+    for unused in [
+        "by",
+        "weights",
+        "level",
+        "min_cell",
+        "variance",
+        "replicates",
+        "seed",
+        "source",
+        "exclude_flagged",
+    ] {
+        if params.0.contains_key(unused) {
+            return Err(ApiError::bad_request(format!(
+                "parameter {unused:?} does not apply to fieldwork; it takes wave and format"
+            )));
+        }
+    }
+    let wave: Option<i32> = params.get("wave")?;
+    let slug = path.into_inner();
+    log::info!("API fieldwork of {slug} for token {client:?}");
+    let state2 = state.clone();
+    let report = web::block(move || analysis::fieldwork(&state2.db, &state2.surveys(), &slug, wave))
+        .await
+        .map_err(ApiError::internal)??;
+    if params.csv()? {
+        csv_response(|out| crate::fieldwork::figures::write_fieldwork_csv(&report, out))
     } else {
         Ok(HttpResponse::Ok().json(report))
     }

@@ -6,12 +6,15 @@ pub mod api;
 pub mod error;
 pub mod form;
 pub mod i18n;
+pub mod letters;
+pub mod limits;
 pub mod render;
 mod resident;
 pub mod security;
 mod staff;
 
 use crate::config::ServeConfig;
+use crate::crypto::ServerKey;
 use crate::db::Database;
 use crate::error::AppError;
 pub use crate::registry::SurveyRegistry;
@@ -34,6 +37,15 @@ pub struct AppState {
     /// Empty forms rendered once per (survey, version, language), with
     /// sentinels where each request's tokens go (see `resident::show_form`).
     pub(crate) blank_forms: std::sync::Mutex<std::collections::HashMap<(String, u32, crate::lang::Lang), Arc<String>>>,
+    /// Signs form tokens and finds invitation codes.
+    pub(crate) key: ServerKey,
+    pub(crate) limiter: Box<dyn limits::RateLimiter>,
+    pub(crate) limits: limits::Limits,
+    pub(crate) clients: limits::ClientIdentifier,
+    /// Bounds the password hashes running at once.
+    pub(crate) hashing: limits::HashGate,
+    /// Where residents open the survey, for letters (`--public-url`).
+    public_url: Option<String>,
 }
 
 impl AppState {
@@ -49,6 +61,18 @@ impl AppState {
         let fresh = Arc::new(SurveyRegistry::new(self.db.stored_surveys()?));
         *self.surveys.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         Ok(())
+    }
+
+    /// Where residents open the survey: `--public-url`, or else the
+    /// address this request came to.
+    pub(crate) fn public_url(&self, req: &HttpRequest) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let info = req.connection_info();
+                format!("{}://{}", info.scheme(), info.host())
+            }
+        }
     }
 
     /// The fields of a submitted form: the body must be declared
@@ -82,6 +106,9 @@ impl AppState {
     }
 }
 
+/// Largest code-entry form: a code and two tokens.
+const START_FORM_BYTES: usize = 4 * 1024;
+
 /// Content-Security-Policy for every page: only our own scripts, styles
 /// and forms; no framing.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -97,12 +124,21 @@ impl Application {
     /// Open the database, store the definitions and bind the address.
     pub fn build(config: &ServeConfig) -> Result<Application, AppError> {
         let (db, registry) = crate::registry::open(&config.database, config.defs_dir.as_deref())?;
+        let key = db.server_key(&config.key_file)?;
         let renderer = Arc::new(Renderer::new(i18n::Messages::load()?)?);
+        let hashing = limits::HashGate::for_this_machine();
+        log::debug!("password hashes run {} at a time", hashing.size());
         let state = web::Data::new(AppState {
             db,
             surveys: std::sync::RwLock::new(Arc::new(registry)),
             renderer,
             blank_forms: Default::default(),
+            key,
+            limiter: Box::new(limits::MemoryLimiter::new()),
+            limits: config.limits.clone(),
+            clients: limits::ClientIdentifier::new(config.trusted_proxies.clone()),
+            hashing,
+            public_url: config.public_url.clone(),
         });
         let listener = TcpListener::bind(&config.bind).map_err(|e| AppError::Bind {
             address: config.bind.clone(),
@@ -126,7 +162,12 @@ impl Application {
                         .add((header::REFERRER_POLICY, "same-origin"))
                         .add((header::X_FRAME_OPTIONS, "DENY")),
                 )
-                .wrap(Logger::new("%r %s %b %Dms"))
+                // The path only: a query may hold an invitation code, which
+                // must not be written down beside a time.
+                .wrap(
+                    Logger::new("%{method}xi %U %s %b %Dms")
+                        .custom_request_replace("method", |req| req.method().to_string()),
+                )
                 .route("/", web::get().to(resident::home))
                 .route("/health", web::get().to(health))
                 .route("/static/{file}", web::get().to(static_file))
@@ -136,9 +177,16 @@ impl Application {
                         .route(web::post().to(resident::submit))
                         .default_service(web::to(method_not_allowed)),
                 )
+                .service(
+                    web::resource("/s/{slug}/start")
+                        .app_data(web::PayloadConfig::new(START_FORM_BYTES))
+                        .route(web::post().to(resident::start))
+                        .default_service(web::to(method_not_allowed)),
+                )
                 .route("/s/{slug}/thanks", web::get().to(resident::thanks))
                 .route("/api/v1/surveys/{slug}/indices", web::get().to(api::indices))
                 .route("/api/v1/surveys/{slug}/compare", web::get().to(api::compare))
+                .route("/api/v1/surveys/{slug}/fieldwork", web::get().to(api::fieldwork))
                 .configure(staff::routes)
                 .default_service(web::to(not_found))
         })

@@ -12,6 +12,13 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("layout", include_str!("../../templates/layout.hbs")),
     ("survey_form", include_str!("../../templates/survey_form.hbs")),
     ("thanks", include_str!("../../templates/thanks.hbs")),
+    ("survey_start", include_str!("../../templates/survey_start.hbs")),
+    ("letters", include_str!("../../templates/letters.hbs")),
+    ("admin_fieldwork", include_str!("../../templates/admin_fieldwork.hbs")),
+    (
+        "fieldwork_figures",
+        include_str!("../../templates/fieldwork_figures.hbs"),
+    ),
     ("error", include_str!("../../templates/error.hbs")),
     ("home", include_str!("../../templates/home.hbs")),
     ("staff_bar", include_str!("../../templates/staff_bar.hbs")),
@@ -86,6 +93,33 @@ impl Renderer {
         switcher_in_form: bool,
         body: &impl Serialize,
     ) -> Result<String, RenderError> {
+        self.render_keeping(template, lang, title, switcher_in_form, body, &[])
+    }
+
+    /// A page of its own (no layout, no UI messages): `body` is the whole
+    /// context.
+    pub fn render_standalone(&self, template: &str, body: &impl Serialize) -> Result<String, RenderError> {
+        self.registry.render(template, body).map_err(|e| RenderError::Render {
+            template: template.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// `render`, with the language links keeping `keep` in their query
+    /// (e.g. the invitation code a letter's QR code brought).
+    pub fn render_keeping(
+        &self,
+        template: &str,
+        lang: Lang,
+        title: &str,
+        switcher_in_form: bool,
+        body: &impl Serialize,
+        keep: &[(&str, &str)],
+    ) -> Result<String, RenderError> {
+        let kept: String = keep
+            .iter()
+            .map(|(k, v)| format!("&{}={}", query_escape(k), query_escape(v)))
+            .collect();
         let failed = |message: String| RenderError::Render {
             template: template.to_string(),
             message,
@@ -103,7 +137,7 @@ impl Renderer {
                 .map(|&l| LanguageLink {
                     code: l.code(),
                     native_name: l.native_name(),
-                    href: format!("?lang={}", l.code()),
+                    href: format!("?lang={}{kept}", l.code()),
                     current: l == lang,
                 })
                 .collect(),
@@ -118,4 +152,14 @@ impl Renderer {
             .render(template, &context)
             .map_err(|e| failed(e.to_string()))
     }
+}
+
+/// Percent-encode a query component.
+pub fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -61,12 +61,14 @@ async fn malformed_bodies_are_refused_and_nothing_is_stored() {
             .status(),
         415
     );
-    // Missing form token.
+    // Missing form token: refused, the answers given back with a new one.
     let no_token: Vec<_> = with_tokens(&page, "en", &valid_answers(&livability()))
         .into_iter()
         .filter(|(k, _)| k != "_form")
         .collect();
-    assert_eq!(app.post_pairs("/s/livability", &no_token).await.status(), 400);
+    let refused = app.post_pairs("/s/livability", &no_token).await;
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains("could not be verified"));
     // Unknown language code.
     let mut bad_lang = with_tokens(&page, "en", &valid_answers(&livability()));
     bad_lang[2].1 = "fr".into();

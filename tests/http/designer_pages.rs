@@ -3,52 +3,8 @@
 //! CSRF checked on the server and residents served the new version at once.
 
 use crate::helpers::*;
-use civicpulse::db::{Database, DatabaseUrl, Role, Username};
+use civicpulse::account::Role;
 use civicpulse::survey::raw::RawSurvey;
-
-const PASSWORD: &str = "correct horse 42";
-
-fn db(app: &TestApp) -> Database {
-    Database::open(&DatabaseUrl::Sqlite(app.db_path.clone())).expect("db opens")
-}
-
-/// A browser signed in as a new user `name` with `role`.
-async fn signed_in(app: &TestApp, name: &str, role: Role) -> reqwest::Client {
-    db(app)
-        .create_user(&Username::parse(name).unwrap(), role, PASSWORD, "test")
-        .expect("user created");
-    let client = new_client();
-    let html = client
-        .get(app.url("/login?lang=en"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let pairs = [
-        ("_csrf".to_string(), hidden_value(&html, "_csrf")),
-        ("username".to_string(), name.to_string()),
-        ("password".to_string(), PASSWORD.to_string()),
-    ];
-    let response = post(app, &client, "/login", &pairs).await;
-    assert_eq!(response.status(), 303);
-    client
-}
-
-async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> reqwest::Response {
-    client.get(app.url(path)).send().await.expect("GET")
-}
-
-async fn post(app: &TestApp, client: &reqwest::Client, path: &str, pairs: &[(String, String)]) -> reqwest::Response {
-    client
-        .post(app.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode_pairs(pairs))
-        .send()
-        .await
-        .expect("POST")
-}
 
 /// The session's CSRF token, from the sign-out form of a staff page.
 async fn csrf(app: &TestApp, client: &reqwest::Client) -> String {
@@ -66,12 +22,12 @@ fn location(response: &reqwest::Response) -> String {
 
 /// The published v1 as a raw model, to edit into a new definition.
 fn v1(app: &TestApp) -> RawSurvey {
-    let (_, text) = db(app).published_definition("livability", Some(1)).unwrap().unwrap();
+    let (_, text) = app.db().published_definition("livability", Some(1)).unwrap().unwrap();
     toml::from_str(&text).unwrap()
 }
 
 fn published_versions(app: &TestApp) -> Vec<u32> {
-    db(app)
+    app.db()
         .versions("livability")
         .unwrap()
         .into_iter()
@@ -83,7 +39,7 @@ fn published_versions(app: &TestApp) -> Vec<u32> {
 #[tokio::test]
 async fn a_statistician_sees_the_list_but_cannot_import_or_publish() {
     let app = spawn_app().await;
-    let client = signed_in(&app, "sam", Role::Statistician).await;
+    let client = app.signed_in("sam", Role::Statistician).await;
 
     let response = get(&app, &client, "/admin/surveys?lang=en").await;
     assert_eq!(response.status(), 200);
@@ -108,10 +64,10 @@ async fn a_statistician_sees_the_list_but_cannot_import_or_publish() {
             .status(),
         403
     );
-    assert_eq!(db(&app).draft("livability").unwrap(), None);
+    assert_eq!(app.db().draft("livability").unwrap(), None);
 
     // Even with a draft there, a statistician cannot publish it.
-    db(&app).store_draft(v1(&app), "test").unwrap();
+    app.db().store_draft(v1(&app), "test").unwrap();
     let publish = pairs(&[("_csrf", &token)]);
     assert_eq!(
         post(&app, &client, "/admin/surveys/livability/publish", &publish)
@@ -125,7 +81,7 @@ async fn a_statistician_sees_the_list_but_cannot_import_or_publish() {
 #[tokio::test]
 async fn a_designer_imports_and_publishes_and_residents_get_it_without_restart() {
     let app = spawn_app().await;
-    let client = signed_in(&app, "dana", Role::Designer).await;
+    let client = app.signed_in("dana", Role::Designer).await;
     let token = csrf(&app, &client).await;
 
     let mut raw = v1(&app);
@@ -140,7 +96,7 @@ async fn a_designer_imports_and_publishes_and_residents_get_it_without_restart()
     .await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/admin/surveys/livability?imported=2");
-    let draft = db(&app).draft("livability").unwrap().expect("draft stored");
+    let draft = app.db().draft("livability").unwrap().expect("draft stored");
     assert_eq!(draft.version, 2);
 
     // Not served before it is published.
@@ -180,7 +136,8 @@ async fn a_designer_imports_and_publishes_and_residents_get_it_without_restart()
     assert!(html.contains(&today), "{html}");
 
     // Both changes are in the audit log under the designer's name.
-    let entries: Vec<(String, String)> = db(&app)
+    let entries: Vec<(String, String)> = app
+        .db()
         .audit_log(20)
         .unwrap()
         .into_iter()
@@ -200,7 +157,7 @@ async fn a_designer_imports_and_publishes_and_residents_get_it_without_restart()
 #[tokio::test]
 async fn publishing_a_draft_missing_a_korean_text_lists_the_problems_and_publishes_nothing() {
     let app = spawn_app().await;
-    let client = signed_in(&app, "dana", Role::Designer).await;
+    let client = app.signed_in("dana", Role::Designer).await;
     let token = csrf(&app, &client).await;
 
     let mut raw = v1(&app);
@@ -245,7 +202,7 @@ async fn publishing_a_draft_missing_a_korean_text_lists_the_problems_and_publish
 #[tokio::test]
 async fn export_returns_the_stored_text() {
     let app = spawn_app().await;
-    let client = signed_in(&app, "dana", Role::Designer).await;
+    let client = app.signed_in("dana", Role::Designer).await;
 
     let response = get(&app, &client, "/admin/surveys/livability/export?version=1").await;
     assert_eq!(response.status(), 200);
@@ -254,7 +211,7 @@ async fn export_returns_the_stored_text() {
         response.headers()["content-disposition"],
         "attachment; filename=\"livability-v1.toml\""
     );
-    let (_, stored) = db(&app).published_definition("livability", Some(1)).unwrap().unwrap();
+    let (_, stored) = app.db().published_definition("livability", Some(1)).unwrap().unwrap();
     assert_eq!(response.text().await.unwrap(), stored);
 
     assert_eq!(
@@ -263,20 +220,20 @@ async fn export_returns_the_stored_text() {
             .status(),
         404
     );
-    db(&app).store_draft(v1(&app), "test").unwrap();
+    app.db().store_draft(v1(&app), "test").unwrap();
     let response = get(&app, &client, "/admin/surveys/livability/export?draft=1").await;
     assert_eq!(
         response.headers()["content-disposition"],
         "attachment; filename=\"livability-v2-draft.toml\""
     );
-    let draft = db(&app).draft("livability").unwrap().unwrap();
+    let draft = app.db().draft("livability").unwrap().unwrap();
     assert_eq!(response.text().await.unwrap(), draft.definition);
 }
 
 #[tokio::test]
 async fn forms_without_the_session_csrf_token_are_refused() {
     let app = spawn_app().await;
-    let client = signed_in(&app, "ada", Role::Admin).await;
+    let client = app.signed_in("ada", Role::Admin).await;
     let text = toml::to_string_pretty(&v1(&app)).unwrap();
 
     for import in [
@@ -286,9 +243,9 @@ async fn forms_without_the_session_csrf_token_are_refused() {
         let response = post(&app, &client, "/admin/surveys/livability/import", &import).await;
         assert_eq!(response.status(), 403);
     }
-    assert_eq!(db(&app).draft("livability").unwrap(), None);
+    assert_eq!(app.db().draft("livability").unwrap(), None);
 
-    db(&app).store_draft(v1(&app), "test").unwrap();
+    app.db().store_draft(v1(&app), "test").unwrap();
     let response = post(&app, &client, "/admin/surveys/livability/publish", &[]).await;
     assert_eq!(response.status(), 403);
     assert_eq!(published_versions(&app), vec![1]);
@@ -297,7 +254,7 @@ async fn forms_without_the_session_csrf_token_are_refused() {
 #[tokio::test]
 async fn an_unreadable_file_is_shown_with_its_problem_and_nothing_is_stored() {
     let app = spawn_app().await;
-    let client = signed_in(&app, "dana", Role::Designer).await;
+    let client = app.signed_in("dana", Role::Designer).await;
     let token = csrf(&app, &client).await;
 
     let response = post(
@@ -312,13 +269,13 @@ async fn an_unreadable_file_is_shown_with_its_problem_and_nothing_is_stored() {
     assert!(html.contains("草稿未保存"), "{html}");
     assert!(html.contains("not a valid survey definition"), "{html}");
     assert!(html.contains(&escaped("version = [")), "the text comes back to fix");
-    assert_eq!(db(&app).draft("livability").unwrap(), None);
+    assert_eq!(app.db().draft("livability").unwrap(), None);
 }
 
 #[tokio::test]
 async fn editing_a_published_survey_starts_a_new_draft_from_it() {
     let app = spawn_app().await;
-    let client = signed_in(&app, "dana", Role::Designer).await;
+    let client = app.signed_in("dana", Role::Designer).await;
     let token = csrf(&app, &client).await;
     let page = get(&app, &client, "/admin/surveys/livability?lang=en")
         .await
@@ -336,7 +293,7 @@ async fn editing_a_published_survey_starts_a_new_draft_from_it() {
     .await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/admin/surveys/livability?imported=2");
-    let draft = db(&app).draft("livability").unwrap().expect("draft stored");
+    let draft = app.db().draft("livability").unwrap().expect("draft stored");
     assert_eq!(draft.version, 2);
     let mut copy: RawSurvey = toml::from_str(&draft.definition).unwrap();
     copy.version = 1;
@@ -365,7 +322,7 @@ async fn a_designers_whole_path_from_draft_to_v2_keeps_v1_answers() {
         303
     );
 
-    let client = signed_in(&app, "dana", Role::Designer).await;
+    let client = app.signed_in("dana", Role::Designer).await;
     let token = csrf(&app, &client).await;
     let base = "/admin/surveys/livability";
     // Edit the published survey: a new draft from it.
@@ -457,7 +414,7 @@ async fn a_designers_whole_path_from_draft_to_v2_keeps_v1_answers() {
     assert_eq!(hidden_value(&page.html, "_v"), "2");
     assert!(page.html.contains("야간 가로등 조명에 대해 얼마나 만족하십니까?"));
     assert!(!page.html.contains("id=\"q-safety_food\""));
-    let (_, text) = db(&app).published_definition("livability", Some(2)).unwrap().unwrap();
+    let (_, text) = app.db().published_definition("livability", Some(2)).unwrap().unwrap();
     let v2 = Survey::from_toml("v2", &text).unwrap();
     let mut v2_answers = valid_answers(&v2);
     v2_answers.push(("_v".into(), "2".into()));
@@ -474,7 +431,7 @@ async fn a_designers_whole_path_from_draft_to_v2_keeps_v1_answers() {
     assert!(stored[0].answers.iter().any(|(q, _)| q == "safety_food"));
     assert!(stored[1].answers.iter().any(|(q, _)| q == "safety_lighting"));
     assert!(!stored[1].answers.iter().any(|(q, _)| q == "safety_food"));
-    assert_eq!(db(&app).response_counts("livability").unwrap(), vec![(1, 1), (2, 1)]);
+    assert_eq!(app.db().response_counts("livability").unwrap(), vec![(1, 1), (2, 1)]);
     let list = get(&app, &client, "/admin/surveys?lang=en").await.text().await.unwrap();
     assert!(list.contains("v1: 1") && list.contains("v2: 1"), "{list}");
 }
@@ -482,7 +439,7 @@ async fn a_designers_whole_path_from_draft_to_v2_keeps_v1_answers() {
 #[tokio::test]
 async fn a_designer_creates_a_new_survey_in_the_browser() {
     let app = spawn_app().await;
-    let client = signed_in(&app, "dana", Role::Designer).await;
+    let client = app.signed_in("dana", Role::Designer).await;
     let token = csrf(&app, &client).await;
     let list = get(&app, &client, "/admin/surveys?lang=en").await.text().await.unwrap();
     assert!(list.contains("New survey"), "{list}");
@@ -500,7 +457,7 @@ async fn a_designer_creates_a_new_survey_in_the_browser() {
     .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/admin/surveys/pride-2027?imported=1");
-    let draft = db(&app).draft("pride-2027").unwrap().expect("stored as a draft");
+    let draft = app.db().draft("pride-2027").unwrap().expect("stored as a draft");
     assert_eq!(draft.version, 1);
     // Not served to residents until it is published.
     assert_eq!(app.get("/s/pride-2027").await.status(), 404);
@@ -525,7 +482,7 @@ async fn a_designer_creates_a_new_survey_in_the_browser() {
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("not a valid survey definition"));
     // Statisticians cannot create surveys.
-    let stat = signed_in(&app, "sam", Role::Statistician).await;
+    let stat = app.signed_in("sam", Role::Statistician).await;
     let stat_token = csrf(&app, &stat).await;
     let r = post(
         &app,

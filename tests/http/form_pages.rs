@@ -40,7 +40,7 @@ async fn form_renders_in_each_language_with_accessible_structure() {
             !foreign.contains("required"),
             "{lang}: conditional question is not HTML-required"
         );
-        assert!(page.csrf.len() == 32 && page.form_token.len() == 32);
+        assert!(page.csrf.len() == 32 && page.form_token.len() == 56);
         assert!(html.contains("/static/style.css"));
         assert!(!html.contains("https://"), "{lang}: no external assets");
     }

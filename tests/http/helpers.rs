@@ -1,11 +1,16 @@
 //! `spawn_app`: a real server on an ephemeral port over a fresh SQLite file
 //! in a temporary folder, plus small helpers to read pages and fill forms.
 
+use civicpulse::account::{Role, Username};
 use civicpulse::config::ServeConfig;
 use civicpulse::db::{Database, DatabaseUrl, StoredResponse};
 use civicpulse::survey::{builtin_definitions, QuestionKind, Survey};
+use civicpulse::web::limits::{Limit, Limits};
 use civicpulse::web::Application;
 use std::path::PathBuf;
+
+/// The password of every staff account the tests create.
+pub const PASSWORD: &str = "correct horse 42";
 
 pub struct TestApp {
     pub address: String,
@@ -21,18 +26,37 @@ pub async fn spawn_app() -> TestApp {
 /// `spawn_app`, but `prepare` runs on the database (built-in survey
 /// already stored) before the server starts and loads what is published.
 pub async fn spawn_app_after(prepare: impl FnOnce(&Database)) -> TestApp {
+    spawn_app_with(prepare, |_| {}).await
+}
+
+/// Limits no test reaches unless it means to: every test client is the
+/// same address.
+pub fn roomy_limits() -> Limits {
+    let roomy = Limit {
+        per_hour: 1_000_000,
+        burst: 100_000,
+    };
+    Limits {
+        submit: roomy,
+        code: roomy,
+        sign_in: roomy,
+        api: roomy,
+    }
+}
+
+/// `spawn_app_after`, with `configure` changing the server's settings
+/// (which start with [`roomy_limits`]).
+pub async fn spawn_app_with(prepare: impl FnOnce(&Database), configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let db_path = dir.path().join("civicpulse-test.db");
     {
         let (db, _) = civicpulse::registry::open(&DatabaseUrl::Sqlite(db_path.clone()), None).expect("db opens");
         prepare(&db);
     }
-    let config = ServeConfig {
-        bind: "127.0.0.1:0".into(),
-        database: DatabaseUrl::Sqlite(db_path.clone()),
-        defs_dir: None,
-        workers: Some(1),
-    };
+    let mut config = ServeConfig::new("127.0.0.1:0", DatabaseUrl::Sqlite(db_path.clone()));
+    config.workers = Some(1);
+    config.limits = roomy_limits();
+    configure(&mut config);
     let app = Application::build(&config).expect("server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -109,8 +133,33 @@ impl TestApp {
             .expect("POST")
     }
 
+    pub fn db(&self) -> Database {
+        Database::open(&DatabaseUrl::Sqlite(self.db_path.clone())).expect("db opens")
+    }
+
+    /// A staff account `name` with `role` and [`PASSWORD`].
+    pub fn add_user(&self, name: &str, role: Role) {
+        self.db()
+            .create_user(&Username::parse(name).unwrap(), role, PASSWORD, "test")
+            .expect("user created");
+    }
+
+    /// A browser signed in as a new account `name` with `role`.
+    pub async fn signed_in(&self, name: &str, role: Role) -> reqwest::Client {
+        self.add_user(name, role);
+        let client = new_client();
+        let html = get(self, &client, "/login?lang=en").await.text().await.unwrap();
+        let pairs = vec![
+            ("_csrf".to_string(), hidden_value(&html, "_csrf")),
+            ("username".to_string(), name.to_string()),
+            ("password".to_string(), PASSWORD.to_string()),
+        ];
+        assert_eq!(post(self, &client, "/login", &pairs).await.status(), 303, "signed in");
+        client
+    }
+
     pub fn stored(&self) -> Vec<StoredResponse> {
-        let db = Database::open(&DatabaseUrl::Sqlite(self.db_path.clone())).expect("db opens");
+        let db = self.db();
         let mut all = Vec::new();
         db.for_each_response("livability", |r| -> Result<(), civicpulse::db::DbError> {
             all.push(r);
@@ -205,4 +254,25 @@ pub fn with_tokens(page: &FormPage, lang: &str, answers: &[(String, String)]) ->
 /// Text as handlebars escapes it into HTML.
 pub fn escaped(text: &str) -> String {
     handlebars::html_escape(text)
+}
+
+/// GET `path` with `client` (its own cookie jar).
+pub async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> reqwest::Response {
+    client.get(app.url(path)).send().await.expect("GET")
+}
+
+/// POST a form to `path` with `client`.
+pub async fn post(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    pairs: &[(String, String)],
+) -> reqwest::Response {
+    client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode_pairs(pairs))
+        .send()
+        .await
+        .expect("POST")
 }

@@ -3,17 +3,9 @@
 //! `civicpulse user add`.
 
 use crate::helpers::*;
-use civicpulse::db::{Database, DatabaseUrl, Role, Username};
+use civicpulse::account::Role;
 use std::io::Write;
 use std::process::{Command, Stdio};
-
-const PASSWORD: &str = "correct horse 42";
-
-fn add_user(app: &TestApp, name: &str, role: Role) {
-    let db = Database::open(&DatabaseUrl::Sqlite(app.db_path.clone())).expect("db opens");
-    db.create_user(&Username::parse(name).unwrap(), role, PASSWORD, "test")
-        .expect("user created");
-}
 
 /// One browser (its own cookie jar) on the test server.
 struct Browser<'a> {
@@ -121,7 +113,7 @@ async fn anonymous_visitors_are_sent_to_the_login_form() {
 #[tokio::test]
 async fn a_wrong_password_or_unknown_user_gets_the_same_answer_and_no_session() {
     let app = spawn_app().await;
-    add_user(&app, "alice", Role::Designer);
+    app.add_user("alice", Role::Designer);
     let browser = Browser::new(&app);
     let wrong = browser.sign_in("alice", "not the password").await;
     assert_eq!(wrong.status(), 401);
@@ -147,7 +139,7 @@ async fn a_wrong_password_or_unknown_user_gets_the_same_answer_and_no_session() 
 #[tokio::test]
 async fn signing_in_opens_the_staff_home_with_a_strict_http_only_cookie() {
     let app = spawn_app().await;
-    add_user(&app, "alice", Role::Designer);
+    app.add_user("alice", Role::Designer);
     let browser = Browser::new(&app);
     let response = browser.sign_in("Alice", PASSWORD).await;
     assert_eq!(response.status(), 303);
@@ -179,7 +171,7 @@ async fn signing_in_opens_the_staff_home_with_a_strict_http_only_cookie() {
 #[tokio::test]
 async fn the_session_cookie_is_secure_behind_an_https_proxy() {
     let app = spawn_app().await;
-    add_user(&app, "alice", Role::Admin);
+    app.add_user("alice", Role::Admin);
     let page = app
         .client
         .get(app.url("/login"))
@@ -214,7 +206,7 @@ async fn the_session_cookie_is_secure_behind_an_https_proxy() {
 #[tokio::test]
 async fn a_login_without_a_matching_csrf_token_is_refused() {
     let app = spawn_app().await;
-    add_user(&app, "alice", Role::Admin);
+    app.add_user("alice", Role::Admin);
     let browser = Browser::new(&app);
     // No cookie at all: a page on another site posting the form.
     let forged = browser
@@ -249,8 +241,8 @@ async fn a_login_without_a_matching_csrf_token_is_refused() {
 #[tokio::test]
 async fn roles_are_checked_on_the_server_and_admins_read_the_audit_log() {
     let app = spawn_app().await;
-    add_user(&app, "sam", Role::Statistician);
-    add_user(&app, "ada", Role::Admin);
+    app.add_user("sam", Role::Statistician);
+    app.add_user("ada", Role::Admin);
 
     let sam = Browser::new(&app);
     assert_eq!(sam.sign_in("sam", PASSWORD).await.status(), 303);
@@ -283,7 +275,7 @@ async fn roles_are_checked_on_the_server_and_admins_read_the_audit_log() {
 #[tokio::test]
 async fn signing_out_ends_the_session_for_every_copy_of_the_cookie() {
     let app = spawn_app().await;
-    add_user(&app, "alice", Role::Admin);
+    app.add_user("alice", Role::Admin);
     let browser = Browser::new(&app);
     let response = browser.sign_in("alice", PASSWORD).await;
     let cookie = session_cookie(&response).unwrap();
@@ -321,7 +313,7 @@ async fn signing_out_ends_the_session_for_every_copy_of_the_cookie() {
 #[tokio::test]
 async fn signing_in_again_replaces_the_session() {
     let app = spawn_app().await;
-    add_user(&app, "alice", Role::Admin);
+    app.add_user("alice", Role::Admin);
     let browser = Browser::new(&app);
     let first = session_cookie(&browser.sign_in("alice", PASSWORD).await).unwrap();
     // GET /login now redirects, but the CSRF cookie is the one every form
@@ -351,7 +343,7 @@ async fn signing_in_again_replaces_the_session() {
 
 /// (username, action) of the audit log, newest first.
 fn audit_log(app: &TestApp) -> Vec<(String, String)> {
-    let db = Database::open(&DatabaseUrl::Sqlite(app.db_path.clone())).expect("db opens");
+    let db = app.db();
     db.audit_log(100)
         .unwrap()
         .into_iter()

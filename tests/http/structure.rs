@@ -3,47 +3,10 @@
 //! once; refused operations change nothing.
 
 use crate::helpers::*;
-use civicpulse::db::{Database, DatabaseUrl, Role, Username};
+use civicpulse::account::Role;
 use civicpulse::survey::raw::{RawQuestionType, RawSurvey};
 
-const PASSWORD: &str = "correct horse 42";
 const PAGE: &str = "/admin/surveys/livability/structure";
-
-fn db(app: &TestApp) -> Database {
-    Database::open(&DatabaseUrl::Sqlite(app.db_path.clone())).expect("db opens")
-}
-
-async fn signed_in(app: &TestApp, name: &str, role: Role) -> reqwest::Client {
-    db(app)
-        .create_user(&Username::parse(name).unwrap(), role, PASSWORD, "test")
-        .expect("user created");
-    let client = new_client();
-    let html = client
-        .get(app.url("/login?lang=en"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let pairs = vec![
-        ("_csrf".to_string(), hidden_value(&html, "_csrf")),
-        ("username".to_string(), name.to_string()),
-        ("password".to_string(), PASSWORD.to_string()),
-    ];
-    assert_eq!(post(app, &client, "/login", &pairs).await.status(), 303);
-    client
-}
-
-async fn post(app: &TestApp, client: &reqwest::Client, path: &str, pairs: &[(String, String)]) -> reqwest::Response {
-    client
-        .post(app.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode_pairs(pairs))
-        .send()
-        .await
-        .expect("POST")
-}
 
 async fn csrf(app: &TestApp, client: &reqwest::Client) -> String {
     let html = client
@@ -95,9 +58,9 @@ async fn apply(app: &TestApp, client: &reqwest::Client, pairs: &[(String, String
 #[tokio::test]
 async fn a_designer_edits_the_structure_of_a_draft_step_by_step() {
     let app = spawn_app().await;
-    let dana = signed_in(&app, "dana", Role::Designer).await;
+    let dana = app.signed_in("dana", Role::Designer).await;
     let token = csrf(&app, &dana).await;
-    let (_, v1_text) = db(&app).published_definition("livability", Some(1)).unwrap().unwrap();
+    let (_, v1_text) = app.db().published_definition("livability", Some(1)).unwrap().unwrap();
     let response = post(
         &app,
         &dana,
@@ -294,7 +257,7 @@ async fn a_designer_edits_the_structure_of_a_draft_step_by_step() {
     assert_eq!(exported_draft(&app, &dana).await, draft);
 
     // Every change was audited as survey.edit by the designer.
-    let audit = db(&app).audit_log(100).unwrap();
+    let audit = app.db().audit_log(100).unwrap();
     let edits = audit.iter().filter(|e| e.action == "survey.edit").count();
     assert_eq!(edits, 4);
     assert!(audit
@@ -306,16 +269,16 @@ async fn a_designer_edits_the_structure_of_a_draft_step_by_step() {
 #[tokio::test]
 async fn only_designers_with_the_form_token_may_edit_the_structure() {
     let app = spawn_app().await;
-    let (_, v1_text) = db(&app).published_definition("livability", Some(1)).unwrap().unwrap();
-    db(&app).store_draft(toml::from_str(&v1_text).unwrap(), "dana").unwrap();
-    let before = db(&app).draft("livability").unwrap().unwrap().definition;
+    let (_, v1_text) = app.db().published_definition("livability", Some(1)).unwrap().unwrap();
+    app.db().store_draft(toml::from_str(&v1_text).unwrap(), "dana").unwrap();
+    let before = app.db().draft("livability").unwrap().unwrap().definition;
     let move_up = [
         ("op", "move_question"),
         ("question", "safety_traffic"),
         ("direction", "up"),
     ];
 
-    let sam = signed_in(&app, "sam", Role::Statistician).await;
+    let sam = app.signed_in("sam", Role::Statistician).await;
     let page = sam.get(app.url(PAGE)).send().await.unwrap();
     assert_eq!(page.status(), 200, "statisticians may look");
     let html = page.text().await.unwrap();
@@ -326,8 +289,8 @@ async fn only_designers_with_the_form_token_may_edit_the_structure() {
     let sam_token = csrf(&app, &sam).await;
     assert_eq!(post(&app, &sam, PAGE, &form(&sam_token, &move_up)).await.status(), 403);
 
-    let dana = signed_in(&app, "dana", Role::Designer).await;
+    let dana = app.signed_in("dana", Role::Designer).await;
     let no_token: Vec<(String, String)> = form("", &move_up).into_iter().skip(1).collect();
     assert_eq!(post(&app, &dana, PAGE, &no_token).await.status(), 403);
-    assert_eq!(db(&app).draft("livability").unwrap().unwrap().definition, before);
+    assert_eq!(app.db().draft("livability").unwrap().unwrap().definition, before);
 }

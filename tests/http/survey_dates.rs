@@ -2,14 +2,15 @@
 //! is stored, in the resident's language.
 
 use crate::helpers::*;
-use civicpulse::db::{Database, PublishWindow};
+use civicpulse::db::Database;
 use civicpulse::survey::raw::RawSurvey;
+use civicpulse::survey::schedule::DateWindow;
 
 /// Publish livability v2 (v1's text) with these dates, as the CLI would.
 fn publish_v2(db: &Database, opens: Option<time::Date>, closes: Option<time::Date>) {
     let (_, text) = db.published_definition("livability", None).unwrap().unwrap();
     let raw: RawSurvey = toml::from_str(&text).unwrap();
-    let window = PublishWindow::new(opens, closes).unwrap();
+    let window = DateWindow::new(opens, closes).unwrap();
     assert_eq!(db.import_and_publish(raw, window, "test").unwrap(), 2);
 }
 

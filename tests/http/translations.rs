@@ -4,49 +4,15 @@
 //! `survey::translations` over the built-in survey.
 
 use crate::helpers::*;
-use civicpulse::db::{Database, DatabaseUrl, Role, Username};
+use civicpulse::account::Role;
 use civicpulse::lang::Lang;
 use civicpulse::survey::raw::RawSurvey;
 use civicpulse::survey::translations::{self, Edit};
 
-const PASSWORD: &str = "correct horse 42";
 const MISSING: [&str; 2] = [
     "questions.safety_night.text",
     "questions.district.options.huancui.label",
 ];
-
-fn db(app: &TestApp) -> Database {
-    Database::open(&DatabaseUrl::Sqlite(app.db_path.clone())).expect("db opens")
-}
-
-async fn signed_in(app: &TestApp, name: &str, role: Role) -> reqwest::Client {
-    db(app)
-        .create_user(&Username::parse(name).unwrap(), role, PASSWORD, "test")
-        .expect("user created");
-    let client = new_client();
-    let html = get(app, &client, "/login?lang=en").await.text().await.unwrap();
-    let pairs = vec![
-        ("_csrf".to_string(), hidden_value(&html, "_csrf")),
-        ("username".to_string(), name.to_string()),
-        ("password".to_string(), PASSWORD.to_string()),
-    ];
-    assert_eq!(post(app, &client, "/login", &pairs).await.status(), 303);
-    client
-}
-
-async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> reqwest::Response {
-    client.get(app.url(path)).send().await.expect("GET")
-}
-
-async fn post(app: &TestApp, client: &reqwest::Client, path: &str, pairs: &[(String, String)]) -> reqwest::Response {
-    client
-        .post(app.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode_pairs(pairs))
-        .send()
-        .await
-        .expect("POST")
-}
 
 async fn csrf(app: &TestApp, client: &reqwest::Client) -> String {
     let html = get(app, client, "/admin").await.text().await.unwrap();
@@ -54,7 +20,7 @@ async fn csrf(app: &TestApp, client: &reqwest::Client) -> String {
 }
 
 fn v1(app: &TestApp) -> RawSurvey {
-    let (_, text) = db(app).published_definition("livability", Some(1)).unwrap().unwrap();
+    let (_, text) = app.db().published_definition("livability", Some(1)).unwrap().unwrap();
     toml::from_str(&text).unwrap()
 }
 
@@ -68,7 +34,7 @@ fn without_two_korean_texts(app: &TestApp) -> RawSurvey {
 }
 
 fn stored_draft(app: &TestApp) -> RawSurvey {
-    toml::from_str(&db(app).draft("livability").unwrap().expect("a draft").definition).unwrap()
+    toml::from_str(&app.db().draft("livability").unwrap().expect("a draft").definition).unwrap()
 }
 
 fn unescape(html: &str) -> String {
@@ -173,8 +139,8 @@ fn missing_texts_are_listed_and_set_by_path_fills_them_back() {
 async fn a_designer_fills_the_missing_korean_texts_and_can_then_publish() {
     let app = spawn_app().await;
     let incomplete = without_two_korean_texts(&app);
-    db(&app).store_draft(incomplete.clone(), "dana").unwrap();
-    let client = signed_in(&app, "dana", Role::Designer).await;
+    app.db().store_draft(incomplete.clone(), "dana").unwrap();
+    let client = app.signed_in("dana", Role::Designer).await;
 
     let response = get(&app, &client, "/admin/surveys/livability/translations?lang=en").await;
     assert_eq!(response.status(), 200);
@@ -220,7 +186,7 @@ async fn a_designer_fills_the_missing_korean_texts_and_can_then_publish() {
     form.extend(fields);
 
     // A statistician may look but not save; a form without the token is refused.
-    let sam = signed_in(&app, "sam", Role::Statistician).await;
+    let sam = app.signed_in("sam", Role::Statistician).await;
     let sam_token = csrf(&app, &sam).await;
     let page = get(&app, &sam, "/admin/surveys/livability/translations").await;
     assert_eq!(page.status(), 200);
@@ -276,7 +242,8 @@ async fn a_designer_fills_the_missing_korean_texts_and_can_then_publish() {
     for lang in ["zh", "en", "ko"] {
         assert!(meter(&html, lang).contains(&format!("{total} / {total}")), "{lang}");
     }
-    let entries: Vec<(String, String)> = db(&app)
+    let entries: Vec<(String, String)> = app
+        .db()
         .audit_log(20)
         .unwrap()
         .into_iter()
@@ -302,8 +269,8 @@ async fn a_designer_fills_the_missing_korean_texts_and_can_then_publish() {
 async fn unknown_paths_are_refused_and_nothing_is_stored() {
     let app = spawn_app().await;
     let incomplete = without_two_korean_texts(&app);
-    db(&app).store_draft(incomplete.clone(), "dana").unwrap();
-    let client = signed_in(&app, "dana", Role::Designer).await;
+    app.db().store_draft(incomplete.clone(), "dana").unwrap();
+    let client = app.signed_in("dana", Role::Designer).await;
     let token = csrf(&app, &client).await;
     let form = vec![
         ("_csrf".to_string(), token),
@@ -324,7 +291,7 @@ async fn unknown_paths_are_refused_and_nothing_is_stored() {
 #[tokio::test]
 async fn without_a_draft_the_page_says_so_and_links_the_survey_page() {
     let app = spawn_app().await;
-    let client = signed_in(&app, "dana", Role::Designer).await;
+    let client = app.signed_in("dana", Role::Designer).await;
     let html = get(&app, &client, "/admin/surveys/livability/translations?lang=en")
         .await
         .text()
@@ -359,8 +326,8 @@ async fn the_preview_shows_the_draft_form_in_korean_and_an_invalid_draft_its_pro
         "밤길은 안전합니까? (초안)",
     )
     .unwrap();
-    db(&app).store_draft(raw.clone(), "dana").unwrap();
-    let client = signed_in(&app, "sam", Role::Statistician).await;
+    app.db().store_draft(raw.clone(), "dana").unwrap();
+    let client = app.signed_in("sam", Role::Statistician).await;
 
     let response = get(
         &app,
@@ -399,7 +366,7 @@ async fn the_preview_shows_the_draft_form_in_korean_and_an_invalid_draft_its_pro
 
     // A draft that does not validate lists its problems instead.
     translations::set_text(&mut raw, "title", Lang::En, "").unwrap();
-    db(&app).store_draft(raw, "dana").unwrap();
+    app.db().store_draft(raw, "dana").unwrap();
     let response = get(&app, &client, "/admin/surveys/livability/preview?lang=ko&draft=1").await;
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();

@@ -6,15 +6,23 @@
 //! forms repeat the session's own CSRF token, stored with the session.
 //! A failed sign-in says only "username or password is not correct", and
 //! costs the same hash verification whether or not the user exists.
+//!
+//! Guessing is slowed three ways: a rate limit per client, and after
+//! repeated failures a lockout with exponential backoff both per account
+//! (stored, so it holds across instances and restarts) and per client.
+//! Every failure and every locked-out attempt goes to the audit log. The
+//! password hash itself runs under `HashGate`, so a burst of sign-ins
+//! cannot take the server's memory.
 
 use super::{
-    blocking, is_csrf_token, local_path, remember_lang, removed_session_cookie, session_cookie, staff_error_page,
-    StaffError, Viewer,
+    blocking, local_path, remember_lang, removed_session_cookie, session_cookie, staff_error_page, StaffError, Viewer,
 };
+use crate::account::verify_password;
 use crate::lang::Lang;
 use crate::web::error::WebErrorKind;
 use crate::web::i18n::{negotiate, query_param};
-use crate::web::security::{csrf_cookie, new_token, tokens_match, CSRF_COOKIE};
+use crate::web::limits::{Action, Busy};
+use crate::web::security::{csrf_cookie, is_csrf_token, new_token, tokens_match, CSRF_COOKIE};
 use crate::web::AppState;
 use actix_web::http::header::{self, ContentType};
 use actix_web::http::StatusCode;
@@ -162,13 +170,86 @@ pub async fn login_submit(
         );
     }
 
+    let client = state.clients.key(&req);
+    let now = std::time::Instant::now();
+    let locked_for = |wait: std::time::Duration| {
+        let minutes = wait.as_secs().div_ceil(60).max(1).to_string();
+        let page = LoginPage {
+            csrf_token: &csrf,
+            next: next.as_deref(),
+            username: &username,
+            errors: vec![LoginError {
+                anchor: None,
+                message: state
+                    .renderer
+                    .messages
+                    .text(lang, "staff_login_locked", &[("minutes", &minutes)]),
+            }],
+            has_errors: true,
+        };
+        let mut response = render_login(&state, &req, StatusCode::TOO_MANY_REQUESTS, lang, &page)?;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.as_secs().max(1)));
+        Ok::<_, StaffError>(response)
+    };
+    if let Err(wait) = state.limit(&req, Action::SignIn) {
+        log::info!("sign-in refused: over the rate limit");
+        return locked_for(wait);
+    }
     let db = state.db.clone();
     let name = username.clone();
-    let user = blocking(&state, lang, move || db.authenticate(&name, &password)).await?;
-    let Some(user) = user else {
-        log::info!("sign-in refused: wrong username or password");
-        return refuse(StatusCode::UNAUTHORIZED, Some("username"), "staff_login_failed", &csrf);
+    let candidate = blocking(&state, lang, move || db.sign_in_candidate(&name)).await?;
+    let account = candidate.as_ref().map(|c| c.user.id);
+    let account_lock = candidate
+        .as_ref()
+        .and_then(|c| c.locked_until)
+        .map(|until| until - time::OffsetDateTime::now_utc())
+        .filter(|left| left.is_positive())
+        .map(|left| std::time::Duration::from_secs(left.whole_seconds().max(1) as u64));
+    if let Some(wait) = account_lock.or_else(|| state.limiter.sign_in_locked(client, now)) {
+        let db = state.db.clone();
+        let name = username.clone();
+        let why = if account_lock.is_some() {
+            "account locked"
+        } else {
+            "client locked"
+        };
+        blocking(&state, lang, move || db.record_locked_sign_in(&name, account, why)).await?;
+        log::info!("sign-in refused: {why}");
+        return locked_for(wait);
+    }
+    let stored_hash = candidate.as_ref().map(|c| c.password_hash.clone());
+    let verified = state
+        .hashing
+        .run(move || verify_password(&password, stored_hash.as_deref()))
+        .await;
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(Busy) => {
+            log::warn!("sign-in refused: too many password checks waiting");
+            return Ok(staff_error_page(
+                &state.renderer,
+                StatusCode::SERVICE_UNAVAILABLE,
+                lang,
+                "staff_login_busy_title",
+                "staff_login_busy_message",
+            ));
+        }
     };
+    let user = match candidate {
+        Some(c) if verified => c.user,
+        _ => {
+            let db = state.db.clone();
+            let name = username.clone();
+            let at = time::OffsetDateTime::now_utc();
+            blocking(&state, lang, move || db.record_failed_sign_in(&name, account, at)).await?;
+            state.limiter.sign_in_failed(client, now);
+            log::info!("sign-in refused: wrong username or password");
+            return refuse(StatusCode::UNAUTHORIZED, Some("username"), "staff_login_failed", &csrf);
+        }
+    };
+    state.limiter.sign_in_succeeded(client);
     let db = state.db.clone();
     let signed_in = user.clone();
     let old = viewer.session.as_ref().and(viewer.token.clone());

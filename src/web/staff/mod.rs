@@ -11,6 +11,7 @@
 //! language. Staff responses are never cached.
 
 mod auth;
+mod fieldwork;
 mod pages;
 mod structure;
 mod surveys;
@@ -20,7 +21,8 @@ use super::error::WebError;
 use super::i18n::{negotiate, query_lang, LANG_COOKIE};
 use super::render::Renderer;
 use super::AppState;
-use crate::db::{Role, Session, SESSION_LIFETIME};
+use crate::account::{Role, SESSION_LIFETIME};
+use crate::db::Session;
 use crate::lang::Lang;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
@@ -89,6 +91,33 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .app_data(web::PayloadConfig::new(surveys::MAX_DEFINITION_FORM_BYTES))
                     .route(web::post().to(surveys::import))
                     .default_service(web::to(super::method_not_allowed)),
+            )
+            .route("/surveys/{slug}/fieldwork", web::get().to(fieldwork::show))
+            .service(
+                web::resource("/surveys/{slug}/fieldwork/wave")
+                    .app_data(web::PayloadConfig::new(fieldwork::MAX_FIELDWORK_FORM_BYTES))
+                    .route(web::post().to(fieldwork::save_wave))
+                    .default_service(web::to(super::method_not_allowed)),
+            )
+            .service(
+                web::resource("/surveys/{slug}/fieldwork/frame")
+                    .app_data(web::PayloadConfig::new(fieldwork::MAX_FIELDWORK_FORM_BYTES))
+                    .route(web::post().to(fieldwork::save_frame))
+                    .default_service(web::to(super::method_not_allowed)),
+            )
+            .service(
+                web::resource("/surveys/{slug}/fieldwork/invitations")
+                    .app_data(web::PayloadConfig::new(fieldwork::MAX_FIELDWORK_FORM_BYTES))
+                    .route(web::post().to(fieldwork::create_batch))
+                    .default_service(web::to(super::method_not_allowed)),
+            )
+            .route(
+                "/surveys/{slug}/invitations/{batch}/codes.csv",
+                web::get().to(fieldwork::batch_csv),
+            )
+            .route(
+                "/surveys/{slug}/invitations/{batch}/letters",
+                web::get().to(fieldwork::batch_letters),
             )
             .service(
                 web::resource("/surveys/{slug}/publish")
@@ -187,11 +216,6 @@ where
 /// Session tokens are 64 lowercase hex digits.
 fn is_session_token(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// Anonymous CSRF tokens (the `cp_csrf` cookie) are 32 lowercase hex digits.
-fn is_csrf_token(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `next` if it is a path on this site: it must start with one `/` (not
@@ -497,7 +521,5 @@ mod tests {
     fn token_shapes() {
         assert!(is_session_token(&"ab".repeat(32)));
         assert!(!is_session_token(&"AB".repeat(32)));
-        assert!(is_csrf_token(&"0f".repeat(16)));
-        assert!(!is_csrf_token("0f"));
     }
 }

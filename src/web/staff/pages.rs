@@ -2,7 +2,7 @@
 //! log (admins only).
 
 use super::{blocking, remember_lang, StaffBar, StaffError, Viewer};
-use crate::db::Role;
+use crate::account::Role;
 use crate::lang::Lang;
 use crate::web::error::WebErrorKind;
 use crate::web::AppState;

@@ -15,7 +15,8 @@
 
 use super::surveys::{draft_problems, editor_form, render, see_other, Problems, EDITORS};
 use super::{blocking, StaffBar, StaffError, Viewer};
-use crate::db::{DbError, DraftError, Role, Session};
+use crate::account::Role;
+use crate::db::{DbError, DraftError, Session};
 use crate::lang::Lang;
 use crate::survey::edit::{self, Direction, EditError};
 use crate::survey::raw::{RawOption, RawQuestion, RawQuestionType, RawShowIf, RawSurvey, RawText};

@@ -11,9 +11,11 @@
 //! the registry residents are served from, so it takes effect at once.
 
 use super::{blocking, remember_lang, staff_error_page, StaffBar, StaffError, Viewer};
-use crate::db::{Availability, DraftError, PublishWindow, Role, Session, StoredSurvey};
+use crate::account::Role;
+use crate::db::{DraftError, Session, StoredSurvey};
 use crate::lang::Lang;
 use crate::survey::raw::RawSurvey;
+use crate::survey::schedule::{parse_date, Availability, DateWindow};
 use crate::web::error::WebErrorKind;
 use crate::web::i18n::query_param;
 use crate::web::security::tokens_match;
@@ -51,7 +53,7 @@ pub(super) fn render(
 /// The status of a survey for the list: from its published version's dates
 /// (today, UTC), or "draft" when nothing is published yet.
 fn status_of(current: Option<&StoredSurvey>) -> &'static str {
-    match current.map(|s| s.availability(time::OffsetDateTime::now_utc().date())) {
+    match current.map(|s| s.window.availability(time::OffsetDateTime::now_utc().date())) {
         None => "draft",
         Some(Availability::Open) => "open",
         Some(Availability::NotYetOpen(_)) => "not_yet_open",
@@ -120,8 +122,8 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, viewer: Viewer) 
                     .map_or_else(|| slug.clone(), |s| s.survey.title.get(lang).to_string()),
                 status,
                 status_label: messages.text(lang, &format!("staff_status_{status}"), &[]),
-                opens_at: date_text(current.as_ref().and_then(|s| s.opens_at)),
-                closes_at: date_text(current.as_ref().and_then(|s| s.closes_at)),
+                opens_at: date_text(current.as_ref().and_then(|s| s.window.opens())),
+                closes_at: date_text(current.as_ref().and_then(|s| s.window.closes())),
                 current_version: current.as_ref().map(|s| s.survey.version),
                 draft_version,
                 versions: counts
@@ -216,6 +218,9 @@ struct DetailPage {
     definition: String,
     opens: String,
     closes: String,
+    /// The current wave's fieldwork, once a version is published.
+    fieldwork_wave: Option<i32>,
+    figures: Option<super::fieldwork::Figures>,
 }
 
 /// What a form left for the page to show again.
@@ -241,8 +246,13 @@ async fn detail_page(
 ) -> Result<HttpResponse, StaffError> {
     let db = state.db.clone();
     let key = slug.clone();
-    let (versions, counts) = blocking(state, lang, move || -> Result<_, crate::db::DbError> {
-        Ok((db.versions(&key)?, db.response_counts(&key)?))
+    let registry = state.surveys();
+    let (versions, counts, report) = blocking(state, lang, move || -> Result<_, crate::analysis::AnalysisError> {
+        let report = match registry.latest(&key) {
+            Some(_) => Some(crate::analysis::fieldwork(&db, &registry, &key, None)?),
+            None => None,
+        };
+        Ok((db.versions(&key)?, db.response_counts(&key)?, report))
     })
     .await?;
     if versions.is_empty() {
@@ -289,6 +299,7 @@ async fn detail_page(
             false,
         ));
     }
+    let slug_for_labels = slug.clone();
     let body = DetailPage {
         staff: StaffBar::new(state, lang, session),
         previews,
@@ -306,6 +317,11 @@ async fn detail_page(
         definition: outcome.definition,
         opens: outcome.opens,
         closes: outcome.closes,
+        fieldwork_wave: report.as_ref().map(|r| r.wave),
+        figures: report.as_ref().map(|r| {
+            let labels = super::fieldwork::stratum_labels(state, &slug_for_labels, &r.stratum_question, lang);
+            super::fieldwork::figures(state, lang, r, &labels)
+        }),
     };
     let title = body.title.clone();
     render(state, req, status, "admin_survey", lang, &title, &body)
@@ -393,7 +409,20 @@ pub(super) async fn editor_form<'v>(
     viewer: &'v Viewer,
     body: &[u8],
 ) -> Result<Result<(Vec<(String, String)>, &'v Session), HttpResponse>, StaffError> {
-    let session = viewer.require(state, EDITORS)?;
+    checked_form(req, state, viewer, body, EDITORS).await
+}
+
+/// The fields of a staff form and the signed-in member with one of
+/// `roles` who sent it, after the role and CSRF checks; `Err` is the
+/// response to send instead.
+pub(super) async fn checked_form<'v>(
+    req: &HttpRequest,
+    state: &AppState,
+    viewer: &'v Viewer,
+    body: &[u8],
+    roles: &[Role],
+) -> Result<Result<(Vec<(String, String)>, &'v Session), HttpResponse>, StaffError> {
+    let session = viewer.require(state, roles)?;
     let pairs = state.form_pairs(req, body, viewer.lang)?;
     let csrf = pairs.iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v.as_str());
     if !csrf.is_some_and(|field| tokens_match(&session.csrf_token, field)) {
@@ -413,7 +442,7 @@ pub(super) async fn editor_form<'v>(
     Ok(Ok((pairs, session)))
 }
 
-fn field(pairs: &[(String, String)], name: &str) -> String {
+pub(super) fn field(pairs: &[(String, String)], name: &str) -> String {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -569,9 +598,9 @@ pub async fn publish(
         closes: closes.clone(),
         ..Outcome::default()
     };
-    let date = |text: &str| (!text.is_empty()).then(|| PublishWindow::parse_date(text)).transpose();
+    let date = |text: &str| (!text.is_empty()).then(|| parse_date(text)).transpose();
     let window = match (date(&opens), date(&closes)) {
-        (Ok(o), Ok(c)) => PublishWindow::new(o, c).map_err(|e| vec![e.to_string()]),
+        (Ok(o), Ok(c)) => DateWindow::new(o, c).map_err(|e| vec![e.to_string()]),
         (o, c) => Err([o.err(), c.err()].into_iter().flatten().collect()),
     };
     let window = match window {

@@ -17,7 +17,8 @@
 
 use super::surveys::{draft_problems, editor_form, render, see_other, Problems, EDITORS};
 use super::{blocking, StaffBar, StaffError, Viewer};
-use crate::db::{DraftError, Role, Session};
+use crate::account::Role;
+use crate::db::{DraftError, Session};
 use crate::lang::Lang;
 use crate::survey::raw::RawSurvey;
 use crate::survey::translations::{self, Edit, UnknownPath};

@@ -1,7 +1,11 @@
 //! The command line: `serve` (the default), `validate`, `survey` (including
 //! the designers' drafts: `survey import`, `survey publish`, `survey
-//! export`), `export`, `user` (staff accounts) and the statistics commands.
-//! Flags win over environment variables, which win over defaults.
+//! export`), `export`, `user` (staff accounts), the fieldwork commands
+//! (`wave`, `frame`, `invitations`, `fieldwork`; see `fieldwork`) and the
+//! statistics commands. Flags win over environment variables, which win
+//! over defaults.
+
+mod fieldwork;
 
 use crate::config::{self, ServeConfig};
 use crate::db::DatabaseUrl;
@@ -33,6 +37,9 @@ pub struct StoreArgs {
     /// Folder of extra survey definitions (default: survey-defs/ when it exists).
     #[arg(long, global = true, env = "CIVICPULSE_DEFS")]
     pub defs: Option<PathBuf>,
+    /// The server key file (default: beside the database, NAME.key for NAME.db).
+    #[arg(long, global = true, env = "CIVICPULSE_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -43,6 +50,19 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, env = "CIVICPULSE_WORKERS")]
     pub workers: Option<usize>,
+    /// A reverse proxy (IP address) whose X-Forwarded-For / Forwarded
+    /// headers name the client; repeat for several.
+    #[arg(long, env = "CIVICPULSE_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+    /// A per-client limit, ACTION=N/h (or /m, /d) with ACTION submit, code,
+    /// signin or api; repeat for several. Defaults: submit=120/h, code=30/h,
+    /// signin=30/h, api=3600/h.
+    #[arg(long, env = "CIVICPULSE_RATE_LIMIT", value_delimiter = ',')]
+    pub rate_limit: Vec<crate::web::limits::LimitSetting>,
+    /// The address residents open (e.g. https://survey.example.gov.cn), as
+    /// printed on invitation letters; default: the address staff use.
+    #[arg(long, env = "CIVICPULSE_PUBLIC_URL")]
+    pub public_url: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -98,6 +118,27 @@ pub enum Command {
     /// Manage staff accounts (admin, designer, statistician).
     #[command(subcommand)]
     User(UserCommand),
+    /// Set up a survey wave: who may answer, strata, dates, helpline.
+    #[command(subcommand)]
+    Wave(fieldwork::WaveCommand),
+    /// The sampling frame of a wave (population per stratum).
+    #[command(subcommand)]
+    Frame(fieldwork::FrameCommand),
+    /// Invitation codes per stratum, as a CSV and printable letters.
+    #[command(subcommand)]
+    Invitations(fieldwork::InvitationsCommand),
+    /// Fieldwork of a wave: invited, completed, response rate (AAPOR RR1),
+    /// design weights, completion times and data-quality flags per stratum.
+    Fieldwork {
+        slug: String,
+        /// Default: the survey's current wave.
+        #[arg(long)]
+        wave: Option<i32>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Write every response of a survey to standard output.
     Export {
         slug: String,
@@ -170,10 +211,10 @@ pub enum SurveyCommand {
 #[derive(Debug, Args, Clone)]
 pub struct WindowArgs {
     /// First day residents may answer (YYYY-MM-DD); only when publishing.
-    #[arg(long, value_parser = crate::db::PublishWindow::parse_date)]
+    #[arg(long, value_parser = crate::survey::schedule::parse_date)]
     pub opens: Option<time::Date>,
     /// Last day residents may answer (YYYY-MM-DD); only when publishing.
-    #[arg(long, value_parser = crate::db::PublishWindow::parse_date)]
+    #[arg(long, value_parser = crate::survey::schedule::parse_date)]
     pub closes: Option<time::Date>,
 }
 
@@ -204,6 +245,14 @@ pub struct IndexArgs {
     /// Bootstrap random seed (same seed, same result).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Which responses: web, invited, import (comma-separated); default:
+    /// the wave's probability sample (invited, else imported, else web).
+    #[arg(long, value_parser = crate::analysis::parse_sources)]
+    pub source: Option<Vec<crate::fieldwork::Source>>,
+    /// Leave out responses with these data-quality flags: speeder,
+    /// straightliner, burst (comma-separated).
+    #[arg(long, value_parser = crate::fieldwork::quality::parse_flags, default_value = "")]
+    pub exclude_flagged: crate::fieldwork::Flags,
     #[arg(long, value_enum, default_value = "json")]
     pub format: ExportFormat,
 }
@@ -234,6 +283,8 @@ impl IndexArgs {
             margins,
             level: self.level,
             min_cell: self.min_cell,
+            sources: self.source.clone(),
+            exclude_flagged: self.exclude_flagged,
             variance: match self.variance {
                 VarianceArg::Linearized => crate::analysis::Variance::Linearized,
                 VarianceArg::Bootstrap => crate::analysis::Variance::Bootstrap {
@@ -305,6 +356,12 @@ impl StoreArgs {
     /// The database alone, for commands that need no survey definitions.
     fn open_db(&self) -> Result<crate::db::Database, AppError> {
         Ok(crate::db::Database::open(&DatabaseUrl::parse(&self.database)?)?)
+    }
+
+    /// The server key that belongs to `db`.
+    fn key(&self, db: &crate::db::Database) -> Result<crate::crypto::ServerKey, AppError> {
+        let url = DatabaseUrl::parse(&self.database)?;
+        Ok(db.server_key(&config::key_file(self.key_file.clone(), &url))?)
     }
 }
 
@@ -406,9 +463,10 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             store,
         })) => import_definition(&file, publish, &window, &store),
         Some(Command::Survey(SurveyCommand::Publish { slug, window, store })) => {
-            let window = crate::db::PublishWindow::new(window.opens, window.closes)?;
+            let window = crate::survey::schedule::DateWindow::new(window.opens, window.closes)
+                .map_err(crate::db::DraftError::from)?;
             let (db, _) = store.open()?;
-            let version = db.publish_draft(&slug, window, crate::db::COMMAND_LINE_ACTOR)?;
+            let version = db.publish_draft(&slug, window, crate::account::COMMAND_LINE_ACTOR)?;
             println!("published {slug} v{version}");
             Ok(())
         }
@@ -488,6 +546,15 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             }
             Ok(())
         }
+        Some(Command::Wave(command)) => fieldwork::wave(command),
+        Some(Command::Frame(command)) => fieldwork::frame(command),
+        Some(Command::Invitations(command)) => fieldwork::invitations(command),
+        Some(Command::Fieldwork {
+            slug,
+            wave,
+            format,
+            store,
+        }) => fieldwork::fieldwork(&slug, wave, format, &store),
         Some(Command::Export { slug, format, store }) => {
             let (db, registry) = store.open()?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -500,7 +567,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
 }
 
 /// A report to standard output, as pretty JSON or through its CSV writer.
-fn print_report<T: serde::Serialize>(
+pub(crate) fn print_report<T: serde::Serialize>(
     report: &T,
     format: ExportFormat,
     write_csv: fn(&T, &mut dyn Write) -> Result<(), csv::Error>,
@@ -518,11 +585,16 @@ fn print_report<T: serde::Serialize>(
 }
 
 fn serve(args: ServeArgs) -> Result<(), AppError> {
+    let database = DatabaseUrl::parse(&args.store.database)?;
     let config = ServeConfig {
         bind: args.bind,
-        database: DatabaseUrl::parse(&args.store.database)?,
+        key_file: config::key_file(args.store.key_file, &database),
+        database,
         defs_dir: config::defs_dir(args.store.defs),
         workers: args.workers,
+        limits: crate::web::limits::Limits::default().with(&args.rate_limit),
+        trusted_proxies: args.trusted_proxy,
+        public_url: args.public_url,
     };
     let app = crate::web::Application::build(&config)?;
     log::info!("serving on http://{} (database {})", config.bind, config.database);
@@ -550,7 +622,8 @@ fn import_definition(
                 .into(),
         ));
     }
-    let window = crate::db::PublishWindow::new(window.opens, window.closes)?;
+    let window =
+        crate::survey::schedule::DateWindow::new(window.opens, window.closes).map_err(crate::db::DraftError::from)?;
     let text = std::fs::read_to_string(file).map_err(|error| AppError::Input {
         file: name.clone(),
         error,
@@ -563,7 +636,7 @@ fn import_definition(
     })?;
     let slug = raw.slug.clone();
     let (db, _) = store.open()?;
-    let actor = crate::db::COMMAND_LINE_ACTOR;
+    let actor = crate::account::COMMAND_LINE_ACTOR;
     if publish {
         let version = db.import_and_publish(raw, window, actor)?;
         println!("{name}: published {slug} v{version}");
@@ -577,15 +650,15 @@ fn import_definition(
 /// `user add`: everything is checked before the database is touched, and
 /// the password is never logged; a generated one is printed exactly once.
 fn add_user(name: &str, role: &str, store: &StoreArgs) -> Result<(), AppError> {
-    let role: crate::db::Role = role.parse()?;
-    let username = crate::db::Username::parse(name)?;
+    let role: crate::account::Role = role.parse()?;
+    let username = crate::account::Username::parse(name)?;
     let (password, generated) = match piped_password()? {
         Some(password) => (password, false),
-        None => (crate::db::generate_password(), true),
+        None => (crate::account::generate_password(), true),
     };
-    crate::db::check_password(&password)?;
+    crate::account::check_password(&password)?;
     let db = store.open_db()?;
-    db.create_user(&username, role, &password, crate::db::COMMAND_LINE_ACTOR)?;
+    db.create_user(&username, role, &password, crate::account::COMMAND_LINE_ACTOR)?;
     if generated {
         println!("{password}");
         eprintln!("user {username} ({role}) created; the password above is shown only once.");

@@ -1,0 +1,27 @@
+//! Satisfaction indices for statisticians: the glue between storage, the
+//! published definitions, the fieldwork and the pure `stats` engine.
+//!
+//! - `options`: what is asked for, and the errors;
+//! - `load`: which responses of a wave (sources, data-quality exclusions);
+//! - `design`: weights from none, the stored columns, or the sampling frame,
+//!   and raking;
+//! - `prepare`: option codes to item scores and composites;
+//! - `report`: the engine's rows as published figures, JSON and CSV;
+//! - `compare`: two waves; `fieldwork`: the fieldwork figures of a wave.
+//!
+//! No arithmetic of the methodology happens here; that is `stats`'s.
+
+mod compare;
+mod design;
+mod fieldwork;
+mod load;
+mod options;
+mod prepare;
+mod report;
+
+pub use compare::{compare, write_compare_csv, CompareReport, CompareRow, COMPARE_CSV_HEADER};
+pub use design::DesignWeights;
+pub use fieldwork::fieldwork;
+pub use load::{default_sources, flags_of, Exclusions, Selection};
+pub use options::{parse_margins, parse_sources, AnalysisError, IndexOptions, Variance, Weights};
+pub use report::{indices, write_index_csv, IndexReport, IndexRow, TopBox, INDEX_CSV_HEADER};

@@ -1,0 +1,171 @@
+//! What a statistician asks for: weights, variance method, sources,
+//! exclusions, margins; and the errors an analysis can end in.
+
+use crate::db::MarginTotal;
+use crate::fieldwork::wave::UnknownSource;
+use crate::fieldwork::{Flags, Source};
+use crate::stats;
+use serde::Serialize;
+use std::io::Read;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Weights {
+    None,
+    Design,
+    Raked,
+}
+
+impl std::str::FromStr for Weights {
+    type Err = AnalysisError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(Weights::None),
+            "design" => Ok(Weights::Design),
+            "raked" => Ok(Weights::Raked),
+            _ => Err(AnalysisError::Option(format!(
+                "weights must be none, design or raked, not {s:?}"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variance {
+    Linearized,
+    Bootstrap { replicates: usize, seed: u64 },
+}
+
+/// What a statistician asks for (CLI flags and API query parameters).
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// Survey wave; default: the latest wave with responses.
+    pub wave: Option<i32>,
+    /// Group by the answers to this question.
+    pub by: Option<String>,
+    pub weights: Weights,
+    /// Population margins; default for `raked`: those stored for the wave.
+    pub margins: Option<Vec<MarginTotal>>,
+    pub level: f64,
+    pub min_cell: u64,
+    pub variance: Variance,
+    /// Which responses to use; default: the wave's probability sample
+    /// (see [`super::load::default_sources`]).
+    pub sources: Option<Vec<Source>>,
+    /// Leave out responses carrying any of these flags.
+    pub exclude_flagged: Flags,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            wave: None,
+            by: None,
+            weights: Weights::Design,
+            margins: None,
+            level: 0.95,
+            min_cell: 10,
+            variance: Variance::Linearized,
+            sources: None,
+            exclude_flagged: Flags::default(),
+        }
+    }
+}
+
+/// Parse `web,invited` into sources (each once, in a fixed order).
+pub fn parse_sources(list: &str) -> Result<Vec<Source>, AnalysisError> {
+    let mut sources = Vec::new();
+    for part in list.split(',').filter(|s| !s.trim().is_empty()) {
+        let source: Source = part
+            .parse()
+            .map_err(|e: UnknownSource| AnalysisError::Option(e.to_string()))?;
+        if !sources.contains(&source) {
+            sources.push(source);
+        }
+    }
+    if sources.is_empty() {
+        return Err(AnalysisError::Option(
+            "name at least one source: web, invited or import".into(),
+        ));
+    }
+    sources.sort();
+    Ok(sources)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("no survey named {0:?}")]
+    UnknownSurvey(String),
+    #[error("survey {slug:?} has no responses{}", wave.map(|w| format!(" in wave {w}")).unwrap_or_default())]
+    NoResponses { slug: String, wave: Option<i32> },
+    #[error("--by {question:?}: survey {slug:?} has no such question; questions to group by: {choices}")]
+    UnknownBy {
+        slug: String,
+        question: String,
+        choices: String,
+    },
+    #[error("--by {0:?}: only single-choice, Likert and rating questions can define groups")]
+    ByNotChoice(String),
+    #[error(
+        "weights raked need population margins: give --margins FILE.csv (rows question,value,total) \
+         or store them with `civicpulse margins set {slug} FILE.csv --wave {wave}`"
+    )]
+    MarginsRequired { slug: String, wave: i32 },
+    #[error("margins: {0}")]
+    Margins(String),
+    #[error("{0}")]
+    Option(String),
+    #[error(
+        "wave {wave} of {slug:?} has invited responses but no sampling frame, so they have no design weights; \
+         store the frame with `civicpulse frame set {slug} FILE.csv --wave {wave}`"
+    )]
+    NoFrame { slug: String, wave: i32 },
+    #[error("design weights: {0}")]
+    Frame(String),
+    #[error(transparent)]
+    Stats(#[from] stats::StatsError),
+    #[error(transparent)]
+    Database(#[from] crate::db::DbError),
+}
+
+/// Read a margins file: a header `question,value,total`, then one row per
+/// population category. Errors name the row.
+pub fn parse_margins(name: &str, reader: impl Read) -> Result<Vec<MarginTotal>, AnalysisError> {
+    let mut csv = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+    let headers = csv
+        .headers()
+        .map_err(|e| AnalysisError::Margins(format!("{name}: {e}")))?
+        .clone();
+    let names: Vec<&str> = headers
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}'))
+        .collect();
+    if names != ["question", "value", "total"] {
+        return Err(AnalysisError::Margins(format!(
+            "{name}: the header must be question,value,total, not {}",
+            names.join(",")
+        )));
+    }
+    let mut out = Vec::new();
+    for (i, record) in csv.records().enumerate() {
+        let row = i + 2;
+        let record = record.map_err(|e| AnalysisError::Margins(format!("{name}: row {row}: {e}")))?;
+        let total: f64 = record[2].trim().parse().map_err(|_| {
+            AnalysisError::Margins(format!("{name}: row {row}: total {:?} is not a number", &record[2]))
+        })?;
+        if !(total.is_finite() && total > 0.0) {
+            return Err(AnalysisError::Margins(format!(
+                "{name}: row {row}: total must be positive, not {total}"
+            )));
+        }
+        out.push(MarginTotal {
+            question: record[0].trim().to_string(),
+            value: record[1].trim().to_string(),
+            total,
+        });
+    }
+    if out.is_empty() {
+        return Err(AnalysisError::Margins(format!("{name}: no margins in the file")));
+    }
+    Ok(out)
+}

@@ -1,0 +1,381 @@
+//! Indices of one wave: load, design, prepare, estimate, and shape the
+//! engine's rows for JSON and CSV.
+
+use super::design::{design, resolve_margins, DesignChoice, DesignWeights};
+use super::load::{choice_column, choice_question, load_wave, Selection};
+use super::options::{AnalysisError, IndexOptions, Variance, Weights};
+use super::prepare::{level_name, prepare, PreparedItem};
+use crate::db::Database;
+use crate::fieldwork::Source;
+use crate::registry::SurveyRegistry;
+use crate::stats::{self, BootstrapOptions, Estimate, EstimateOptions, Grouping, Kind, Level, Variable};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// One published figure, as JSON/CSV show it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IndexRow {
+    pub level: &'static str,
+    pub id: String,
+    pub group: Option<String>,
+    pub n: u64,
+    pub n_eff: Option<f64>,
+    pub estimate: Option<f64>,
+    pub se: Option<f64>,
+    pub df: u64,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub suppressed: bool,
+    pub low_precision: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_box: Option<TopBox>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TopBox {
+    pub estimate: Option<f64>,
+    pub se: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub suppressed: bool,
+    pub low_precision: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexReport {
+    pub survey: String,
+    pub wave: i32,
+    /// Which responses were used and which left out.
+    #[serde(flatten)]
+    pub selection: Selection,
+    pub weights: Weights,
+    /// Where the design weights came from (before any raking).
+    pub design_weights: DesignWeights,
+    pub level: f64,
+    pub variance: &'static str,
+    /// What a reader of the figures should know (e.g. a frame stratum
+    /// without responses).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub rows: Vec<IndexRow>,
+}
+
+fn note(e: &Estimate) -> Option<String> {
+    e.ci_unavailable.map(|c| c.to_string())
+}
+
+/// Compute every index of one wave.
+pub fn indices(
+    db: &Database,
+    registry: &SurveyRegistry,
+    slug: &str,
+    options: &IndexOptions,
+) -> Result<IndexReport, AnalysisError> {
+    if !(options.level > 0.0 && options.level < 1.0) {
+        return Err(AnalysisError::Option(format!(
+            "level must lie between 0 and 1, not {}",
+            options.level
+        )));
+    }
+    let started = std::time::Instant::now();
+    let wave = load_wave(db, registry, slug, options)?;
+    log::debug!("loaded {} respondents in {:?}", wave.data.len(), started.elapsed());
+    let by_question = options
+        .by
+        .as_deref()
+        .map(|b| choice_question(wave.latest, slug, b))
+        .transpose()?;
+    let totals = resolve_margins(db, slug, wave.wave, options)?;
+    let DesignChoice {
+        design,
+        weights_from,
+        mut notes,
+    } = design(db, &wave, slug, options.weights, totals.as_deref())?;
+    if let Some(variance_note) = left_out_note(&wave.selection) {
+        notes.push(variance_note);
+    }
+    log::debug!("design ready after {:?}", started.elapsed());
+    let prepared = prepare(&wave)?;
+    debug_assert_eq!(prepared.n, wave.data.len());
+    log::debug!("scores and composites ready after {:?}", started.elapsed());
+
+    let mut composite_variables = vec![Variable {
+        level: Level::Overall,
+        id: "overall".into(),
+        score: &prepared.overall,
+        top_box: None,
+    }];
+    for (id, column) in &prepared.dimensions {
+        composite_variables.push(Variable {
+            level: Level::Dimension,
+            id: id.clone(),
+            score: column,
+            top_box: None,
+        });
+    }
+    let group_codes;
+    let group_order: Vec<u32>;
+    let grouping = match by_question {
+        Some(q) => {
+            group_codes = choice_column(wave.latest, q.id.as_str(), &wave);
+            group_order = (0..q.kind.options().len() as u32).collect();
+            Some(Grouping {
+                codes: &group_codes,
+                order: &group_order,
+            })
+        }
+        None => None,
+    };
+    let estimate_options = EstimateOptions {
+        level: options.level,
+        min_cell: options.min_cell,
+        threads: 2,
+    };
+    // Items go through their option codes (one pass gives score and top-two
+    // box); the bootstrap and unclustered designs use score columns.
+    let coded: Vec<stats::CodedItem<'_>> = prepared.items.iter().map(PreparedItem::coded).collect();
+    let coded_rows = match options.variance {
+        Variance::Linearized => stats::estimate_items_coded(&design, &coded, grouping.as_ref(), &estimate_options)?,
+        Variance::Bootstrap { .. } => None,
+    };
+    let item_columns: Vec<(Vec<f64>, Vec<Option<bool>>)> = match coded_rows {
+        Some(_) => Vec::new(),
+        None => prepared
+            .items
+            .iter()
+            .map(|it| (it.score_column(), it.top_column()))
+            .collect(),
+    };
+    let mut variables = composite_variables;
+    let composite_count = variables.len();
+    if coded_rows.is_none() {
+        for (item, (score, top)) in prepared.items.iter().zip(&item_columns) {
+            variables.push(Variable {
+                level: Level::Item,
+                id: item.id.clone(),
+                score,
+                top_box: Some(top),
+            });
+        }
+    }
+    let mut rows = stats::estimate_all(&design, &variables, grouping.as_ref(), &estimate_options)?;
+    if let Some(item_rows) = coded_rows {
+        // Both lists run domain by domain; interleave them into that order.
+        let per_domain = prepared.items.len();
+        let mut merged = Vec::with_capacity(rows.len() + item_rows.len());
+        let mut items = item_rows.into_iter();
+        for chunk in rows.chunks(composite_count) {
+            merged.extend_from_slice(chunk);
+            merged.extend(items.by_ref().take(per_domain));
+        }
+        rows = merged;
+    }
+    log::debug!("{} estimates after {:?}", rows.len(), started.elapsed());
+
+    let variance = match options.variance {
+        Variance::Linearized => "linearized",
+        Variance::Bootstrap { replicates, seed } => {
+            let boot = stats::bootstrap_all(
+                &design,
+                &variables,
+                grouping.as_ref(),
+                &BootstrapOptions {
+                    replicates,
+                    seed,
+                    threads: 2,
+                },
+            )?;
+            let key = |level: Level, id: &str, group: Option<u32>, kind: Kind| {
+                boot.iter()
+                    .find(|b| b.level == level && b.id == id && b.group == group && b.kind == kind)
+                    .and_then(|b| b.se)
+            };
+            for row in &mut rows {
+                row.score = stats::with_standard_error(
+                    &row.score,
+                    key(row.level, &row.id, row.group, Kind::Mean),
+                    Kind::Mean,
+                    &estimate_options,
+                );
+                if let Some(t) = &row.top_box {
+                    let se = key(row.level, &row.id, row.group, Kind::Proportion);
+                    row.top_box = Some(stats::with_standard_error(t, se, Kind::Proportion, &estimate_options));
+                }
+            }
+            "bootstrap"
+        }
+    };
+
+    let group_name = |g: Option<u32>| -> Option<String> {
+        let q = by_question?;
+        g.map(|g| q.kind.options()[g as usize].value.to_string())
+    };
+    let mut out: Vec<IndexRow> = rows
+        .iter()
+        .map(|r| IndexRow {
+            level: level_name(r.level),
+            id: r.id.clone(),
+            group: group_name(r.group),
+            n: r.score.n,
+            n_eff: r.score.n_eff,
+            estimate: r.score.estimate,
+            se: r.score.se,
+            df: r.score.df,
+            ci_low: r.score.ci_low,
+            ci_high: r.score.ci_high,
+            suppressed: r.score.suppressed,
+            low_precision: r.score.low_precision,
+            note: note(&r.score),
+            top_box: r.top_box.as_ref().map(|t| TopBox {
+                estimate: t.estimate,
+                se: t.se,
+                ci_low: t.ci_low,
+                ci_high: t.ci_high,
+                suppressed: t.suppressed,
+                low_precision: t.low_precision,
+                note: note(t),
+            }),
+        })
+        .collect();
+    protect_suppressed_cells(&mut out, options.min_cell);
+    Ok(IndexReport {
+        survey: slug.to_string(),
+        wave: wave.wave,
+        selection: wave.selection,
+        weights: options.weights,
+        design_weights: weights_from,
+        level: options.level,
+        variance,
+        notes,
+        rows: out,
+    })
+}
+
+/// Say which responses of the wave were left out by source, and how to
+/// include them.
+fn left_out_note(selection: &Selection) -> Option<String> {
+    if selection.left_out.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = selection
+        .left_out
+        .iter()
+        .map(|(s, n)| format!("{n} {s} response{}", if *n == 1 { "" } else { "s" }))
+        .collect();
+    let mut all: Vec<&str> = selection.sources.iter().map(|s| s.as_str()).collect();
+    all.extend(
+        selection
+            .left_out
+            .keys()
+            .filter(|s| **s != Source::Import)
+            .map(|s| s.as_str()),
+    );
+    Some(format!(
+        "{} of this wave {} left out; --source {} includes them",
+        parts.join(" and "),
+        if parts.len() == 1 && selection.left_out.values().sum::<u64>() == 1 {
+            "is"
+        } else {
+            "are"
+        },
+        all.join(",")
+    ))
+}
+
+/// Secondary suppression: when exactly one group of a variable is
+/// suppressed, its value could be recovered from the whole-sample figure
+/// and the other groups, so the next smallest group is withheld too.
+fn protect_suppressed_cells(rows: &mut [IndexRow], min_cell: u64) {
+    const NOTE: &str = "suppressed to protect a smaller cell from recovery by subtraction";
+    let mut by_variable: HashMap<(&'static str, String), Vec<usize>> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if r.group.is_some() {
+            by_variable.entry((r.level, r.id.clone())).or_default().push(i);
+        }
+    }
+    for indices in by_variable.values() {
+        let small = |n: u64| n > 0 && n < min_cell;
+        if indices.iter().filter(|&&i| small(rows[i].n)).count() == 1 {
+            let partner = indices
+                .iter()
+                .copied()
+                .filter(|&i| !rows[i].suppressed && rows[i].n > 0)
+                .min_by_key(|&i| rows[i].n);
+            if let Some(p) = partner {
+                let r = &mut rows[p];
+                r.suppressed = true;
+                r.estimate = None;
+                r.se = None;
+                r.ci_low = None;
+                r.ci_high = None;
+                r.low_precision = false;
+                r.note = Some(NOTE.into());
+                if let Some(t) = &mut r.top_box {
+                    *t = TopBox {
+                        estimate: None,
+                        se: None,
+                        ci_low: None,
+                        ci_high: None,
+                        suppressed: true,
+                        low_precision: false,
+                        note: Some(NOTE.into()),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// CSV columns of `indices`: the JSON row flattened.
+pub const INDEX_CSV_HEADER: [&str; 15] = [
+    "level",
+    "id",
+    "group",
+    "n",
+    "n_eff",
+    "estimate",
+    "se",
+    "df",
+    "ci_low",
+    "ci_high",
+    "suppressed",
+    "low_precision",
+    "top_box_estimate",
+    "top_box_ci_low",
+    "top_box_ci_high",
+];
+
+pub(super) fn cell(x: Option<f64>) -> String {
+    x.map(|v| v.to_string()).unwrap_or_default()
+}
+
+pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(INDEX_CSV_HEADER)?;
+    for r in &report.rows {
+        let tb = r.top_box.as_ref();
+        w.write_record([
+            r.level.to_string(),
+            r.id.clone(),
+            r.group.clone().unwrap_or_default(),
+            r.n.to_string(),
+            cell(r.n_eff),
+            cell(r.estimate),
+            cell(r.se),
+            r.df.to_string(),
+            cell(r.ci_low),
+            cell(r.ci_high),
+            r.suppressed.to_string(),
+            r.low_precision.to_string(),
+            cell(tb.and_then(|t| t.estimate)),
+            cell(tb.and_then(|t| t.ci_low)),
+            cell(tb.and_then(|t| t.ci_high)),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -1,0 +1,340 @@
+//! Storing and reading responses: web and invited submissions one at a
+//! time, their data-quality flags, and every response for export.
+//!
+//! An invited response is stored so that nothing leads back to its code
+//! (docs/privacy.md): its id is random, so row order says nothing about
+//! when it came; its time is the day only; it keeps no form token; and the
+//! invitation is marked used in the same transaction with no time at all.
+//! Every other response gets the next id of the low range, so no invited
+//! response's id ever shows up as a neighbour of a timestamped one.
+
+use super::fieldwork::{invitation_use, mark_used, InvitationUse};
+use super::schema::{answers, response_flags, responses, survey_versions};
+use super::{format_timestamp, Conn, Database, DbError, VersionStatus};
+use crate::fieldwork::quality::{BURST_SIZE, BURST_WINDOW};
+use crate::fieldwork::{Flag, Source};
+use crate::lang::Lang;
+use crate::survey::Answers;
+use diesel::prelude::*;
+use rand::Rng;
+
+/// Ids below this are handed out in order (web and imported responses);
+/// invited responses draw theirs at random from above it.
+pub(super) const RANDOM_IDS_FROM: i64 = 1 << 62;
+
+/// A response ready to be written.
+#[derive(Debug, Clone)]
+pub struct NewResponse<'a> {
+    pub version_id: i64,
+    pub slug: &'a str,
+    /// The survey's current wave: web responses go into it, and an
+    /// invitation must belong to it.
+    pub wave: i32,
+    pub lang: Lang,
+    pub submitted_at: time::OffsetDateTime,
+    /// From the form's issue to its submission.
+    pub duration_seconds: Option<u32>,
+    pub answers: &'a Answers,
+    /// `Survey::choice_codes` of the answers.
+    pub choice_codes: &'a [u8],
+    /// Decided from the answers alone (`fieldwork::quality`).
+    pub straightliner: bool,
+    pub how: Submission<'a>,
+}
+
+/// Which way a response comes in, with what makes a second submission of
+/// the same form harmless.
+#[derive(Debug, Clone, Copy)]
+pub enum Submission<'a> {
+    /// The open link; the form token is stored, and unique.
+    Web {
+        form_token: &'a str,
+    },
+    Invited(InvitedSubmission<'a>),
+}
+
+/// An invited submission: the code's lookup key, and a keyed hash of the
+/// form (kept with the invitation, never with the response).
+#[derive(Debug, Clone, Copy)]
+pub struct InvitedSubmission<'a> {
+    pub lookup: &'a str,
+    pub form_mark: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    New(i64),
+    /// The same form was already stored (double tap or reload).
+    Duplicate,
+    /// The invitation code cannot be used (nothing was stored).
+    Refused(InvitationUse),
+}
+
+/// A response as exported: answers in long format, in answer order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResponse {
+    pub id: String,
+    pub version: u32,
+    pub wave: i32,
+    pub lang: String,
+    pub submitted_at: String,
+    pub source: String,
+    pub answers: Vec<(String, String)>,
+}
+
+/// The next id of the ordered range.
+pub(super) fn next_ordered_id(conn: &mut Conn) -> QueryResult<i64> {
+    let max: Option<i64> = responses::table
+        .filter(responses::id.lt(RANDOM_IDS_FROM))
+        .select(diesel::dsl::max(responses::id))
+        .first(conn)?;
+    Ok(max.unwrap_or(0) + 1)
+}
+
+/// The start of a day, the only time kept of an invited response.
+fn day_of(t: time::OffsetDateTime) -> time::OffsetDateTime {
+    t.to_offset(time::UtcOffset::UTC).replace_time(time::Time::MIDNIGHT)
+}
+
+/// Answers in long format: one row per answer (per chosen option for
+/// multi-choice), numbered in answer order.
+pub(super) fn answer_rows(answers: &Answers) -> impl Iterator<Item = (usize, &str, &str)> {
+    answers
+        .iter()
+        .flat_map(|(question, value)| value.stored_values().into_iter().map(move |v| (question, v)))
+        .enumerate()
+        .map(|(position, (question, value))| (position, question, value))
+}
+
+impl Database {
+    /// Write a response, its answers and its flags in one transaction. A
+    /// web form's token is unique, so a second submission of the same
+    /// form stores nothing and reports the first. An invited submission
+    /// uses its invitation in the same transaction, or stores nothing.
+    pub fn insert_response(&self, new: &NewResponse<'_>) -> Result<Inserted, DbError> {
+        self.write_tx(|conn| {
+            let (id, source, wave, stratum, submitted_at, form_token) = match new.how {
+                Submission::Web { form_token } => {
+                    let existing: Option<i64> = responses::table
+                        .filter(responses::form_token.eq(form_token))
+                        .select(responses::id)
+                        .first(conn)
+                        .optional()?;
+                    if existing.is_some() {
+                        return Ok(Inserted::Duplicate);
+                    }
+                    let id = next_ordered_id(conn)?;
+                    (id, Source::Web, new.wave, None, new.submitted_at, Some(form_token))
+                }
+                Submission::Invited(invited) => {
+                    let stratum =
+                        match invitation_use(conn, new.slug, new.wave, invited.lookup, Some(invited.form_mark))? {
+                            InvitationUse::Usable { stratum } => stratum,
+                            InvitationUse::UsedByThisForm => return Ok(Inserted::Duplicate),
+                            refused => return Ok(Inserted::Refused(refused)),
+                        };
+                    if !mark_used(conn, invited.lookup, invited.form_mark)? {
+                        return Ok(Inserted::Refused(InvitationUse::Used));
+                    }
+                    let id = unused_random_id(conn)?;
+                    (
+                        id,
+                        Source::Invited,
+                        new.wave,
+                        Some(stratum),
+                        day_of(new.submitted_at),
+                        None,
+                    )
+                }
+            };
+            diesel::insert_into(responses::table)
+                .values((
+                    responses::id.eq(id),
+                    responses::survey_version_id.eq(new.version_id),
+                    responses::survey_slug.eq(new.slug),
+                    responses::wave.eq(wave),
+                    responses::lang.eq(new.lang.code()),
+                    responses::submitted_at.eq(format_timestamp(submitted_at)),
+                    responses::source.eq(source.as_str()),
+                    responses::form_token.eq(form_token),
+                    responses::stratum.eq(stratum),
+                    responses::choice_codes.eq(new.choice_codes),
+                    responses::duration_seconds.eq(new.duration_seconds.map(|s| s.min(i32::MAX as u32) as i32)),
+                ))
+                .execute(conn)?;
+            let rows: Vec<_> = answer_rows(new.answers)
+                .map(|(position, question, value)| {
+                    (
+                        answers::response_id.eq(id),
+                        answers::position.eq(position as i32),
+                        answers::question_id.eq(question),
+                        answers::value.eq(value),
+                    )
+                })
+                .collect();
+            diesel::insert_into(answers::table).values(&rows).execute(conn)?;
+            if new.straightliner {
+                flag(conn, &[id], Flag::Straightliner)?;
+            }
+            if source == Source::Web {
+                flag_burst(conn, new, id)?;
+            }
+            Ok(Inserted::New(id))
+        })
+    }
+
+    /// Number of responses per published version of a survey: (version, count).
+    pub fn response_counts(&self, slug: &str) -> Result<Vec<(u32, i64)>, DbError> {
+        let rows: Vec<(i32, i64)> = survey_versions::table
+            .left_join(responses::table)
+            .filter(survey_versions::slug.eq(slug))
+            .filter(survey_versions::status.eq(VersionStatus::Published.as_str()))
+            .group_by(survey_versions::version)
+            .select((survey_versions::version, diesel::dsl::count(responses::id.nullable())))
+            .order(survey_versions::version)
+            .load(&mut self.conn()?)?;
+        Ok(rows.into_iter().map(|(v, n)| (v as u32, n)).collect())
+    }
+
+    /// Visit every response of a survey in submission order without
+    /// holding them all in memory.
+    pub fn for_each_response<E: From<DbError>>(
+        &self,
+        slug: &str,
+        mut visit: impl FnMut(StoredResponse) -> Result<(), E>,
+    ) -> Result<(), E> {
+        type Row = (
+            i64,
+            Option<String>,
+            i32,
+            i32,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
+        let mut conn = self.conn()?;
+        let rows = responses::table
+            .inner_join(survey_versions::table)
+            .left_join(answers::table)
+            .filter(responses::survey_slug.eq(slug))
+            .order((responses::id, answers::position.nullable()))
+            .select((
+                responses::id,
+                responses::external_id,
+                survey_versions::version,
+                responses::wave,
+                responses::lang,
+                responses::submitted_at,
+                responses::source,
+                answers::question_id.nullable(),
+                answers::value.nullable(),
+            ))
+            .load_iter::<Row, diesel::connection::DefaultLoadingMode>(&mut conn)
+            .map_err(DbError::from)?;
+        let mut current: Option<(i64, StoredResponse)> = None;
+        for row in rows {
+            let (id, external_id, version, wave, lang, submitted_at, source, question, value) =
+                row.map_err(DbError::from)?;
+            if current.as_ref().is_none_or(|(cur, _)| *cur != id) {
+                if let Some((_, done)) = current.take() {
+                    visit(done)?;
+                }
+                let response = StoredResponse {
+                    id: external_id.unwrap_or_else(|| id.to_string()),
+                    version: version as u32,
+                    wave,
+                    lang,
+                    submitted_at,
+                    source,
+                    answers: Vec::new(),
+                };
+                current = Some((id, response));
+            }
+            if let (Some(q), Some(v), Some((_, response))) = (question, value, current.as_mut()) {
+                response.answers.push((q, v));
+            }
+        }
+        if let Some((_, done)) = current {
+            visit(done)?;
+        }
+        Ok(())
+    }
+
+    /// The waves that have responses, oldest first.
+    pub fn waves(&self, slug: &str) -> Result<Vec<i32>, DbError> {
+        Ok(responses::table
+            .filter(responses::survey_slug.eq(slug))
+            .select(responses::wave)
+            .distinct()
+            .order(responses::wave)
+            .load(&mut self.conn()?)?)
+    }
+}
+
+/// A random id of the upper range that no response has.
+fn unused_random_id(conn: &mut Conn) -> QueryResult<i64> {
+    loop {
+        let id = rand::rng().random_range(RANDOM_IDS_FROM..i64::MAX);
+        let taken: i64 = responses::table.filter(responses::id.eq(id)).count().get_result(conn)?;
+        if taken == 0 {
+            return Ok(id);
+        }
+    }
+}
+
+pub(super) fn flag(conn: &mut Conn, ids: &[i64], flag: Flag) -> QueryResult<usize> {
+    let rows: Vec<_> = ids
+        .iter()
+        .map(|&id| {
+            (
+                response_flags::response_id.eq(id),
+                response_flags::flag.eq(flag.as_str()),
+            )
+        })
+        .collect();
+    diesel::insert_into(response_flags::table)
+        .values(&rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+}
+
+/// When the response just stored makes [`BURST_SIZE`] identical open-link
+/// responses to its version within [`BURST_WINDOW`], flag them all.
+fn flag_burst(conn: &mut Conn, new: &NewResponse<'_>, id: i64) -> QueryResult<()> {
+    let since = format_timestamp(new.submitted_at - BURST_WINDOW);
+    let same: Vec<i64> = responses::table
+        .filter(responses::survey_slug.eq(new.slug))
+        .filter(responses::source.eq(Source::Web.as_str()))
+        .filter(responses::submitted_at.ge(since))
+        .filter(responses::survey_version_id.eq(new.version_id))
+        .filter(responses::choice_codes.eq(new.choice_codes))
+        .select(responses::id)
+        .load(conn)?;
+    debug_assert!(same.contains(&id));
+    if same.len() >= BURST_SIZE {
+        flag(conn, &same, Flag::Burst)?;
+    }
+    Ok(())
+}
+
+impl Database {
+    /// How many responses of a wave came in each way.
+    pub fn source_counts(&self, slug: &str, wave: i32) -> Result<Vec<(Source, u64)>, DbError> {
+        let rows: Vec<(String, i64)> = responses::table
+            .filter(responses::survey_slug.eq(slug))
+            .filter(responses::wave.eq(wave))
+            .group_by(responses::source)
+            .select((responses::source, diesel::dsl::count_star()))
+            .load(&mut self.conn()?)?;
+        rows.into_iter()
+            .map(|(source, n)| {
+                let source = source
+                    .parse::<Source>()
+                    .map_err(|e| DbError::Query(diesel::result::Error::DeserializationError(e.to_string().into())))?;
+                Ok((source, n as u64))
+            })
+            .collect()
+    }
+}

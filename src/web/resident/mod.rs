@@ -1,0 +1,650 @@
+//! The resident's pages: the start page of an invitation wave, the survey
+//! form, its submission and the thank-you page. Handlers translate HTTP
+//! into calls on the survey model, the fieldwork rules and the database,
+//! and back into pages; they make no decisions of their own about what an
+//! answer means.
+//!
+//! Whatever happens to a submission, the answers given so far are either
+//! stored or sent back filled in: a refused form (expired, forged, over the
+//! rate limit, a wrong code, a missing answer) comes back with every answer
+//! and a specific message, in the resident's language.
+
+mod start;
+mod view;
+
+pub use start::start;
+pub(crate) use view::{render_form, CodeView, FormView, HiddenField, Preview, PreviewLink};
+
+use super::error::{WebError, WebErrorKind};
+use super::i18n::{negotiate, query_lang, query_param, LANG_COOKIE};
+use super::limits::Action;
+use super::security::{
+    csrf_cookie, is_csrf_token, issue_form_token, new_token, tokens_match, verify_form_token, FormBinding,
+    FormTokenProblem, CSRF_COOKIE,
+};
+use super::AppState;
+use crate::crypto::Purpose;
+use crate::db::{Inserted, InvitationUse, InvitedSubmission, NewResponse, StoredSurvey, Submission};
+use crate::fieldwork::quality::{is_straightliner, straightline_blocks};
+use crate::fieldwork::{Access, CodeError, CurrentWave, InvitationCode};
+use crate::lang::Lang;
+use crate::survey::schedule::Availability;
+use crate::survey::{RawAnswers, Survey};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header::{self, ContentType};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::Serialize;
+use std::sync::Arc;
+use view::{FormError, CODE_ANCHOR};
+
+/// Largest form body accepted. The longest possible honest submission
+/// (every text at its maximum, percent-encoded) stays far below it.
+pub const MAX_FORM_BYTES: usize = 256 * 1024;
+
+/// Hidden fields the form carries besides the answers.
+const FIELD_CSRF: &str = "_csrf";
+const FIELD_FORM: &str = "_form";
+const FIELD_LANG: &str = "_lang";
+const FIELD_VERSION: &str = "_v";
+const FIELD_SWITCH: &str = "_switch_lang";
+const FIELD_CODE: &str = "_code";
+
+/// A survey as residents can answer it today: its current version and wave.
+pub(crate) struct Answering {
+    pub(crate) stored: Arc<StoredSurvey>,
+    pub(crate) current: CurrentWave,
+}
+
+pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let lang = negotiate(&req);
+    #[derive(Serialize)]
+    struct Item<'a> {
+        slug: &'a str,
+        title: &'a str,
+        href: String,
+    }
+    #[derive(Serialize)]
+    struct Home<'a> {
+        surveys: Vec<Item<'a>>,
+    }
+    let registry = state.surveys();
+    let today = time::OffsetDateTime::now_utc().date();
+    let current: Vec<_> = registry.current().cloned().collect();
+    let db = state.db.clone();
+    let slugs: Vec<String> = current.iter().map(|s| s.survey.slug.to_string()).collect();
+    let waves = web::block(move || {
+        slugs
+            .iter()
+            .map(|slug| db.wave_settings(slug))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?
+    .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?;
+    // Only surveys residents can answer today are offered.
+    let surveys = current
+        .iter()
+        .zip(&waves)
+        .filter(|(s, waves)| {
+            let wave = CurrentWave::choose(waves, today);
+            s.window.availability(today).and(wave.availability(today)) == Availability::Open
+        })
+        .map(|(s, _)| Item {
+            slug: s.survey.slug.as_str(),
+            title: s.survey.title.get(lang),
+            href: format!("/s/{}?lang={}", s.survey.slug, lang.code()),
+        })
+        .collect();
+    let title = state.renderer.messages.text(lang, "site_name", &[]);
+    let html = state
+        .renderer
+        .render("home", lang, &title, false, &Home { surveys })
+        .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?;
+    Ok(with_lang_cookie(&req, HttpResponse::Ok())
+        .content_type(ContentType::html())
+        .body(html))
+}
+
+/// GET /s/{slug}: a fresh, empty form; or, in a wave that takes
+/// invitation codes, the start page where the code is entered (filled in
+/// from `?code=` when the resident came from a letter's QR code).
+pub async fn show_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let lang = negotiate(&req);
+    let answering = state.answering(lang, &path).await?;
+    let access = answering.current.access();
+    let without_code = query_param(req.query_string(), "open").as_deref() == Some("1");
+    if access.takes_codes() && !(access.admits_open_link() && without_code) {
+        let code = query_param(req.query_string(), "code").unwrap_or_default();
+        return start::start_page(&state, &req, &answering, lang, &code, None, StatusCode::OK);
+    }
+    let csrf = req
+        .cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| is_csrf_token(v))
+        .unwrap_or_else(new_token);
+    let survey = &answering.stored.survey;
+    let form_token = state.issue_form_token(survey, &csrf);
+    let html = blank_form(&state, survey, lang)?
+        .replace(CSRF_SENTINEL, &csrf)
+        .replace(FORM_SENTINEL, &form_token);
+    let mut response = with_lang_cookie(&req, HttpResponse::Ok());
+    response
+        .cookie(csrf_cookie(&req, &csrf))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    Ok(response.content_type(ContentType::html()).body(html))
+}
+
+/// Stand-ins for the tokens in a cached blank form: the same shape as the
+/// real ones, so the page is exactly what a direct rendering gives, and
+/// never issued in practice (a CSRF token is 128 random bits; a form
+/// token carries a MAC).
+const CSRF_SENTINEL: &str = "c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5";
+const FORM_SENTINEL: &str = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
+
+/// A blank form with sentinel tokens, rendered on first use and then
+/// reused: the page is the same for everyone but for its two tokens, and
+/// rendering its 36 questions is most of the cost of a page view.
+fn blank_form(state: &AppState, survey: &Survey, lang: Lang) -> Result<Arc<String>, WebError> {
+    let key = (survey.slug.to_string(), survey.version, lang);
+    if let Some(html) = state.blank_forms.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(html.clone());
+    }
+    let view = FormView::new(
+        state,
+        survey,
+        lang,
+        &RawAnswers::default(),
+        &[],
+        CSRF_SENTINEL,
+        FORM_SENTINEL,
+    );
+    let html = Arc::new(render_form(state, survey, lang, &view)?);
+    state
+        .blank_forms
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, html.clone());
+    Ok(html)
+}
+
+/// GET /s/{slug}/thanks
+pub async fn thanks(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let lang = negotiate(&req);
+    let stored = state.published(lang, &path)?;
+    let survey = &stored.survey;
+    #[derive(Serialize)]
+    struct Thanks<'a> {
+        survey: view::SurveyHeader<'a>,
+        message: &'a str,
+        already_received: bool,
+    }
+    let page = Thanks {
+        survey: view::SurveyHeader::new(survey, lang),
+        message: survey.thanks.get(lang),
+        already_received: query_param(req.query_string(), "again").as_deref() == Some("1"),
+    };
+    let title = state.renderer.messages.text(lang, "thanks_title", &[]);
+    let html = state
+        .renderer
+        .render(
+            "thanks",
+            lang,
+            &format!("{} – {}", title, survey.title.get(lang)),
+            false,
+            &page,
+        )
+        .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?;
+    Ok(HttpResponse::Ok().content_type(ContentType::html()).body(html))
+}
+
+/// The fields of a submitted survey form.
+#[derive(Default)]
+struct Submitted {
+    csrf: Option<String>,
+    form: Option<String>,
+    lang: Option<String>,
+    version: Option<String>,
+    switch: Option<String>,
+    code: Option<String>,
+    answers: RawAnswers,
+}
+
+impl Submitted {
+    fn from_pairs(pairs: &[(String, String)]) -> Submitted {
+        let mut s = Submitted::default();
+        for (key, value) in pairs {
+            let slot = match key.as_str() {
+                FIELD_CSRF => &mut s.csrf,
+                FIELD_FORM => &mut s.form,
+                FIELD_LANG => &mut s.lang,
+                FIELD_VERSION => &mut s.version,
+                FIELD_SWITCH => &mut s.switch,
+                FIELD_CODE => &mut s.code,
+                _ => {
+                    s.answers.push(key, value);
+                    continue;
+                }
+            };
+            *slot = Some(value.clone());
+        }
+        s
+    }
+}
+
+/// A form page to send back: the answers as given, with a status and the
+/// errors to show.
+struct Refill<'a> {
+    state: &'a AppState,
+    req: &'a HttpRequest,
+    survey: &'a Survey,
+    lang: Lang,
+    answers: &'a RawAnswers,
+    code: Option<CodeView>,
+}
+
+impl Refill<'_> {
+    fn page(
+        &self,
+        status: StatusCode,
+        errors: &[FormError],
+        csrf: &str,
+        form_token: &str,
+    ) -> Result<HttpResponse, WebError> {
+        let view = FormView::new(
+            self.state,
+            self.survey,
+            self.lang,
+            self.answers,
+            errors,
+            csrf,
+            form_token,
+        )
+        .with_code(self.code.clone());
+        let html = render_form(self.state, self.survey, self.lang, &view)?;
+        let mut response = HttpResponse::build(status);
+        response
+            .cookie(csrf_cookie(self.req, csrf))
+            .insert_header((header::CACHE_CONTROL, "no-store"));
+        Ok(response.content_type(ContentType::html()).body(html))
+    }
+
+    /// The page with fresh tokens (the old ones cannot be used again).
+    fn fresh(&self, status: StatusCode, message: String) -> Result<HttpResponse, WebError> {
+        let csrf = new_token();
+        let token = self.state.issue_form_token(self.survey, &csrf);
+        self.page(status, &[FormError::general(message)], &csrf, &token)
+    }
+
+    /// Over a rate limit: nothing stored, the same form to send later.
+    fn too_many(
+        &self,
+        csrf: &str,
+        token: &str,
+        wait: std::time::Duration,
+        key: &str,
+    ) -> Result<HttpResponse, WebError> {
+        let minutes = wait.as_secs().div_ceil(60).max(1).to_string();
+        let message = self
+            .state
+            .renderer
+            .messages
+            .text(self.lang, key, &[("minutes", &minutes)]);
+        let mut response = self.page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &[FormError::general(message)],
+            csrf,
+            token,
+        )?;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.as_secs().max(1)));
+        Ok(response)
+    }
+
+    /// The code field with `error`, answers kept.
+    fn code_problem(
+        mut self,
+        status: StatusCode,
+        value: &str,
+        error: String,
+        csrf: &str,
+        token: &str,
+    ) -> Result<HttpResponse, WebError> {
+        self.code = Some(CodeView {
+            value: value.to_string(),
+            accepted: false,
+            required: self.code.as_ref().is_some_and(|c| c.required),
+            error: Some(error.clone()),
+        });
+        let summary = FormError::anchored(CODE_ANCHOR, error);
+        self.page(status, &[summary], csrf, token)
+    }
+}
+
+/// POST /s/{slug}: store the answers, or show the form again with what is
+/// wrong, or switch its language.
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, WebError> {
+    let hint = negotiate(&req);
+    // Outside the survey's dates nothing is read or stored.
+    let answering = state.answering(hint, &path).await?;
+    let body = read_body(&req, payload, MAX_FORM_BYTES)
+        .await
+        .map_err(|kind| state.error(kind, hint, "form body"))?;
+    let pairs = state.form_pairs(&req, &body, hint)?;
+    let form = Submitted::from_pairs(&pairs);
+    let parse_lang = |v: &Option<String>| -> Result<Option<Lang>, WebError> {
+        v.as_deref()
+            .map(|s| {
+                s.parse::<Lang>()
+                    .map_err(|e| state.error(WebErrorKind::BadRequest, hint, e.to_string()))
+            })
+            .transpose()
+    };
+    let form_lang = parse_lang(&form.lang)?.unwrap_or(hint);
+    let switch_to = parse_lang(&form.switch)?;
+    let lang = switch_to.unwrap_or(form_lang);
+
+    // The form is checked against the version it was rendered from, as long
+    // as that version exists; otherwise against the latest one.
+    let stored = form
+        .version
+        .as_deref()
+        .and_then(|v| v.parse::<u32>().ok())
+        .and_then(|v| state.surveys().version(&path, v))
+        .unwrap_or_else(|| answering.stored.clone());
+    let survey = &stored.survey;
+    let access = answering.current.access();
+    let typed_code = form.code.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let refill = Refill {
+        state: &state,
+        req: &req,
+        survey,
+        lang,
+        answers: &form.answers,
+        code: access.takes_codes().then(|| CodeView {
+            value: typed_code.unwrap_or_default().to_string(),
+            accepted: typed_code.is_some(),
+            required: !access.admits_open_link(),
+            error: None,
+        }),
+    };
+
+    let cookie_csrf = req
+        .cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|c| is_csrf_token(c));
+    let csrf_ok = match (&cookie_csrf, &form.csrf) {
+        (Some(cookie), Some(field)) => tokens_match(cookie, field),
+        _ => false,
+    };
+    let given_token = form.form.clone().unwrap_or_default();
+
+    if switch_to.is_some() {
+        // Switching language validates nothing and stores nothing.
+        return match (csrf_ok, cookie_csrf) {
+            (true, Some(csrf)) => refill.page(StatusCode::OK, &[], &csrf, &given_token),
+            _ => {
+                let csrf = new_token();
+                let token = state.issue_form_token(survey, &csrf);
+                refill.page(StatusCode::OK, &[], &csrf, &token)
+            }
+        };
+    }
+    let messages = &state.renderer.messages;
+    if !csrf_ok {
+        // Expired or forged: store nothing, but give the resident their
+        // answers back with fresh tokens so one more tap sends them.
+        return refill.fresh(StatusCode::FORBIDDEN, messages.text(lang, "err_csrf", &[]));
+    }
+    let csrf = cookie_csrf.unwrap_or_default();
+    // Every attempt to store counts against the client's limit.
+    if let Err(wait) = state.limit(&req, Action::Submit) {
+        log::info!("submission to {} refused: over the rate limit", survey.slug);
+        return refill.too_many(&csrf, &given_token, wait, "err_too_many_submissions");
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let issued = match verify_form_token(&state.key, &given_token, &state.form_binding(survey, &csrf), now) {
+        Ok(issued) => issued,
+        Err(problem) => {
+            log::info!("submission to {} refused: {problem}", survey.slug);
+            let key = match problem {
+                FormTokenProblem::Expired => "err_form_expired",
+                FormTokenProblem::Forged | FormTokenProblem::Malformed => "err_form_not_ours",
+            };
+            return refill.fresh(StatusCode::FORBIDDEN, messages.text(lang, key, &[]));
+        }
+    };
+
+    let answers = match survey.validate(&form.answers) {
+        Ok(answers) => answers,
+        Err(errors) => {
+            let errors: Vec<FormError> = errors
+                .iter()
+                .map(|e| FormError::from_answer(&state, survey, lang, e))
+                .collect();
+            return refill.page(StatusCode::UNPROCESSABLE_ENTITY, &errors, &csrf, &given_token);
+        }
+    };
+
+    let code = match (access, typed_code) {
+        (Access::Open, _) | (Access::Both, None) => None,
+        (Access::Invitation, None) => {
+            let error = messages.text(lang, "err_code_missing", &[]);
+            return refill.code_problem(StatusCode::UNPROCESSABLE_ENTITY, "", error, &csrf, &given_token);
+        }
+        (_, Some(typed)) => {
+            if let Err(wait) = state.limit(&req, Action::Code) {
+                return refill.too_many(&csrf, &given_token, wait, "err_too_many_codes");
+            }
+            match InvitationCode::parse(typed) {
+                Ok(code) => Some(code),
+                Err(e) => {
+                    let error = code_error_message(&state, lang, &e);
+                    return refill.code_problem(StatusCode::UNPROCESSABLE_ENTITY, typed, error, &csrf, &given_token);
+                }
+            }
+        }
+    };
+
+    let lookup = code.as_ref().map(|c| c.lookup_key(&state.key));
+    let form_mark = hex::encode(&state.key.mac(Purpose::InvitationUse, &[given_token.as_bytes()])[..16]);
+    let straightliner = is_straightliner(&straightline_blocks(survey), &survey.choice_codes(&answers));
+    let db = state.db.clone();
+    let version_id = stored.version_id;
+    let slug = survey.slug.to_string();
+    let choice_codes = survey.choice_codes(&answers);
+    let wave = answering.current.wave();
+    let duration = (now - issued).whole_seconds().clamp(0, i64::from(u32::MAX)) as u32;
+    let token = given_token.clone();
+    let inserted = web::block(move || {
+        let how = match &lookup {
+            Some(lookup) => Submission::Invited(InvitedSubmission {
+                lookup,
+                form_mark: &form_mark,
+            }),
+            None => Submission::Web { form_token: &token },
+        };
+        db.insert_response(&NewResponse {
+            version_id,
+            slug: &slug,
+            wave,
+            lang,
+            submitted_at: now,
+            duration_seconds: Some(duration),
+            answers: &answers,
+            choice_codes: &choice_codes,
+            straightliner,
+            how,
+        })
+    })
+    .await
+    .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?
+    .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?;
+    let again = match inserted {
+        Inserted::New(_) => {
+            log::info!("stored a response to {} v{}", survey.slug, survey.version);
+            ""
+        }
+        Inserted::Duplicate => {
+            log::info!("form submitted again; its response is already stored");
+            "&again=1"
+        }
+        Inserted::Refused(refused) => {
+            let typed = typed_code.unwrap_or_default();
+            let (status, error) = invitation_refusal(&state, lang, &refused);
+            return refill.code_problem(status, typed, error, &csrf, &given_token);
+        }
+    };
+    // Post/Redirect/Get: a reload of the thank-you page never re-sends the form.
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/s/{}/thanks?lang={}{}", survey.slug, lang.code(), again),
+        ))
+        .finish())
+}
+
+/// What a resident reads about a code that is not well-formed.
+fn code_error_message(state: &AppState, lang: Lang, e: &CodeError) -> String {
+    let m = &state.renderer.messages;
+    match e {
+        CodeError::Empty => m.text(lang, "err_code_missing", &[]),
+        CodeError::Length(n) => m.text(lang, "err_code_length", &[("count", &n.to_string())]),
+        CodeError::Character(c) => m.text(lang, "err_code_character", &[("character", &c.to_string())]),
+        CodeError::Check => m.text(lang, "err_code_mistyped", &[]),
+    }
+}
+
+/// The status and message for a code that cannot be used.
+fn invitation_refusal(state: &AppState, lang: Lang, refused: &InvitationUse) -> (StatusCode, String) {
+    let m = &state.renderer.messages;
+    match refused {
+        InvitationUse::Used | InvitationUse::UsedByThisForm => {
+            (StatusCode::CONFLICT, m.text(lang, "err_code_used", &[]))
+        }
+        InvitationUse::OtherWave { wave } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            m.text(lang, "err_code_other_wave", &[("wave", &wave.to_string())]),
+        ),
+        InvitationUse::Unknown | InvitationUse::Usable { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, m.text(lang, "err_code_unknown", &[]))
+        }
+    }
+}
+
+/// Read the body up to `limit` bytes; a longer body is refused before it
+/// is read in full.
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, WebErrorKind> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(WebErrorKind::PayloadTooLarge);
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| WebErrorKind::BadRequest)?;
+        if body.len() + chunk.len() > limit {
+            return Err(WebErrorKind::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn lang_cookie(req: &HttpRequest, lang: Lang) -> Cookie<'static> {
+    Cookie::build(LANG_COOKIE, lang.code())
+        .path("/")
+        .max_age(actix_web::cookie::time::Duration::days(365))
+        .same_site(SameSite::Lax)
+        .secure(req.connection_info().scheme() == "https")
+        .finish()
+}
+
+/// Remember a language chosen with `?lang=`.
+fn with_lang_cookie(req: &HttpRequest, mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    if let Some(lang) = query_lang(req) {
+        builder.cookie(lang_cookie(req, lang));
+    }
+    builder
+}
+
+impl AppState {
+    pub(crate) fn error(&self, kind: WebErrorKind, lang: Lang, detail: impl Into<String>) -> WebError {
+        WebError::new(kind, lang, &self.renderer, detail)
+    }
+
+    /// What a form token of `survey` is bound to.
+    fn form_binding<'a>(&self, survey: &'a Survey, csrf: &'a str) -> FormBinding<'a> {
+        FormBinding {
+            slug: survey.slug.as_str(),
+            version: survey.version,
+            csrf,
+        }
+    }
+
+    pub(crate) fn issue_form_token(&self, survey: &Survey, csrf: &str) -> String {
+        issue_form_token(
+            &self.key,
+            &self.form_binding(survey, csrf),
+            time::OffsetDateTime::now_utc(),
+        )
+    }
+
+    /// Count one `action` by this request's client.
+    pub(crate) fn limit(&self, req: &HttpRequest, action: Action) -> Result<(), std::time::Duration> {
+        let client = self.clients.key(req);
+        self.limiter
+            .take(action, client, self.limits.get(action), std::time::Instant::now())
+    }
+
+    /// The version of `slug` residents answer now, or a 404 page.
+    fn published(&self, lang: Lang, slug: &str) -> Result<Arc<StoredSurvey>, WebError> {
+        self.surveys().latest(slug).ok_or_else(|| self.not_found(lang, slug))
+    }
+
+    /// The version and wave of `slug` residents answer now, if today (UTC)
+    /// is within the dates of both; otherwise a "not open yet" or "closed"
+    /// page.
+    pub(crate) async fn answering(&self, lang: Lang, slug: &str) -> Result<Answering, WebError> {
+        let stored = self.published(lang, slug)?;
+        let db = self.db.clone();
+        let owned = slug.to_string();
+        let waves = web::block(move || db.wave_settings(&owned))
+            .await
+            .map_err(|e| self.error(WebErrorKind::Internal, lang, e.to_string()))?
+            .map_err(|e| self.error(WebErrorKind::Internal, lang, e.to_string()))?;
+        let today = time::OffsetDateTime::now_utc().date();
+        let current = CurrentWave::choose(&waves, today);
+        match stored.window.availability(today).and(current.availability(today)) {
+            Availability::Open => Ok(Answering { stored, current }),
+            Availability::NotYetOpen(opens) => {
+                Err(self.error(WebErrorKind::NotYetOpen, lang, format!("{slug} opens on {opens}")))
+            }
+            Availability::Closed(closes) => {
+                Err(self.error(WebErrorKind::Closed, lang, format!("{slug} closed after {closes}")))
+            }
+        }
+    }
+
+    fn not_found(&self, lang: Lang, slug: &str) -> WebError {
+        self.error(WebErrorKind::NotFound, lang, format!("no survey {slug:?}"))
+    }
+}
