@@ -311,3 +311,144 @@ async fn responses_survive_kill_9_and_export_as_json_and_csv() {
     assert_eq!(&records[0][col("suggestions")], "line one\nline \"two\", with comma");
     assert_eq!(&records[0][col("foreign_services")], "", "hidden question: empty cell");
 }
+
+#[test]
+fn a_wave_is_set_up_framed_and_invited_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    std::fs::write(
+        path.join("frame.csv"),
+        "stratum,population\nhuancui,620000\nwendeng,480000\n",
+    )
+    .unwrap();
+    // A frame for a stratum the survey does not have is refused, naming it.
+    std::fs::write(path.join("bad-frame.csv"), "stratum,population\natlantis,5\n").unwrap();
+    let (ok, _, stderr) = run(&["frame", "set", "livability", "bad-frame.csv", "--wave", "2026"], path);
+    assert!(
+        !ok && stderr.contains("row 2: \"atlantis\" is not an answer"),
+        "{stderr}"
+    );
+
+    let (ok, _, stderr) = run(&["frame", "set", "livability", "frame.csv", "--wave", "2026"], path);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("by invitation only"), "{stderr}");
+    // Letters need dates and a helpline: no code is issued without them.
+    std::fs::create_dir(path.join("out")).unwrap();
+    let create = [
+        "invitations",
+        "create",
+        "livability",
+        "--wave",
+        "2026",
+        "--stratum",
+        "huancui",
+        "--count",
+        "3",
+        "--out-dir",
+        "out",
+        "--public-url",
+        "https://survey.example.gov.cn/",
+    ];
+    let (ok, _, stderr) = run(&create, path);
+    assert!(!ok && stderr.contains("when the survey opens and closes"), "{stderr}");
+    let (ok, stdout, stderr) = run(&["invitations", "list", "livability"], path);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "no batch: {stdout}");
+    let (ok, stdout, stderr) = run(
+        &[
+            "wave",
+            "set",
+            "livability",
+            "--wave",
+            "2026",
+            "--opens",
+            "2026-11-01",
+            "--closes",
+            "2026-11-30",
+            "--helpline",
+            "12345",
+        ],
+        path,
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("access invitation") && stdout.contains("closes 2026-11-30"),
+        "{stdout}"
+    );
+
+    let (ok, stdout, stderr) = run(&create, path);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("batch 1: 3 invitations for huancui"), "{stdout}");
+    let csv = std::fs::read_to_string(path.join("out/livability-2026-huancui-batch1.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0], "code,stratum,url");
+    assert!(
+        rows[1].contains(",huancui,https://survey.example.gov.cn/s/livability?code="),
+        "{}",
+        rows[1]
+    );
+    let letters = std::fs::read_to_string(path.join("out/livability-2026-huancui-batch1-letters.html")).unwrap();
+    assert_eq!(letters.matches("<section class=\"letter\"").count(), 3);
+    assert!(letters.contains("2026-11-01") && letters.contains("12345"));
+    assert!(letters.contains("<style>"), "self-contained: prints from disk");
+
+    // The batch prints again identically; with another key file it cannot.
+    std::fs::create_dir(path.join("again")).unwrap();
+    let (ok, _, stderr) = run(
+        &[
+            "invitations",
+            "export",
+            "livability",
+            "--batch",
+            "1",
+            "--out-dir",
+            "again",
+            "--public-url",
+            "https://survey.example.gov.cn",
+        ],
+        path,
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(path.join("again/livability-2026-huancui-batch1.csv")).unwrap(),
+        csv
+    );
+    let (ok, _, stderr) = run(
+        &[
+            "invitations",
+            "export",
+            "livability",
+            "--batch",
+            "1",
+            "--key-file",
+            "other.key",
+        ],
+        path,
+    );
+    assert!(!ok && stderr.contains("other.key is missing"), "{stderr}");
+
+    let (ok, stdout, stderr) = run(&["invitations", "list", "livability"], path);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("1\t2026\thuancui\t3\t0\t"), "{stdout}");
+    let (ok, stdout, stderr) = run(&["fieldwork", "livability", "--wave", "2026", "--format", "csv"], path);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("stratum,population,invited,completed,response_rate_rr1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("huancui,620000,3,0,0,,0,\n"), "{stdout}");
+    assert!(stdout.contains("wendeng,480000,0,0,,,0,\n"), "{stdout}");
+    let (ok, stdout, stderr) = run(&["fieldwork", "livability", "--wave", "2026"], path);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["access"], "invitation");
+    assert_eq!(report["response_rate_definition"], "AAPOR RR1 = completed / invited");
+    // The key file sits beside the database, readable by its owner only.
+    let key = path.join("civicpulse.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}

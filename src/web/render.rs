@@ -163,3 +163,36 @@ pub fn query_escape(s: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `{{t.key}}` and `{{@root.t.key}}` in every template name a message
+    /// the catalog has in all three languages.
+    #[test]
+    fn every_message_a_template_uses_is_in_the_catalog() {
+        let messages = Messages::load().unwrap();
+        let mut checked = 0;
+        for (name, text) in TEMPLATES {
+            for (i, _) in text.match_indices("t.") {
+                let before = &text[..i];
+                if !(before.ends_with('{') || before.ends_with("@root.")) {
+                    continue;
+                }
+                let key: String = text[i + 2..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                assert!(messages.has(&key), "{name} uses t.{key}, which messages.toml lacks");
+                checked += 1;
+            }
+        }
+        assert!(checked > 150, "{checked}");
+    }
+
+    #[test]
+    fn query_escape_leaves_only_unreserved_characters() {
+        assert_eq!(query_escape("7K3M-Q9TX 2&=x"), "7K3M-Q9TX%202%26%3Dx");
+    }
+}

@@ -3,7 +3,10 @@
 
 use civicpulse::account::{Role, Username};
 use civicpulse::config::ServeConfig;
+use civicpulse::crypto::ServerKey;
 use civicpulse::db::{Database, DatabaseUrl, StoredResponse};
+use civicpulse::fieldwork::{Access, FrameStratum, WaveSettings};
+use civicpulse::survey::schedule::DateWindow;
 use civicpulse::survey::{builtin_definitions, QuestionKind, Survey};
 use civicpulse::web::limits::{Limit, Limits};
 use civicpulse::web::Application;
@@ -158,6 +161,69 @@ impl TestApp {
         client
     }
 
+    /// The server's key (its file sits beside the test database).
+    pub fn key(&self) -> ServerKey {
+        self.db()
+            .server_key(&self.db_path.with_extension("key"))
+            .expect("the server's key")
+    }
+
+    /// Set up this year's wave of livability with `access`, fieldwork
+    /// dates around today, a helpline, and a frame of `frame`.
+    pub fn set_up_wave(&self, access: Access, frame: &[(&str, f64)]) {
+        let today = time::OffsetDateTime::now_utc().date();
+        let settings = WaveSettings {
+            access,
+            window: DateWindow::new(
+                Some(today - time::Duration::days(1)),
+                Some(today + time::Duration::days(30)),
+            )
+            .unwrap(),
+            helpline: "12345 (8:30-17:30)".into(),
+            ..WaveSettings::new(this_year())
+        };
+        let db = self.db();
+        db.set_wave("livability", &settings, "test").expect("wave set up");
+        let strata: Vec<FrameStratum> = frame
+            .iter()
+            .map(|(s, n)| FrameStratum {
+                stratum: s.to_string(),
+                population: *n,
+            })
+            .collect();
+        db.set_frame("livability", &settings, &strata, "test")
+            .expect("frame stored");
+    }
+
+    /// `count` new invitation codes for `stratum` of this year's wave, as printed.
+    pub fn invite(&self, stratum: &str, count: u64) -> Vec<String> {
+        let (_, issued) = self
+            .db()
+            .create_invitations("livability", this_year(), stratum, count, &self.key(), "test")
+            .expect("invitations created");
+        issued.iter().map(|i| i.code.to_string()).collect()
+    }
+
+    /// The form a resident gets after entering `code` on the start page.
+    pub async fn form_with_code(&self, client: &reqwest::Client, code: &str, lang: &str) -> FormPage {
+        let start = get(self, client, &format!("/s/livability?lang={lang}&code={code}")).await;
+        assert_eq!(start.status(), 200);
+        let html = start.text().await.unwrap();
+        let pairs = vec![
+            ("_csrf".to_string(), hidden_value(&html, "_csrf")),
+            ("_lang".to_string(), lang.to_string()),
+            ("code".to_string(), code.to_string()),
+        ];
+        let form = post(self, client, "/s/livability/start", &pairs).await;
+        assert_eq!(form.status(), 200, "code {code} accepted");
+        let html = form.text().await.unwrap();
+        FormPage {
+            csrf: hidden_value(&html, "_csrf"),
+            form_token: hidden_value(&html, "_form"),
+            html,
+        }
+    }
+
     pub fn stored(&self) -> Vec<StoredResponse> {
         let db = self.db();
         let mut all = Vec::new();
@@ -241,12 +307,21 @@ pub fn valid_answers(survey: &Survey) -> Vec<(String, String)> {
     pairs
 }
 
+/// The wave residents answer in these tests.
+pub fn this_year() -> i32 {
+    time::OffsetDateTime::now_utc().year()
+}
+
 pub fn with_tokens(page: &FormPage, lang: &str, answers: &[(String, String)]) -> Vec<(String, String)> {
     let mut pairs = vec![
         ("_csrf".to_string(), page.csrf.clone()),
         ("_form".to_string(), page.form_token.clone()),
         ("_lang".to_string(), lang.to_string()),
     ];
+    // A form that came with an invitation code sends it back.
+    if page.html.contains("name=\"_code\" value=") {
+        pairs.push(("_code".to_string(), hidden_value(&page.html, "_code")));
+    }
     pairs.extend_from_slice(answers);
     pairs
 }

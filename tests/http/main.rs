@@ -2,8 +2,14 @@
 
 mod bad_input;
 mod designer_pages;
+mod fieldwork_pages;
 mod form_pages;
 mod helpers;
+mod integrity;
+mod invitations;
+mod lockout;
+mod privacy;
+mod sample_weights;
 mod staff;
 mod structure;
 mod submission;

@@ -648,3 +648,38 @@ impl AppState {
         self.error(WebErrorKind::NotFound, lang, format!("no survey {slug:?}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every message the resident handlers and the letters look up by name.
+    #[test]
+    fn every_message_the_code_asks_for_is_in_the_catalog() {
+        let messages = crate::web::i18n::Messages::load().unwrap();
+        for key in [
+            "err_csrf",
+            "err_csrf_start",
+            "err_form_expired",
+            "err_form_not_ours",
+            "err_too_many_submissions",
+            "err_too_many_codes",
+            "err_code_missing",
+            "err_code_length",
+            "err_code_character",
+            "err_code_mistyped",
+            "err_code_unknown",
+            "err_code_used",
+            "err_code_other_wave",
+            "letter_salutation",
+            "letter_body",
+            "letter_how",
+            "letter_dates",
+            "letter_privacy",
+            "letter_helpline",
+            "letter_closing",
+            "letter_code_label",
+            "letter_qr_label",
+        ] {
+            assert!(messages.has(key), "messages.toml has no {key}");
+        }
+    }
+}

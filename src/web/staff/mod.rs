@@ -446,6 +446,8 @@ mod tests {
             include_str!("../../../templates/admin_translations.hbs"),
             include_str!("../../../templates/admin_structure.hbs"),
             include_str!("../../../templates/admin_preview_problems.hbs"),
+            include_str!("../../../templates/admin_fieldwork.hbs"),
+            include_str!("../../../templates/fieldwork_figures.hbs"),
         ];
         let mut keys: Vec<String> = templates
             .iter()
@@ -465,6 +467,11 @@ mod tests {
             "survey_publish",
             "survey_translate",
             "survey_edit",
+            "wave_set",
+            "frame_set",
+            "invitations_create",
+            "login_failed",
+            "login_locked",
         ] {
             keys.push(format!("staff_audit_action_{action}"));
         }
@@ -473,6 +480,12 @@ mod tests {
         }
         for status in ["draft", "published"] {
             keys.push(format!("staff_version_{status}"));
+        }
+        for access in crate::fieldwork::Access::ALL {
+            keys.push(format!("staff_access_{access}"));
+        }
+        for flag in crate::fieldwork::Flag::ALL {
+            keys.push(format!("staff_flag_{flag}"));
         }
         keys.extend(
             [
@@ -509,6 +522,15 @@ mod tests {
                 "survey_not_yet_open_message",
                 "survey_closed_title",
                 "survey_closed_message",
+                "staff_login_locked",
+                "staff_login_busy_title",
+                "staff_login_busy_message",
+                "staff_fieldwork_title",
+                "staff_fieldwork_saved_settings",
+                "staff_fieldwork_saved_frame",
+                "staff_fieldwork_created_batch",
+                "staff_fieldwork_total",
+                "staff_fieldwork_responses",
             ]
             .map(String::from),
         );
