@@ -7,8 +7,8 @@
 //! MiB, 2 passes) and a random salt; neither a password nor a session
 //! token is ever stored or logged, only their hashes.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::{Rng, RngCore};
 use std::fmt;
 use std::str::FromStr;
@@ -148,19 +148,70 @@ pub fn hash_password(password: &str) -> Result<String, AccountError> {
         .map_err(|e| AccountError::Hash(e.to_string()))
 }
 
-/// Whether `password` matches the stored hash. With `None` (no such
-/// account, or a password over the length limit) a hash nobody knows the
-/// password of is verified instead, so a failed sign-in takes as long
-/// either way and the answer time does not tell which accounts exist.
-pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
+/// The working memory of one Argon2 computation, allocated once and used
+/// again for every check: a burst of sign-ins then costs no allocation at
+/// all, and the memory the checks take is exactly the memory the callers
+/// hold (see `web::limits::HashGate`). Stored hashes use the default
+/// parameters; one with a larger memory cost is refused, never computed.
+pub struct HashMemory(Vec<Block>);
+
+impl HashMemory {
+    pub fn new() -> HashMemory {
+        HashMemory(vec![Block::default(); Params::DEFAULT_M_COST as usize])
+    }
+}
+
+impl Default for HashMemory {
+    fn default() -> HashMemory {
+        HashMemory::new()
+    }
+}
+
+/// Whether `password` matches the stored hash, computed in `memory`. With
+/// `None` (no such account, or a password over the length limit) a hash
+/// nobody knows the password of is verified instead, so a failed sign-in
+/// takes as long either way and the answer time does not tell which
+/// accounts exist.
+pub fn verify_password(password: &str, stored: Option<&str>, memory: &mut HashMemory) -> bool {
     let (stored, real) = match stored {
         Some(hash) if password.chars().count() <= MAX_PASSWORD_CHARS => (hash, true),
         _ => (dummy_hash(), false),
     };
-    let matches = PasswordHash::new(stored)
-        .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
-        .unwrap_or(false);
-    matches && real
+    recompute(password.as_bytes(), stored, memory) && real
+}
+
+/// Hash `password` with the parameters and salt of `stored` and compare.
+fn recompute(password: &[u8], stored: &str, memory: &mut HashMemory) -> bool {
+    let Ok(hash) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    if params.block_count() > memory.0.len() {
+        log::warn!("a stored password hash asks for more memory than sign-ins may use; refused");
+        return false;
+    }
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, &mut out, &mut memory.0[..])
+        .is_ok()
+        && crate::crypto::equal_in_constant_time(&out, expected.as_bytes())
 }
 
 fn dummy_hash() -> &'static str {
@@ -226,9 +277,31 @@ mod tests {
         assert!(check_password(&"x".repeat(MAX_PASSWORD_CHARS + 1)).is_err());
         let hash = hash_password("correct horse").unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", Some(&hash)));
-        assert!(!verify_password("correct horsE", Some(&hash)));
-        assert!(!verify_password("correct horse", None));
+        let mut memory = HashMemory::new();
+        assert!(verify_password("correct horse", Some(&hash), &mut memory));
+        assert!(!verify_password("correct horsE", Some(&hash), &mut memory));
+        assert!(!verify_password("correct horse", None, &mut memory));
+        assert!(!verify_password("correct horse", Some("not a hash"), &mut memory));
+        // A hash made elsewhere with other parameters still verifies.
+        let light = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        );
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let other = light.hash_password(b"tide pool", &salt).unwrap().to_string();
+        assert!(verify_password("tide pool", Some(&other), &mut memory));
+        assert!(!verify_password("tide poo1", Some(&other), &mut memory));
+        let heavy = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(Params::DEFAULT_M_COST * 2, 1, 1, None).unwrap(),
+        );
+        let greedy = heavy.hash_password(b"tide pool", &salt).unwrap().to_string();
+        assert!(
+            !verify_password("tide pool", Some(&greedy), &mut memory),
+            "never computed"
+        );
         assert_ne!(hash, hash_password("correct horse").unwrap(), "salts differ");
         let generated = generate_password();
         assert_eq!(generated.chars().count(), GENERATED_PASSWORD_CHARS);

@@ -40,20 +40,40 @@ impl fmt::Debug for NewSession {
     }
 }
 
-/// An account as a sign-in checks it.
-pub struct SignInCandidate {
-    pub user: User,
-    pub password_hash: String,
-    /// Set after repeated failures: until then no password is checked.
-    pub locked_until: Option<time::OffsetDateTime>,
+/// A sign-in as it starts (see [`Database::begin_sign_in`]).
+pub enum SignInAttempt {
+    /// No such account: a password is checked against nothing, then refused.
+    NoAccount,
+    /// The account is locked until then; no password is checked.
+    Locked { until: time::OffsetDateTime },
+    /// Check the password against this account's hash. The attempt already
+    /// counts as failure number `failures`, which locks the account for the
+    /// attempts after it from `locks_at`, unless the password is right.
+    Check {
+        user: User,
+        password_hash: String,
+        failures: u32,
+        locks_at: Option<time::OffsetDateTime>,
+    },
 }
 
-impl fmt::Debug for SignInCandidate {
+impl fmt::Debug for SignInAttempt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SignInCandidate")
-            .field("user", &self.user)
-            .field("locked_until", &self.locked_until)
-            .finish_non_exhaustive()
+        match self {
+            SignInAttempt::NoAccount => f.write_str("NoAccount"),
+            SignInAttempt::Locked { until } => f.debug_struct("Locked").field("until", until).finish(),
+            SignInAttempt::Check {
+                user,
+                failures,
+                locks_at,
+                ..
+            } => f
+                .debug_struct("Check")
+                .field("user", user)
+                .field("failures", failures)
+                .field("locks_at", locks_at)
+                .finish_non_exhaustive(),
+        }
     }
 }
 
@@ -139,77 +159,99 @@ impl Database {
         rows.into_iter().map(user_from_row).collect()
     }
 
-    /// What a sign-in as `username` is checked against: the account, its
-    /// password hash, and until when it is locked. `None` for a name that
-    /// is no account (or no valid username at all).
-    pub fn sign_in_candidate(&self, username: &str) -> Result<Option<SignInCandidate>, DbError> {
+    /// Start a sign-in as `username`, in one transaction with every other
+    /// sign-in, so that simultaneous attempts cannot slip past a lockout:
+    /// an account that is locked is refused (and the refusal audited);
+    /// otherwise the attempt counts as a failure in a row (locking the
+    /// account for the attempts after it, when it is one too many) until
+    /// [`Database::sign_in`] finds the password right and clears the count.
+    pub fn begin_sign_in(&self, username: &str, now: time::OffsetDateTime) -> Result<SignInAttempt, DbError> {
         let Ok(name) = Username::parse(username) else {
-            return Ok(None);
+            return Ok(SignInAttempt::NoAccount);
         };
-        let found: Option<(UserRow, String, Option<String>)> = users::table
-            .filter(users::username.eq(name.as_str()))
-            .select((USER_COLUMNS, users::password_hash, users::locked_until))
-            .first(&mut self.conn()?)
-            .optional()?;
-        found
-            .map(|(row, password_hash, locked_until)| {
-                Ok(SignInCandidate {
-                    user: user_from_row(row)?,
-                    password_hash,
-                    locked_until: locked_until.as_deref().and_then(super::parse_timestamp),
-                })
-            })
-            .transpose()
-    }
-
-    /// Record a failed sign-in as `attempted` (the account, when there is
-    /// one, gets one more failure in a row and maybe a lockout) in the
-    /// audit log; returns until when the account is now locked.
-    pub fn record_failed_sign_in(
-        &self,
-        attempted: &str,
-        account: Option<i64>,
-        now: time::OffsetDateTime,
-    ) -> Result<Option<time::OffsetDateTime>, DbError> {
         self.write_tx(|conn| {
-            let mut locked_until = None;
-            let detail = match account {
-                Some(id) => {
-                    let failures: i32 = diesel::update(users::table.find(id))
-                        .set(users::failed_sign_ins.eq(users::failed_sign_ins + 1))
-                        .returning(users::failed_sign_ins)
-                        .get_result(conn)?;
-                    if let Some(lockout) = lockout_after(failures.max(0) as u32) {
-                        let until = now + lockout;
-                        diesel::update(users::table.find(id))
-                            .set(users::locked_until.eq(format_timestamp(until)))
-                            .execute(conn)?;
-                        locked_until = Some(until);
-                    }
-                    match locked_until {
-                        Some(until) => format!(
-                            "{attempted}: {failures} failures in a row, locked until {}",
-                            format_timestamp(until)
-                        ),
-                        None => format!("{attempted}: {failures} failures in a row"),
-                    }
-                }
-                // The name typed may be a password typed in the wrong box:
-                // it is not written down.
-                None => "(no such account)".to_string(),
+            let found: Option<(UserRow, String, i32, Option<String>)> = users::table
+                .filter(users::username.eq(name.as_str()))
+                .select((
+                    USER_COLUMNS,
+                    users::password_hash,
+                    users::failed_sign_ins,
+                    users::locked_until,
+                ))
+                .first(conn)
+                .optional()?;
+            let Some((row, password_hash, failures, locked_until)) = found else {
+                return Ok(SignInAttempt::NoAccount);
             };
-            audit(conn, attempted_actor(attempted, account), "login.failed", &detail)?;
-            Ok(locked_until)
+            let user = user_from_row(row)?;
+            if let Some(until) = locked_until
+                .as_deref()
+                .and_then(super::parse_timestamp)
+                .filter(|until| *until > now)
+            {
+                audit(conn, name.as_str(), "login.locked", "account locked")?;
+                return Ok(SignInAttempt::Locked { until });
+            }
+            let failures = failures.max(0) as u32 + 1;
+            let locks_at = lockout_after(failures).map(|lockout| now + lockout);
+            diesel::update(users::table.find(user.id))
+                .set((
+                    users::failed_sign_ins.eq(failures as i32),
+                    users::locked_until.eq(locks_at.map(format_timestamp)),
+                ))
+                .execute(conn)?;
+            Ok(SignInAttempt::Check {
+                user,
+                password_hash,
+                failures,
+                locks_at,
+            })
         })
     }
 
-    /// Record a sign-in refused without checking the password, because
-    /// the account or the client is locked out.
-    pub fn record_locked_sign_in(&self, attempted: &str, account: Option<i64>, why: &str) -> Result<(), DbError> {
+    /// Record a failed sign-in as `attempted` in the audit log: for an
+    /// account, with its failures in a row and any lockout (counted by
+    /// [`Database::begin_sign_in`]); for a name that is no account, without
+    /// the name, which may be a password typed in the wrong box.
+    pub fn record_failed_sign_in(&self, attempted: &str, attempt: &SignInAttempt) -> Result<(), DbError> {
+        let (actor, detail) = match attempt {
+            SignInAttempt::Check { failures, locks_at, .. } => (
+                attempted,
+                match locks_at {
+                    Some(until) => format!(
+                        "{attempted}: {failures} failures in a row, locked until {}",
+                        format_timestamp(*until)
+                    ),
+                    None => format!("{attempted}: {failures} failures in a row"),
+                },
+            ),
+            _ => ("(unknown)", "(no such account)".to_string()),
+        };
         self.write_tx(|conn| {
-            audit(conn, attempted_actor(attempted, account), "login.locked", why)?;
+            audit(conn, actor, "login.failed", &detail)?;
             Ok(())
         })
+    }
+
+    /// Record a sign-in refused without checking the password because the
+    /// client is locked out.
+    pub fn record_locked_client(&self, attempted: &str) -> Result<(), DbError> {
+        let actor = match Username::parse(attempted) {
+            Ok(_) if self.has_user(attempted)? => attempted,
+            _ => "(unknown)",
+        };
+        self.write_tx(|conn| {
+            audit(conn, actor, "login.locked", "client locked")?;
+            Ok(())
+        })
+    }
+
+    fn has_user(&self, username: &str) -> Result<bool, DbError> {
+        let n: i64 = users::table
+            .filter(users::username.eq(username))
+            .count()
+            .get_result(&mut self.conn()?)?;
+        Ok(n > 0)
     }
 
     /// Start a session for `user` and record the sign-in. A session the
@@ -319,14 +361,5 @@ impl Database {
                 detail,
             })
             .collect())
-    }
-}
-
-/// The audit log's actor for a sign-in attempt: the account's name, or a
-/// marker for a name that is no account.
-fn attempted_actor(attempted: &str, account: Option<i64>) -> &str {
-    match account {
-        Some(_) => attempted,
-        None => "(unknown)",
     }
 }

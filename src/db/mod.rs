@@ -24,7 +24,7 @@ mod tokens;
 mod url;
 mod versions;
 
-pub use accounts::{AuditEntry, NewSession, Session, SignInCandidate, User};
+pub use accounts::{AuditEntry, NewSession, Session, SignInAttempt, User};
 pub use analysis::{AnalysisColumns, ResponseFacts};
 pub use fieldwork::{FieldworkError, InvitationBatch, InvitationUse, IssuedInvitation, MAX_BATCH};
 pub use import::{ImportCounts, ImportedResponse, Importer};

@@ -16,8 +16,6 @@
 //!   computed, never stored stale.
 
 use crate::survey::{QuestionKind, Survey};
-use std::fmt;
-use std::str::FromStr;
 
 /// Fewest rating questions in a block for straight-lining to mean anything.
 pub const STRAIGHTLINE_MIN_ITEMS: usize = 8;
@@ -28,51 +26,22 @@ pub const BURST_WINDOW: time::Duration = time::Duration::minutes(10);
 /// A speeder takes less than the wave's median completion time over this.
 pub const SPEEDER_FRACTION_OF_MEDIAN: u32 = 3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Flag {
-    Speeder,
-    Straightliner,
-    Burst,
+named_choices! {
+    /// A data-quality flag.
+    pub enum Flag / UnknownFlag ("data-quality flag") {
+        Speeder = "speeder",
+        Straightliner = "straightliner",
+        Burst = "burst",
+    }
 }
 
 impl Flag {
-    pub const ALL: [Flag; 3] = [Flag::Speeder, Flag::Straightliner, Flag::Burst];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Flag::Speeder => "speeder",
-            Flag::Straightliner => "straightliner",
-            Flag::Burst => "burst",
-        }
-    }
-
     fn bit(self) -> u8 {
         match self {
             Flag::Speeder => 1,
             Flag::Straightliner => 2,
             Flag::Burst => 4,
         }
-    }
-}
-
-impl fmt::Display for Flag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown data-quality flag {0:?}; the flags are speeder, straightliner and burst")]
-pub struct UnknownFlag(pub String);
-
-impl FromStr for Flag {
-    type Err = UnknownFlag;
-    fn from_str(s: &str) -> Result<Flag, UnknownFlag> {
-        Flag::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s.trim())
-            .ok_or_else(|| UnknownFlag(s.to_string()))
     }
 }
 
@@ -94,7 +63,7 @@ impl Flags {
         self.0 & other.0 != 0
     }
     pub fn iter(self) -> impl Iterator<Item = Flag> {
-        Flag::ALL.into_iter().filter(move |f| self.has(*f))
+        Flag::ALL.iter().copied().filter(move |f| self.has(*f))
     }
 }
 

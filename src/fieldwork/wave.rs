@@ -9,32 +9,20 @@
 
 use crate::survey::schedule::{Availability, DateWindow};
 use crate::survey::{QuestionKind, Survey};
-use std::fmt;
-use std::str::FromStr;
 
-/// Who may answer a wave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Access {
-    /// Anyone with the link (a convenience sample).
-    Open,
-    /// Only residents with an invitation code (a probability sample).
-    Invitation,
-    /// Both; each response records which way it came in.
-    Both,
+named_choices! {
+    /// Who may answer a wave.
+    pub enum Access / UnknownAccess ("access") {
+        /// Anyone with the link (a convenience sample).
+        Open = "open",
+        /// Only residents with an invitation code (a probability sample).
+        Invitation = "invitation",
+        /// Both; each response records which way it came in.
+        Both = "both",
+    }
 }
 
 impl Access {
-    pub const ALL: [Access; 3] = [Access::Open, Access::Invitation, Access::Both];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Access::Open => "open",
-            Access::Invitation => "invitation",
-            Access::Both => "both",
-        }
-    }
-
     /// Whether someone without a code may answer.
     pub fn admits_open_link(self) -> bool {
         matches!(self, Access::Open | Access::Both)
@@ -46,67 +34,15 @@ impl Access {
     }
 }
 
-impl fmt::Display for Access {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("access must be open, invitation or both, not {0:?}")]
-pub struct UnknownAccess(pub String);
-
-impl FromStr for Access {
-    type Err = UnknownAccess;
-    fn from_str(s: &str) -> Result<Access, UnknownAccess> {
-        Access::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| UnknownAccess(s.to_string()))
-    }
-}
-
-/// Which way a response came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    /// The open link.
-    Web,
-    /// With an invitation code.
-    Invited,
-    /// Interview data imported from a file.
-    Import,
-}
-
-impl Source {
-    pub const ALL: [Source; 3] = [Source::Web, Source::Invited, Source::Import];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Web => "web",
-            Source::Invited => "invited",
-            Source::Import => "import",
-        }
-    }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown source {0:?}; the sources are web, invited and import")]
-pub struct UnknownSource(pub String);
-
-impl FromStr for Source {
-    type Err = UnknownSource;
-    fn from_str(s: &str) -> Result<Source, UnknownSource> {
-        Source::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s.trim())
-            .ok_or_else(|| UnknownSource(s.to_string()))
+named_choices! {
+    /// Which way a response came in.
+    pub enum Source / UnknownSource ("source") {
+        /// The open link.
+        Web = "web",
+        /// With an invitation code.
+        Invited = "invited",
+        /// Interview data imported from a file.
+        Import = "import",
     }
 }
 

@@ -1,4 +1,4 @@
-//! Comparison of two independent waves (METHODOLOGY §6): difference
+//! Comparison of two independent waves (docs/statistics.md §6): difference
 //! `Ŷ₂ − Ŷ₁`, `SE = √(SE₁² + SE₂²)`, `df = min(df₁, df₂)`, t interval and
 //! two-sided p-value `2·P(T_df > |d/SE|)`.
 

@@ -1,4 +1,4 @@
-//! Survey design: weights, strata and primary sampling units (METHODOLOGY §3).
+//! Survey design: weights, strata and primary sampling units (docs/statistics.md §3).
 
 use std::collections::HashMap;
 

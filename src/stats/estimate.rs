@@ -1,5 +1,5 @@
 //! Weighted means with linearised (Taylor) standard errors, domain
-//! estimation, t and logit confidence intervals (METHODOLOGY §4, §6).
+//! estimation, t and logit confidence intervals (docs/statistics.md §4, §6).
 //!
 //! For a domain S (a group, or everyone) and a variable y:
 //!

@@ -1,6 +1,6 @@
 //! The statistics engine of civicpulse: pure functions from columnar,
 //! integer-coded survey data to published figures, following
-//! `METHODOLOGY.md` (the statistical contract) and matching R's `survey`
+//! `docs/statistics.md` (the statistical contract) and matching R's `survey`
 //! package (see `tests/reference/`).
 //!
 //! Pipeline:

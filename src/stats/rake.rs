@@ -1,5 +1,5 @@
 //! Raking (iterative proportional fitting) to population margins and the
-//! structures needed for the post-raking variance (METHODOLOGY §5).
+//! structures needed for the post-raking variance (docs/statistics.md §5).
 //!
 //! IPF runs on the joint table of all margin variables: every respondent of
 //! a joint cell k is multiplied by the same factors, so the final weight is

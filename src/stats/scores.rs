@@ -1,5 +1,5 @@
 //! Scores, top-two-box indicators and respondent-level composites
-//! (METHODOLOGY §1–§2).
+//! (docs/statistics.md §1–§2).
 //!
 //! Numeric columns use `f64::NAN` for a missing value (8 bytes per
 //! respondent instead of 16 for `Option<f64>`); [`column_from_options`]

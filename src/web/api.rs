@@ -236,10 +236,30 @@ impl Params {
     }
 }
 
-fn csv_response(write: impl FnOnce(&mut Vec<u8>) -> Result<(), csv::Error>) -> Result<HttpResponse, ApiError> {
-    let mut body = Vec::new();
-    write(&mut body).map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok().content_type("text/csv; charset=utf-8").body(body))
+/// `report` as JSON, or as CSV through `write_csv` when asked.
+fn respond<T: Serialize>(
+    params: &Params,
+    report: &T,
+    write_csv: fn(&T, &mut dyn std::io::Write) -> Result<(), csv::Error>,
+) -> Result<HttpResponse, ApiError> {
+    if params.csv()? {
+        let mut body = Vec::new();
+        write_csv(report, &mut body).map_err(ApiError::internal)?;
+        Ok(HttpResponse::Ok().content_type("text/csv; charset=utf-8").body(body))
+    } else {
+        Ok(HttpResponse::Ok().json(report))
+    }
+}
+
+/// Run an analysis on the blocking pool.
+async fn compute<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    analysis: impl FnOnce(&AppState) -> Result<T, AnalysisError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let state = state.clone();
+    Ok(web::block(move || analysis(&state))
+        .await
+        .map_err(ApiError::internal)??)
 }
 
 pub async fn indices(
@@ -252,15 +272,8 @@ pub async fn indices(
     let options = params.options()?;
     let slug = path.into_inner();
     log::info!("API indices of {slug} for token {client:?}");
-    let state2 = state.clone();
-    let report = web::block(move || analysis::indices(&state2.db, &state2.surveys(), &slug, &options))
-        .await
-        .map_err(ApiError::internal)??;
-    if params.csv()? {
-        csv_response(|out| analysis::write_index_csv(&report, out))
-    } else {
-        Ok(HttpResponse::Ok().json(report))
-    }
+    let report = compute(&state, move |s| analysis::indices(&s.db, &s.surveys(), &slug, &options)).await?;
+    respond(&params, &report, analysis::write_index_csv)
 }
 
 pub async fn compare(
@@ -276,15 +289,11 @@ pub async fn compare(
     };
     let slug = path.into_inner();
     log::info!("API compare of {slug} {from}→{to} for token {client:?}");
-    let state2 = state.clone();
-    let report = web::block(move || analysis::compare(&state2.db, &state2.surveys(), &slug, from, to, &options))
-        .await
-        .map_err(ApiError::internal)??;
-    if params.csv()? {
-        csv_response(|out| analysis::write_compare_csv(&report, out))
-    } else {
-        Ok(HttpResponse::Ok().json(report))
-    }
+    let report = compute(&state, move |s| {
+        analysis::compare(&s.db, &s.surveys(), &slug, from, to, &options)
+    })
+    .await?;
+    respond(&params, &report, analysis::write_compare_csv)
 }
 
 /// `GET /api/v1/surveys/{slug}/fieldwork?wave=W[&format=csv]`: invitations,
@@ -317,13 +326,6 @@ pub async fn fieldwork(
     let wave: Option<i32> = params.get("wave")?;
     let slug = path.into_inner();
     log::info!("API fieldwork of {slug} for token {client:?}");
-    let state2 = state.clone();
-    let report = web::block(move || analysis::fieldwork(&state2.db, &state2.surveys(), &slug, wave))
-        .await
-        .map_err(ApiError::internal)??;
-    if params.csv()? {
-        csv_response(|out| crate::fieldwork::figures::write_fieldwork_csv(&report, out))
-    } else {
-        Ok(HttpResponse::Ok().json(report))
-    }
+    let report = compute(&state, move |s| analysis::fieldwork(&s.db, &s.surveys(), &slug, wave)).await?;
+    respond(&params, &report, crate::fieldwork::figures::write_fieldwork_csv)
 }

@@ -368,11 +368,15 @@ impl RateLimiter for MemoryLimiter {
     }
 }
 
-/// Bounds how many password hashes run at once. Each Argon2 check takes
-/// 19 MiB; a burst of sign-ins waits here, holding no memory, instead of
-/// all hashing together.
+/// Bounds how many password hashes run at once, and the memory they take.
+/// Each Argon2 check needs 19 MiB; the gate keeps at most one buffer per
+/// permit and uses it again for every check, so a burst
+/// of sign-ins waits here, holding no memory, and the checks themselves
+/// never allocate (allocating 19 MiB per check on whichever blocking
+/// thread runs it left the allocator holding gigabytes after a burst).
 pub struct HashGate {
     permits: tokio::sync::Semaphore,
+    memories: std::sync::Mutex<Vec<crate::account::HashMemory>>,
     size: usize,
     waiting: std::sync::atomic::AtomicUsize,
     max_waiting: usize,
@@ -385,9 +389,11 @@ pub struct Busy;
 impl HashGate {
     /// `size` hashes at once, and at most `max_waiting` waiting.
     pub fn new(size: usize, max_waiting: usize) -> HashGate {
+        let size = size.max(1);
         HashGate {
-            permits: tokio::sync::Semaphore::new(size.max(1)),
-            size: size.max(1),
+            permits: tokio::sync::Semaphore::new(size),
+            memories: Default::default(),
+            size,
             waiting: Default::default(),
             max_waiting,
         }
@@ -408,7 +414,10 @@ impl HashGate {
     }
 
     /// Run `hash` on the blocking pool once a permit is free.
-    pub async fn run<T: Send + 'static>(&self, hash: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+    pub async fn run<T: Send + 'static>(
+        &self,
+        hash: impl FnOnce(&mut crate::account::HashMemory) -> T + Send + 'static,
+    ) -> Result<T, Busy> {
         use std::sync::atomic::Ordering;
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -417,7 +426,20 @@ impl HashGate {
         let permit = self.permits.acquire().await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let _permit = permit.map_err(|_| Busy)?;
-        actix_web::web::block(hash).await.map_err(|_| Busy)
+        // Buffers are made on first need, so an idle server holds none; a
+        // permit's holder always finds one free or makes it, so there are
+        // never more buffers than permits.
+        let mut memory = self
+            .memories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default();
+        let (result, memory) = actix_web::web::block(move || (hash(&mut memory), memory))
+            .await
+            .map_err(|_| Busy)?;
+        self.memories.lock().unwrap_or_else(|p| p.into_inner()).push(memory);
+        Ok(result)
     }
 }
 
@@ -557,7 +579,7 @@ mod tests {
             .map(|_| {
                 let (gate, running, most) = (gate.clone(), running.clone(), most.clone());
                 tokio::spawn(async move {
-                    gate.run(move || {
+                    gate.run(move |_| {
                         use std::sync::atomic::Ordering::SeqCst;
                         let now = running.fetch_add(1, SeqCst) + 1;
                         most.fetch_max(now, SeqCst);
@@ -573,6 +595,6 @@ mod tests {
         }
         assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
         let full = HashGate::new(1, 0);
-        assert_eq!(full.run(|| ()).await, Err(Busy));
+        assert_eq!(full.run(|_| ()).await, Err(Busy));
     }
 }

@@ -348,6 +348,13 @@ async fn quality_flags_are_kept_and_excluded_only_when_asked() {
     assert_eq!(send(with_age(&page, &answers, time::Duration::minutes(8))).await, 303);
     let fieldwork = fetch(format!("fieldwork?wave={}", this_year())).await;
     assert_eq!(fieldwork["flags"]["burst"], 5);
+    // Each further one in the burst is flagged as it comes.
+    for _ in 0..2 {
+        let page = app.get_form("en").await;
+        assert_eq!(send(with_age(&page, &answers, time::Duration::minutes(8))).await, 303);
+    }
+    let fieldwork = fetch(format!("fieldwork?wave={}", this_year())).await;
+    assert_eq!(fieldwork["flags"]["burst"], 7);
     let bad = app
         .client
         .get(app.url("/api/v1/surveys/livability/indices?exclude_flagged=slow"))

@@ -333,7 +333,21 @@ pub fn escaped(text: &str) -> String {
 
 /// GET `path` with `client` (its own cookie jar).
 pub async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> reqwest::Response {
-    client.get(app.url(path)).send().await.expect("GET")
+    get_with(app, client, path, &[]).await
+}
+
+/// GET `path` with extra request headers.
+pub async fn get_with(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = client.get(app.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("GET")
 }
 
 /// POST a form to `path` with `client`.
@@ -343,11 +357,22 @@ pub async fn post(
     path: &str,
     pairs: &[(String, String)],
 ) -> reqwest::Response {
-    client
+    post_with(app, client, path, pairs, &[]).await
+}
+
+/// POST a form with extra request headers (a proxy's `X-Forwarded-For`, a cookie).
+pub async fn post_with(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    pairs: &[(String, String)],
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = client
         .post(app.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(encode_pairs(pairs))
-        .send()
-        .await
-        .expect("POST")
+        .header("content-type", "application/x-www-form-urlencoded");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.body(encode_pairs(pairs)).send().await.expect("POST")
 }

@@ -65,14 +65,8 @@ async fn made_up_altered_and_stale_form_tokens_are_refused_and_nothing_is_stored
     let forged_csrf = "f".repeat(32);
     let mut pairs = genuine.clone();
     pairs[0].1 = forged_csrf.clone();
-    let refused = other
-        .post(app.url("/s/livability"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", format!("cp_csrf={forged_csrf}"))
-        .body(encode_pairs(&pairs))
-        .send()
-        .await
-        .unwrap();
+    let cookie = format!("cp_csrf={forged_csrf}");
+    let refused = post_with(&app, &other, "/s/livability", &pairs, &[("cookie", &cookie)]).await;
     assert_eq!(refused.status(), 403);
     // A token the server did issue, but eight days ago.
     let stale = issue_form_token(
@@ -145,42 +139,13 @@ async fn code_guessing_is_limited_per_client_and_proxies_are_believed_only_when_
     .await;
     app.set_up_wave(Access::Invitation, &[("huancui", 1000.0)]);
     let guesses = Limits::default().code.burst as usize;
-    let attempt = |client: reqwest::Client, forwarded: &'static str| {
-        let app = &app;
-        async move {
-            let start = client
-                .get(app.url("/s/livability?lang=en"))
-                .header("x-forwarded-for", forwarded)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            let pairs = vec![
-                ("_csrf".to_string(), hidden_value(&start, "_csrf")),
-                ("_lang".to_string(), "en".to_string()),
-                ("code".to_string(), "7K3M-Q9TX-2HBR".to_string()),
-            ];
-            client
-                .post(app.url("/s/livability/start"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-forwarded-for", forwarded)
-                .body(encode_pairs(&pairs))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
     let guesser = new_client();
     for _ in 0..guesses {
-        assert_ne!(attempt(guesser.clone(), "203.0.113.7").await, 429);
+        assert_ne!(guess_code(&app, &guesser, "203.0.113.7").await, 429);
     }
-    assert_eq!(attempt(guesser.clone(), "203.0.113.7").await, 429);
+    assert_eq!(guess_code(&app, &guesser, "203.0.113.7").await, 429);
     // Behind the trusted proxy, another resident is another client.
-    assert_ne!(attempt(new_client(), "198.51.100.20").await, 429);
+    assert_ne!(guess_code(&app, &new_client(), "198.51.100.20").await, 429);
 
     // Without a trusted proxy, the header is ignored: every request is the
     // same client, however many addresses it claims.
@@ -188,30 +153,26 @@ async fn code_guessing_is_limited_per_client_and_proxies_are_believed_only_when_
     direct.set_up_wave(Access::Invitation, &[("huancui", 1000.0)]);
     let mut statuses = Vec::new();
     for i in 0..=guesses {
-        let client = new_client();
-        let start = client
-            .get(direct.url("/s/livability?lang=en"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let pairs = vec![
-            ("_csrf".to_string(), hidden_value(&start, "_csrf")),
-            ("code".to_string(), "7K3M-Q9TX-2HBR".to_string()),
-        ];
-        let status = client
-            .post(direct.url("/s/livability/start"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-forwarded-for", format!("192.0.2.{i}"))
-            .body(encode_pairs(&pairs))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16();
-        statuses.push(status);
+        statuses.push(guess_code(&direct, &new_client(), &format!("192.0.2.{i}")).await);
     }
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}
+
+/// One try of a made-up code on the start page, from `forwarded`.
+async fn guess_code(app: &TestApp, client: &reqwest::Client, forwarded: &str) -> u16 {
+    let from = [("x-forwarded-for", forwarded)];
+    let start = get_with(app, client, "/s/livability?lang=en", &from)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let pairs = vec![
+        ("_csrf".to_string(), hidden_value(&start, "_csrf")),
+        ("_lang".to_string(), "en".to_string()),
+        ("code".to_string(), "7K3M-Q9TX-2HBR".to_string()),
+    ];
+    post_with(app, client, "/s/livability/start", &pairs, &from)
+        .await
+        .status()
+        .as_u16()
 }

@@ -10,12 +10,9 @@ use diesel::prelude::*;
 /// A sign-in from `address` (behind the trusted proxy), in a new browser.
 async fn sign_in_from(app: &TestApp, address: &str, name: &str, password: &str) -> reqwest::Response {
     let client = new_client();
-    let html = client
-        .get(app.url("/login?lang=en"))
-        .header("x-forwarded-for", address)
-        .send()
+    let from = [("x-forwarded-for", address)];
+    let html = get_with(app, &client, "/login?lang=en", &from)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -24,14 +21,7 @@ async fn sign_in_from(app: &TestApp, address: &str, name: &str, password: &str) 
         ("username".to_string(), name.to_string()),
         ("password".to_string(), password.to_string()),
     ];
-    client
-        .post(app.url("/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-forwarded-for", address)
-        .body(encode_pairs(&pairs))
-        .send()
-        .await
-        .unwrap()
+    post_with(app, &client, "/login", &pairs, &from).await
 }
 
 async fn behind_proxy() -> TestApp {

@@ -22,17 +22,11 @@ impl<'a> Browser<'a> {
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.app.url(path)).send().await.expect("GET")
+        get(self.app, &self.client, path).await
     }
 
     async fn post_pairs(&self, path: &str, pairs: &[(String, String)]) -> reqwest::Response {
-        self.client
-            .post(self.app.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(encode_pairs(pairs))
-            .send()
-            .await
-            .expect("POST")
+        post(self.app, &self.client, path, pairs).await
     }
 
     /// GET /login and post the form with its own token.

@@ -6,4 +6,4 @@ DROP TABLE invitations;
 DROP TABLE invitation_batches;
 DROP TABLE frame_strata;
 DROP TABLE waves;
-DROP INDEX responses_recent_web;
+DROP INDEX responses_web_bursts;

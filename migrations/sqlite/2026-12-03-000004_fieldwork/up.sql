@@ -43,8 +43,8 @@ DROP TABLE responses;
 ALTER TABLE responses_new RENAME TO responses;   -- answers_new's reference follows the rename
 ALTER TABLE answers_new RENAME TO answers;
 CREATE INDEX responses_by_survey ON responses (survey_slug, wave, id);
--- Recent open-link responses, to see bursts of identical submissions.
-CREATE INDEX responses_recent_web ON responses (survey_slug, submitted_at) WHERE source = 'web';
+-- Identical open-link responses by time, to see bursts of them.
+CREATE INDEX responses_web_bursts ON responses (survey_version_id, choice_codes, submitted_at) WHERE source = 'web';
 
 -- How a wave is fielded (`civicpulse wave set`). The newest wave of a
 -- survey is the one residents answer; a survey without any keeps the old

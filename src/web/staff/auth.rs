@@ -18,6 +18,7 @@ use super::{
     blocking, local_path, remember_lang, removed_session_cookie, session_cookie, staff_error_page, StaffError, Viewer,
 };
 use crate::account::verify_password;
+use crate::db::SignInAttempt;
 use crate::lang::Lang;
 use crate::web::error::WebErrorKind;
 use crate::web::i18n::{negotiate, query_param};
@@ -197,32 +198,29 @@ pub async fn login_submit(
         log::info!("sign-in refused: over the rate limit");
         return locked_for(wait);
     }
-    let db = state.db.clone();
-    let name = username.clone();
-    let candidate = blocking(&state, lang, move || db.sign_in_candidate(&name)).await?;
-    let account = candidate.as_ref().map(|c| c.user.id);
-    let account_lock = candidate
-        .as_ref()
-        .and_then(|c| c.locked_until)
-        .map(|until| until - time::OffsetDateTime::now_utc())
-        .filter(|left| left.is_positive())
-        .map(|left| std::time::Duration::from_secs(left.whole_seconds().max(1) as u64));
-    if let Some(wait) = account_lock.or_else(|| state.limiter.sign_in_locked(client, now)) {
+    if let Some(wait) = state.limiter.sign_in_locked(client, now) {
         let db = state.db.clone();
         let name = username.clone();
-        let why = if account_lock.is_some() {
-            "account locked"
-        } else {
-            "client locked"
-        };
-        blocking(&state, lang, move || db.record_locked_sign_in(&name, account, why)).await?;
-        log::info!("sign-in refused: {why}");
+        blocking(&state, lang, move || db.record_locked_client(&name)).await?;
+        log::info!("sign-in refused: client locked");
         return locked_for(wait);
     }
-    let stored_hash = candidate.as_ref().map(|c| c.password_hash.clone());
+    let db = state.db.clone();
+    let name = username.clone();
+    let at = time::OffsetDateTime::now_utc();
+    let attempt = blocking(&state, lang, move || db.begin_sign_in(&name, at)).await?;
+    let stored_hash = match &attempt {
+        SignInAttempt::Locked { until } => {
+            log::info!("sign-in refused: account locked");
+            let left = (*until - time::OffsetDateTime::now_utc()).whole_seconds().max(1) as u64;
+            return locked_for(std::time::Duration::from_secs(left));
+        }
+        SignInAttempt::Check { password_hash, .. } => Some(password_hash.clone()),
+        SignInAttempt::NoAccount => None,
+    };
     let verified = state
         .hashing
-        .run(move || verify_password(&password, stored_hash.as_deref()))
+        .run(move |memory| verify_password(&password, stored_hash.as_deref(), memory))
         .await;
     let verified = match verified {
         Ok(verified) => verified,
@@ -237,13 +235,12 @@ pub async fn login_submit(
             ));
         }
     };
-    let user = match candidate {
-        Some(c) if verified => c.user,
-        _ => {
+    let user = match attempt {
+        SignInAttempt::Check { user, .. } if verified => user,
+        attempt => {
             let db = state.db.clone();
             let name = username.clone();
-            let at = time::OffsetDateTime::now_utc();
-            blocking(&state, lang, move || db.record_failed_sign_in(&name, account, at)).await?;
+            blocking(&state, lang, move || db.record_failed_sign_in(&name, &attempt)).await?;
             state.limiter.sign_in_failed(client, now);
             log::info!("sign-in refused: wrong username or password");
             return refuse(StatusCode::UNAUTHORIZED, Some("username"), "staff_login_failed", &csrf);

@@ -405,6 +405,48 @@ async fn refused(
     page(req, state, viewer, session, slug, shown).await
 }
 
+/// A fieldwork form after its checks: the fields, the statistician or
+/// admin who sent it, the survey and the wave it is about.
+struct FieldworkForm<'v> {
+    pairs: Vec<(String, String)>,
+    session: &'v Session,
+    slug: String,
+    stored: std::sync::Arc<crate::db::StoredSurvey>,
+    wave: i32,
+}
+
+/// Check a fieldwork form (role, CSRF, survey, wave); `Err` is the
+/// response to send instead.
+async fn fieldwork_form<'v>(
+    req: &HttpRequest,
+    state: &AppState,
+    viewer: &'v Viewer,
+    slug: String,
+    body: &[u8],
+) -> Result<Result<FieldworkForm<'v>, HttpResponse>, StaffError> {
+    let (pairs, session) = match checked_form(req, state, viewer, body, SAMPLERS).await? {
+        Ok(form) => form,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let Some(stored) = state.surveys().latest(&slug) else {
+        return Err(state
+            .error(WebErrorKind::NotFound, viewer.lang, format!("no survey {slug:?}"))
+            .into());
+    };
+    match form_wave(&pairs) {
+        Ok(wave) => Ok(Ok(FieldworkForm {
+            pairs,
+            session,
+            slug,
+            stored,
+            wave,
+        })),
+        Err(problem) => Ok(Err(
+            refused(req, state, viewer, session, slug, None, vec![problem]).await?
+        )),
+    }
+}
+
 /// POST /admin/surveys/{slug}/fieldwork/wave: set up or change a wave.
 pub async fn save_wave(
     req: HttpRequest,
@@ -413,21 +455,17 @@ pub async fn save_wave(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, StaffError> {
-    let (pairs, session) = match checked_form(&req, &state, &viewer, &body, SAMPLERS).await? {
+    let FieldworkForm {
+        pairs,
+        session,
+        slug,
+        stored,
+        wave,
+    } = match fieldwork_form(&req, &state, &viewer, path.into_inner(), &body).await? {
         Ok(form) => form,
-        Err(refused) => return Ok(refused),
+        Err(response) => return Ok(response),
     };
     let lang = viewer.lang;
-    let slug = path.into_inner();
-    let Some(stored) = state.surveys().latest(&slug) else {
-        return Err(state
-            .error(WebErrorKind::NotFound, lang, format!("no survey {slug:?}"))
-            .into());
-    };
-    let wave = match form_wave(&pairs) {
-        Ok(w) => w,
-        Err(problem) => return refused(&req, &state, &viewer, session, slug, None, vec![problem]).await,
-    };
     let mut problems = Vec::new();
     let access = field(&pairs, "access")
         .parse::<Access>()
@@ -474,21 +512,17 @@ pub async fn save_frame(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, StaffError> {
-    let (pairs, session) = match checked_form(&req, &state, &viewer, &body, SAMPLERS).await? {
+    let FieldworkForm {
+        pairs,
+        session,
+        slug,
+        stored,
+        wave,
+    } = match fieldwork_form(&req, &state, &viewer, path.into_inner(), &body).await? {
         Ok(form) => form,
-        Err(refused) => return Ok(refused),
+        Err(response) => return Ok(response),
     };
     let lang = viewer.lang;
-    let slug = path.into_inner();
-    let Some(stored) = state.surveys().latest(&slug) else {
-        return Err(state
-            .error(WebErrorKind::NotFound, lang, format!("no survey {slug:?}"))
-            .into());
-    };
-    let wave = match form_wave(&pairs) {
-        Ok(w) => w,
-        Err(problem) => return refused(&req, &state, &viewer, session, slug, None, vec![problem]).await,
-    };
     let db = state.db.clone();
     let key = slug.clone();
     let settings = blocking(&state, lang, move || db.wave(&key, wave))
@@ -537,21 +571,17 @@ pub async fn create_batch(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, StaffError> {
-    let (pairs, session) = match checked_form(&req, &state, &viewer, &body, SAMPLERS).await? {
+    let FieldworkForm {
+        pairs,
+        session,
+        slug,
+        stored,
+        wave,
+    } = match fieldwork_form(&req, &state, &viewer, path.into_inner(), &body).await? {
         Ok(form) => form,
-        Err(refused) => return Ok(refused),
+        Err(response) => return Ok(response),
     };
     let lang = viewer.lang;
-    let slug = path.into_inner();
-    let Some(stored) = state.surveys().latest(&slug) else {
-        return Err(state
-            .error(WebErrorKind::NotFound, lang, format!("no survey {slug:?}"))
-            .into());
-    };
-    let wave = match form_wave(&pairs) {
-        Ok(w) => w,
-        Err(problem) => return refused(&req, &state, &viewer, session, slug, None, vec![problem]).await,
-    };
     let stratum = field(&pairs, "stratum");
     let count_text = field(&pairs, "count");
     let Ok(count) = count_text.parse::<u64>() else {

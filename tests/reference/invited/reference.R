@@ -7,7 +7,7 @@
 #        DIR/structure.csv  scored questions: dimension, weights, option scores
 # writes DIR/expected.json  one row per (weights, by, level, id, group)
 #
-# Scores (METHODOLOGY.md §1-§2): an option's score comes from structure.csv
+# Scores (docs/statistics.md §1-§2): an option's score comes from structure.csv
 # (k-point Likert: 100*(x-1)/(k-1); rating 0-10: 10*x); unscored options
 # ("dk") and no answer are missing. Top-two box: 1 when the option is one of
 # the two highest-scored options, 0 for another scored option, else missing.
