@@ -269,8 +269,7 @@ pub fn invitations(command: InvitationsCommand) -> Result<(), AppError> {
                 langs: &letters.lang.langs(),
             };
             // Letters must be printable before any code is issued.
-            letters_html(&renderer, &letter_settings, &sample_batch(&slug, wave, &stratum), &[])
-                .map_err(|e| AppError::Usage(e.to_string()))?;
+            letter_settings.check().map_err(|e| AppError::Usage(e.to_string()))?;
             let (batch, issued) = db.create_invitations(&slug, wave, &stratum, count, &key, COMMAND_LINE_ACTOR)?;
             write_batch(&renderer, &letter_settings, &letters.out_dir, &batch, &issued)
         }
@@ -312,20 +311,6 @@ pub fn invitations(command: InvitationsCommand) -> Result<(), AppError> {
             }
             Ok(())
         }
-    }
-}
-
-/// A batch with no invitations, to check that letters can be printed.
-fn sample_batch(slug: &str, wave: i32, stratum: &str) -> crate::db::InvitationBatch {
-    crate::db::InvitationBatch {
-        id: 0,
-        slug: slug.to_string(),
-        wave,
-        stratum: stratum.to_string(),
-        size: 0,
-        used: 0,
-        created_at: String::new(),
-        created_by: String::new(),
     }
 }
 

@@ -83,8 +83,11 @@ impl WaveSettings {
     }
 }
 
-/// The wave residents answer now: the newest wave set up, or, for a survey
-/// without wave settings, the calendar year, open to anyone.
+/// The wave residents answer now: the newest wave set up that has begun
+/// (no first day, or one on or before today), so next year's wave can be
+/// prepared while this year's fieldwork goes on; when none has begun, the
+/// one that begins first (residents are told when). A survey without wave
+/// settings takes answers into the calendar year's wave, open to anyone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CurrentWave {
     Calendar(i32),
@@ -94,8 +97,11 @@ pub enum CurrentWave {
 impl CurrentWave {
     /// `waves` in any order; `today` decides the calendar year.
     pub fn choose(waves: &[WaveSettings], today: time::Date) -> CurrentWave {
-        match waves.iter().max_by_key(|w| w.wave) {
-            Some(newest) => CurrentWave::SetUp(newest.clone()),
+        let begun = |w: &&WaveSettings| w.window.opens().is_none_or(|opens| opens <= today);
+        let newest_begun = waves.iter().filter(begun).max_by_key(|w| w.wave);
+        let first_to_begin = || waves.iter().min_by_key(|w| (w.window.opens(), w.wave));
+        match newest_begun.or_else(first_to_begin) {
+            Some(wave) => CurrentWave::SetUp(wave.clone()),
             None => CurrentWave::Calendar(today.year()),
         }
     }
@@ -265,6 +271,19 @@ mod tests {
         let current = CurrentWave::choose(&waves, today);
         assert_eq!(current.wave(), 2026, "fieldwork may run into January");
         assert_eq!(current.access(), Access::Invitation);
+        // Next year's wave, prepared in advance, waits for its first day.
+        let mut next = WaveSettings::new(2027);
+        next.window = DateWindow::new(Some(date!(2027 - 11 - 01)), None).unwrap();
+        let waves = [WaveSettings::new(2026), next.clone()];
+        assert_eq!(CurrentWave::choose(&waves, today).wave(), 2026);
+        assert_eq!(CurrentWave::choose(&waves, date!(2027 - 11 - 01)).wave(), 2027);
+        // With nothing begun, the first to begin, so residents learn when.
+        let only_next = [next];
+        assert_eq!(CurrentWave::choose(&only_next, today).wave(), 2027);
+        assert!(matches!(
+            CurrentWave::choose(&only_next, today).availability(today),
+            Availability::NotYetOpen(_)
+        ));
         assert!(Access::Both.admits_open_link() && Access::Both.takes_codes());
         assert!(!Access::Invitation.admits_open_link() && !Access::Open.takes_codes());
         assert_eq!("both".parse::<Access>(), Ok(Access::Both));

@@ -136,6 +136,30 @@ pub struct LetterSettings<'a> {
     pub langs: &'a [Lang],
 }
 
+impl LetterSettings<'_> {
+    /// The fieldwork dates every letter states, if the wave (or else the
+    /// published version) has them, and a helpline: what a letter cannot
+    /// go without. Checked before any code is issued.
+    pub fn check(&self) -> Result<(time::Date, time::Date), LetterError> {
+        let (survey, wave) = (self.survey, self.wave);
+        let opens = wave.window.opens().or(self.version_window.opens());
+        let closes = wave.window.closes().or(self.version_window.closes());
+        let (Some(opens), Some(closes)) = (opens, closes) else {
+            return Err(LetterError::NoDates {
+                slug: survey.slug.to_string(),
+                wave: wave.wave,
+            });
+        };
+        if wave.helpline.trim().is_empty() {
+            return Err(LetterError::NoHelpline {
+                slug: survey.slug.to_string(),
+                wave: wave.wave,
+            });
+        }
+        Ok((opens, closes))
+    }
+}
+
 /// The letters of a batch as one HTML page, one letter per printed page.
 pub fn letters_html(
     renderer: &Renderer,
@@ -145,20 +169,7 @@ pub fn letters_html(
 ) -> Result<String, LetterError> {
     let survey = settings.survey;
     let wave = settings.wave;
-    let opens = wave.window.opens().or(settings.version_window.opens());
-    let closes = wave.window.closes().or(settings.version_window.closes());
-    let (Some(opens), Some(closes)) = (opens, closes) else {
-        return Err(LetterError::NoDates {
-            slug: survey.slug.to_string(),
-            wave: wave.wave,
-        });
-    };
-    if wave.helpline.trim().is_empty() {
-        return Err(LetterError::NoHelpline {
-            slug: survey.slug.to_string(),
-            wave: wave.wave,
-        });
-    }
+    let (opens, closes) = settings.check()?;
     let m = &renderer.messages;
     let stratum_label = |lang: Lang| {
         survey

@@ -376,7 +376,10 @@ pub async fn submit(
         survey,
         lang,
         answers: &form.answers,
-        code: access.takes_codes().then(|| CodeView {
+        // A resident who chose the open link of a wave that also takes
+        // codes sees no code field; one with a code, or in a wave that
+        // requires one, does.
+        code: (access.takes_codes() && (typed_code.is_some() || !access.admits_open_link())).then(|| CodeView {
             value: typed_code.unwrap_or_default().to_string(),
             accepted: typed_code.is_some(),
             required: !access.admits_open_link(),
@@ -406,17 +409,27 @@ pub async fn submit(
         };
     }
     let messages = &state.renderer.messages;
+    // Every attempt to store counts against the client's limit, before
+    // anything else is checked, so a flood costs as little as possible.
+    if let Err(wait) = state.limit(&req, Action::Submit) {
+        log::info!("submission to {} refused: over the rate limit", survey.slug);
+        // The same form can be sent again once the wait is over.
+        let (csrf, token) = match (csrf_ok, &cookie_csrf) {
+            (true, Some(csrf)) => (csrf.clone(), given_token.clone()),
+            _ => {
+                let csrf = new_token();
+                let token = state.issue_form_token(survey, &csrf);
+                (csrf, token)
+            }
+        };
+        return refill.too_many(&csrf, &token, wait, "err_too_many_submissions");
+    }
     if !csrf_ok {
         // Expired or forged: store nothing, but give the resident their
         // answers back with fresh tokens so one more tap sends them.
         return refill.fresh(StatusCode::FORBIDDEN, messages.text(lang, "err_csrf", &[]));
     }
     let csrf = cookie_csrf.unwrap_or_default();
-    // Every attempt to store counts against the client's limit.
-    if let Err(wait) = state.limit(&req, Action::Submit) {
-        log::info!("submission to {} refused: over the rate limit", survey.slug);
-        return refill.too_many(&csrf, &given_token, wait, "err_too_many_submissions");
-    }
     let now = time::OffsetDateTime::now_utc();
     let issued = match verify_form_token(&state.key, &given_token, &state.form_binding(survey, &csrf), now) {
         Ok(issued) => issued,

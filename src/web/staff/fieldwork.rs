@@ -608,17 +608,7 @@ pub async fn create_batch(
         base_url: &base_url,
         langs: &Lang::ALL,
     };
-    let empty = crate::db::InvitationBatch {
-        id: 0,
-        slug: slug.clone(),
-        wave,
-        stratum: stratum.clone(),
-        size: 0,
-        used: 0,
-        created_at: String::new(),
-        created_by: String::new(),
-    };
-    if let Err(e) = letters_html(&state.renderer, &letter_settings, &empty, &[]) {
+    if let Err(e) = letter_settings.check() {
         return refused(&req, &state, &viewer, session, slug, Some(wave), vec![e.to_string()]).await;
     }
     let db = state.db.clone();
