@@ -185,7 +185,7 @@ pub fn letters_html(
         .map(|inv| {
             let code = inv.code.to_string();
             let url = personal_url(settings.base_url, survey.slug.as_str(), &code);
-            let qr = qr_svg(&url, 38, &m.text(settings.langs[0], "letter_qr_label", &[]))
+            let qr = qr_svg(&url, 34, &m.text(settings.langs[0], "letter_qr_label", &[]))
                 .map_err(|e| LetterError::Render(e.to_string()))?;
             let texts = settings
                 .langs
