@@ -54,20 +54,22 @@ pub fn fieldwork(
         entry(&mut strata, &stratum).invited = n.max(0) as u64;
     }
 
+    let mut responses = SourceCounts::default();
+    for (source, n) in db.source_counts(slug, wave)? {
+        match source {
+            Source::Web => responses.web = n,
+            Source::Invited => responses.invited = n,
+            Source::Import => responses.import = n,
+        }
+    }
     let facts = db.response_facts(slug, wave)?;
     let mut flags = FlagCounts::default();
-    let mut responses = SourceCounts::default();
     for (fact, fact_flags) in facts.iter().zip(flags_of(&facts)) {
         fact_flags.iter().for_each(|f| flags.add(f));
-        match fact.source {
-            Source::Web => responses.web += 1,
-            Source::Import => responses.import += 1,
-            Source::Invited => {
-                responses.invited += 1;
-                let s = entry(&mut strata, fact.stratum.as_deref().unwrap_or(""));
-                s.completed += 1;
-                s.completion_seconds.extend(fact.duration_seconds);
-            }
+        if fact.source == Source::Invited {
+            let s = entry(&mut strata, fact.stratum.as_deref().unwrap_or(""));
+            s.completed += 1;
+            s.completion_seconds.extend(fact.duration_seconds);
         }
     }
 

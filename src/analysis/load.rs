@@ -34,10 +34,9 @@ pub struct Exclusions {
 /// The sources used when none are asked for: the wave's probability
 /// sample. Invited responses if the wave has any, else imported
 /// interviews, else the open link (a wave with nothing else).
-pub fn default_sources(present: &[(Source, u64)]) -> Vec<Source> {
-    let has = |s: Source| present.iter().any(|(x, n)| *x == s && *n > 0);
+pub fn default_sources(present: &[Source]) -> Vec<Source> {
     for preferred in [Source::Invited, Source::Import] {
-        if has(preferred) {
+        if present.contains(&preferred) {
             return vec![preferred];
         }
     }
@@ -89,7 +88,7 @@ pub(super) fn load_wave<'r>(
             wave: None,
         })?,
     };
-    let present = db.source_counts(slug, wave)?;
+    let present = db.sources_present(slug, wave)?;
     let sources = match &options.sources {
         Some(asked) => asked.clone(),
         None => default_sources(&present),
@@ -103,9 +102,9 @@ pub(super) fn load_wave<'r>(
     }
     let left_out = present
         .iter()
-        .filter(|(s, n)| !sources.contains(s) && *n > 0)
-        .map(|&(s, n)| (s, n))
-        .collect();
+        .filter(|s| !sources.contains(s))
+        .map(|&s| Ok((s, db.count_source(slug, wave, s)?)))
+        .collect::<Result<_, AnalysisError>>()?;
 
     let mut excluded_ids = HashSet::new();
     let excluded = if options.exclude_flagged.is_empty() {
@@ -131,7 +130,8 @@ pub(super) fn load_wave<'r>(
         })
     };
 
-    let data = db.analysis_columns(slug, wave, &sources, &excluded_ids)?;
+    let every_source = present.iter().all(|s| sources.contains(s));
+    let data = db.analysis_columns(slug, wave, (!every_source).then_some(&sources[..]), &excluded_ids)?;
     if data.is_empty() {
         return Err(AnalysisError::NoResponses {
             slug: slug.to_string(),

@@ -21,6 +21,14 @@ pub struct ResponseFacts {
     pub stored_flags: Flags,
 }
 
+/// The source of each row as a small number (an index into [`SOURCES`]):
+/// a million rows need no string each.
+const SOURCES: [Source; 3] = [Source::Web, Source::Invited, Source::Import];
+
+fn source_number() -> diesel::expression::SqlLiteral<diesel::sql_types::Integer> {
+    diesel::dsl::sql::<diesel::sql_types::Integer>("CASE source WHEN 'web' THEN 0 WHEN 'invited' THEN 1 ELSE 2 END")
+}
+
 fn source_of(text: &str) -> Result<Source, DbError> {
     text.parse::<Source>()
         .map_err(|e| DbError::Query(diesel::result::Error::DeserializationError(e.to_string().into())))
@@ -135,12 +143,21 @@ impl PartialColumns {
 }
 
 impl Database {
-    /// The facts of every response of a wave that flags are judged on.
+    /// The responses of a wave that data-quality flags and fieldwork
+    /// figures are about: every timed, invited or flagged one. Imported
+    /// interviews without a flag are not read, so a wave of a million of
+    /// them costs nothing here.
     pub fn response_facts(&self, slug: &str, wave: i32) -> Result<Vec<ResponseFacts>, DbError> {
         let mut conn = self.conn()?;
         let rows: Vec<(i64, String, Option<String>, Option<i32>)> = responses::table
             .filter(responses::survey_slug.eq(slug))
             .filter(responses::wave.eq(wave))
+            .filter(
+                responses::duration_seconds
+                    .is_not_null()
+                    .or(responses::source.eq(Source::Invited.as_str()))
+                    .or(responses::id.eq_any(response_flags::table.select(response_flags::response_id))),
+            )
             .select((
                 responses::id,
                 responses::source,
@@ -182,19 +199,28 @@ impl Database {
         &self,
         slug: &str,
         wave: i32,
-        sources: &[Source],
+        sources: Option<&[Source]>,
         excluded: &HashSet<i64>,
     ) -> Result<AnalysisColumns, DbError> {
-        let source_names: Vec<&str> = sources.iter().map(|s| s.as_str()).collect();
+        let source_names: Option<Vec<&str>> = sources.map(|s| s.iter().map(|s| s.as_str()).collect());
+        // Without a choice of sources the query stays on the (survey, wave,
+        // id) index: its min and max come straight from the index, and the
+        // rows in id order.
         let in_wave = || {
-            responses::table
+            let query = responses::table
                 .filter(responses::survey_slug.eq(slug))
                 .filter(responses::wave.eq(wave))
-                .filter(responses::source.eq_any(source_names.clone()))
+                .into_boxed();
+            match &source_names {
+                Some(names) => query.filter(responses::source.eq_any(names.clone())),
+                None => query,
+            }
         };
-        let (low, high): (Option<i64>, Option<i64>) = in_wave()
-            .select((diesel::dsl::min(responses::id), diesel::dsl::max(responses::id)))
-            .first(&mut self.conn()?)?;
+        // Two queries, not one with both: each alone is a single index lookup.
+        let mut conn = self.conn()?;
+        let low: Option<i64> = in_wave().select(diesel::dsl::min(responses::id)).first(&mut conn)?;
+        let high: Option<i64> = in_wave().select(diesel::dsl::max(responses::id)).first(&mut conn)?;
+        drop(conn);
         let (Some(low), Some(high)) = (low, high) else {
             return Ok(AnalysisColumns::default());
         };
@@ -206,7 +232,7 @@ impl Database {
             low + (high - low) / 2
         };
         let read = |from: i64, to: i64| -> Result<PartialColumns, DbError> {
-            type Row = (i64, i64, String, f64, Option<String>, Option<String>, Vec<u8>);
+            type Row = (i64, i64, i32, f64, Option<String>, Option<String>, Vec<u8>);
             let mut conn = self.conn()?;
             let rows = in_wave()
                 .filter(responses::id.between(from, to))
@@ -214,7 +240,7 @@ impl Database {
                 .select((
                     responses::id,
                     responses::survey_version_id,
-                    responses::source,
+                    source_number(),
                     responses::weight,
                     responses::stratum,
                     responses::cluster,
@@ -227,7 +253,7 @@ impl Database {
                 if excluded.contains(&id) {
                     continue;
                 }
-                part.push(version_id, source_of(&source)?, weight, stratum, cluster, &codes);
+                part.push(version_id, SOURCES[source as usize], weight, stratum, cluster, &codes);
             }
             Ok(part)
         };

@@ -324,6 +324,37 @@ fn flag_burst(conn: &mut Conn, new: &NewResponse<'_>, id: i64) -> QueryResult<()
 }
 
 impl Database {
+    /// Which ways responses of a wave came in (an index lookup per source,
+    /// whatever the size of the wave).
+    pub fn sources_present(&self, slug: &str, wave: i32) -> Result<Vec<Source>, DbError> {
+        let mut conn = self.conn()?;
+        let mut present = Vec::new();
+        for source in Source::ALL {
+            let found: Option<i64> = responses::table
+                .filter(responses::survey_slug.eq(slug))
+                .filter(responses::wave.eq(wave))
+                .filter(responses::source.eq(source.as_str()))
+                .select(responses::id)
+                .first(&mut conn)
+                .optional()?;
+            if found.is_some() {
+                present.push(*source);
+            }
+        }
+        Ok(present)
+    }
+
+    /// How many responses of a wave came in by `source`.
+    pub fn count_source(&self, slug: &str, wave: i32, source: Source) -> Result<u64, DbError> {
+        let n: i64 = responses::table
+            .filter(responses::survey_slug.eq(slug))
+            .filter(responses::wave.eq(wave))
+            .filter(responses::source.eq(source.as_str()))
+            .count()
+            .get_result(&mut self.conn()?)?;
+        Ok(n as u64)
+    }
+
     /// How many responses of a wave came in each way.
     pub fn source_counts(&self, slug: &str, wave: i32) -> Result<Vec<(Source, u64)>, DbError> {
         let rows: Vec<(String, i64)> = responses::table

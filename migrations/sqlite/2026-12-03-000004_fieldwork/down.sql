@@ -7,3 +7,4 @@ DROP TABLE invitation_batches;
 DROP TABLE frame_strata;
 DROP TABLE waves;
 DROP INDEX responses_web_bursts;
+DROP INDEX responses_by_source;

@@ -43,6 +43,8 @@ DROP TABLE responses;
 ALTER TABLE responses_new RENAME TO responses;   -- answers_new's reference follows the rename
 ALTER TABLE answers_new RENAME TO answers;
 CREATE INDEX responses_by_survey ON responses (survey_slug, wave, id);
+-- How many responses of a wave came in each way, without reading them.
+CREATE INDEX responses_by_source ON responses (survey_slug, wave, source);
 -- Identical open-link responses by time, to see bursts of them.
 CREATE INDEX responses_web_bursts ON responses (survey_version_id, choice_codes, submitted_at) WHERE source = 'web';
 

@@ -476,11 +476,11 @@ pub async fn submit(
 
     let lookup = code.as_ref().map(|c| c.lookup_key(&state.key));
     let form_mark = hex::encode(&state.key.mac(Purpose::InvitationUse, &[given_token.as_bytes()])[..16]);
-    let straightliner = is_straightliner(&straightline_blocks(survey), &survey.choice_codes(&answers));
+    let choice_codes = survey.choice_codes(&answers);
+    let straightliner = is_straightliner(&straightline_blocks(survey), &choice_codes);
     let db = state.db.clone();
     let version_id = stored.version_id;
     let slug = survey.slug.to_string();
-    let choice_codes = survey.choice_codes(&answers);
     let wave = answering.current.wave();
     let duration = (now - issued).whole_seconds().clamp(0, i64::from(u32::MAX)) as u32;
     let token = given_token.clone();
