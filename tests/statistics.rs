@@ -178,12 +178,14 @@ fn reimporting_adds_nothing_and_csv_output_has_the_same_columns() {
     );
     assert!(ok, "{stderr}");
     let header = stdout.lines().next().unwrap();
-    assert_eq!(
-        header,
-        "level,id,group,n,n_eff,estimate,se,df,ci_low,ci_high,suppressed,low_precision,top_box_estimate,top_box_ci_low,top_box_ci_high"
-    );
+    assert_eq!(header, civicpulse::analysis::INDEX_CSV_HEADER.join(","));
+    // The report's own fields on every row, then the figure: a CSV file
+    // says everything the JSON does.
     let overall = stdout.lines().nth(1).unwrap();
-    assert!(overall.starts_with("overall,overall,,1197,"), "{overall}");
+    assert!(
+        overall.starts_with("livability,2026,1,import,design,stored,linearized,,overall,overall,,1197,"),
+        "{overall}"
+    );
 }
 
 fn indices_json(dir: &Path, extra: &[&str]) -> Value {
@@ -276,7 +278,11 @@ async fn the_api_needs_a_token_and_answers_like_the_cli() {
         .unwrap();
     assert_eq!(csv.status(), 200);
     assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
-    assert!(csv.text().await.unwrap().starts_with("level,id,group,n,n_eff"));
+    assert!(csv
+        .text()
+        .await
+        .unwrap()
+        .starts_with("survey,wave,definition_version,sources,weights"));
 
     let bad = client
         .get(format!("{base}/indices?by=favourite_colour"))
@@ -307,7 +313,8 @@ async fn the_api_needs_a_token_and_answers_like_the_cli() {
         .send()
         .await
         .unwrap();
-    assert_eq!(compare.status(), 200);
+    assert_eq!(compare.status(), 422, "the same wave twice is no comparison");
+    assert!(compare.text().await.unwrap().contains("not 2026 twice"));
     let missing = client
         .get(format!("{base}/compare?from=2026"))
         .bearer_auth(&token)
@@ -570,4 +577,99 @@ fn import_reports_every_bad_row_and_stores_nothing() {
     );
     let (ok, _, stderr) = civicpulse(d, &["import", "livability", "missing.csv"]);
     assert!(!ok && stderr.contains("cannot read missing.csv"), "{stderr}");
+}
+
+/// Publishing a new version never changes an earlier wave: the 2025
+/// interviews, answered on v1, keep their figures to the last digit after v2
+/// changes a dimension weight; the 2026 interviews, answered on v2, use v2's
+/// weight; and the comparison says the definitions differ, and how.
+#[test]
+fn a_later_version_leaves_an_earlier_wave_identical_to_the_last_digit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    std::fs::write(path.join("interviews.csv"), livability_csv()).unwrap();
+    let (ok, _, stderr) = civicpulse(path, &["import", "livability", "interviews.csv", "--wave", "2025"]);
+    assert!(ok, "{stderr}");
+    let before = indices_json(path, &["--wave", "2025", "--by", "district"]);
+    assert_eq!(before["definition"]["version"], 1);
+    assert_eq!(before["definition"]["versions_answered"], serde_json::json!([1]));
+
+    // v2: the safety dimension weighs more.
+    let (ok, v1, stderr) = civicpulse(path, &["survey", "export", "livability"]);
+    assert!(ok, "{stderr}");
+    let mut raw: civicpulse::survey::raw::RawSurvey = toml::from_str(&v1).unwrap();
+    let safety = raw.dimensions.iter_mut().find(|d| d.id == "safety").unwrap();
+    let old_weight = safety.weight;
+    safety.weight += 0.15;
+    std::fs::write(path.join("v2.toml"), toml::to_string_pretty(&raw).unwrap()).unwrap();
+    let (ok, stdout, stderr) = civicpulse(path, &["survey", "import", "v2.toml", "--publish"]);
+    assert!(ok && stdout.contains("published livability v2"), "{stdout}{stderr}");
+
+    let after = indices_json(path, &["--wave", "2025", "--by", "district"]);
+    assert_eq!(after["rows"], before["rows"], "every figure of 2025, to the last digit");
+    assert_eq!(after["definition"]["version"], 1);
+
+    // The same answers in 2026, on v2, weigh safety more.
+    let next_year = livability_csv().replace("\nr", "\ny26-r");
+    std::fs::write(path.join("interviews-2026.csv"), next_year).unwrap();
+    let (ok, _, stderr) = civicpulse(path, &["import", "livability", "interviews-2026.csv", "--wave", "2026"]);
+    assert!(ok, "{stderr}");
+    let v2 = indices_json(path, &["--wave", "2026"]);
+    assert_eq!(v2["definition"]["version"], 2);
+    assert_ne!(
+        v2["rows"][0]["estimate"], before["rows"][0]["estimate"],
+        "the overall index moves"
+    );
+    let dimension = |report: &Value, id: &str| {
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["level"] == "dimension" && r["id"] == id && r["group"].is_null())
+            .unwrap()["estimate"]
+            .clone()
+    };
+    assert_eq!(
+        dimension(&v2, "safety"),
+        dimension(&before, "safety"),
+        "a dimension's own score does not"
+    );
+
+    let (ok, stdout, stderr) = civicpulse(
+        path,
+        &[
+            "compare",
+            "livability",
+            "--from",
+            "2025",
+            "--to",
+            "2026",
+            "--weights",
+            "design",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["definitions"]["from"]["version"], 1);
+    assert_eq!(report["definitions"]["to"]["version"], 2);
+    assert_eq!(
+        report["definitions"]["differences"],
+        serde_json::json!([format!("dimension safety weight {old_weight} → {}", old_weight + 0.15)])
+    );
+    assert!(report["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("compute the indices differently"));
+    let overall = &report["rows"][0];
+    assert_eq!(overall["id"], "overall");
+    assert_eq!(overall["n_from"], 1197);
+    assert_eq!(overall["n_to"], 1197);
+    let safety_row = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "safety" && r["group"].is_null())
+        .unwrap();
+    assert_eq!(safety_row["difference"], 0.0, "same answers, same dimension score");
+    assert_eq!(safety_row["significant"], false);
 }

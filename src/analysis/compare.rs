@@ -1,13 +1,18 @@
-//! Two waves side by side: each estimated on its own, then figure by figure.
+//! Two waves side by side: each estimated on its own design, then figure
+//! by figure, for the index and for the satisfied rate (top-two box), with
+//! each wave's n, n_eff and precision flag, and a word on whether the two
+//! waves' definitions compute their indices alike.
 
 use super::options::{AnalysisError, IndexOptions, Weights};
-use super::report::{cell, indices, IndexRow};
+use super::report::{cell, flag, indices, DefinitionUsed, IndexRow, TopBox};
 use crate::db::Database;
 use crate::registry::SurveyRegistry;
-use crate::stats;
+use crate::stats::{self, Comparison, DfRule};
+use crate::survey::versioning::scoring_differences;
 use serde::Serialize;
 
-/// One figure of a two-wave comparison.
+/// One figure of a two-wave comparison: the index and, for items, the
+/// satisfied rate.
 #[derive(Debug, Clone, Serialize)]
 pub struct CompareRow {
     pub level: &'static str,
@@ -15,14 +20,50 @@ pub struct CompareRow {
     pub group: Option<String>,
     pub from: Option<f64>,
     pub to: Option<f64>,
+    pub n_from: u64,
+    pub n_to: u64,
+    pub n_eff_from: Option<f64>,
+    pub n_eff_to: Option<f64>,
+    pub low_precision_from: bool,
+    pub low_precision_to: bool,
+    #[serde(flatten)]
+    pub change: Change,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_box: Option<TopBoxChange>,
+}
+
+/// The change of one figure between the waves.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Change {
     pub difference: Option<f64>,
     pub se: Option<f64>,
     pub df: Option<f64>,
     pub ci_low: Option<f64>,
     pub ci_high: Option<f64>,
     pub p_value: Option<f64>,
+    /// The CI excludes 0 (p below 1 − level).
+    pub significant: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// The change of the satisfied rate (a share, 0–1).
+#[derive(Debug, Clone, Serialize)]
+pub struct TopBoxChange {
+    pub from: Option<f64>,
+    pub to: Option<f64>,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// Whether the two waves' definitions compute their indices alike.
+#[derive(Debug, Clone, Serialize)]
+pub struct Definitions {
+    pub from: DefinitionUsed,
+    pub to: DefinitionUsed,
+    /// What differs between the definitions in what makes the indices;
+    /// empty when nothing does.
+    pub differences: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -32,7 +73,47 @@ pub struct CompareReport {
     pub to: i32,
     pub weights: Weights,
     pub level: f64,
+    /// `min`: df = min(df₁, df₂); `stacked`: df₁ + df₂ (docs/statistics.md §6).
+    pub df_rule: DfRule,
+    pub definitions: Definitions,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub rows: Vec<CompareRow>,
+}
+
+const NOT_COMPARABLE: &str = "not comparable: a wave has no published estimate (suppressed or empty)";
+
+fn change(from: Option<(f64, f64, f64)>, to: Option<(f64, f64, f64)>, level: f64, rule: DfRule) -> Change {
+    let (Some(a), Some(b)) = (from, to) else {
+        return Change {
+            note: Some(NOT_COMPARABLE.into()),
+            ..Change::default()
+        };
+    };
+    match stats::compare_values(a, b, level, rule) {
+        Ok(Comparison {
+            difference,
+            se,
+            df,
+            ci_low,
+            ci_high,
+            p_value,
+            ..
+        }) => Change {
+            difference: Some(difference),
+            se: Some(se),
+            df: Some(df),
+            ci_low,
+            ci_high,
+            p_value,
+            significant: p_value.is_some_and(|p| p < 1.0 - level),
+            note: None,
+        },
+        Err(e) => Change {
+            note: Some(e.to_string()),
+            ..Change::default()
+        },
+    }
 }
 
 /// Compare two waves: each is estimated on its own (raked to its own
@@ -44,97 +125,183 @@ pub fn compare(
     from: i32,
     to: i32,
     options: &IndexOptions,
+    rule: DfRule,
 ) -> Result<CompareReport, AnalysisError> {
-    let earlier = indices(
-        db,
-        registry,
-        slug,
-        &IndexOptions {
-            wave: Some(from),
-            ..options.clone()
-        },
-    )?;
-    let later = indices(
-        db,
-        registry,
-        slug,
-        &IndexOptions {
-            wave: Some(to),
-            ..options.clone()
-        },
-    )?;
+    if from == to {
+        return Err(AnalysisError::Option(format!(
+            "compare needs two different waves, not {from} twice"
+        )));
+    }
+    let wave = |w: i32| {
+        indices(
+            db,
+            registry,
+            slug,
+            &IndexOptions {
+                wave: Some(w),
+                ..options.clone()
+            },
+        )
+    };
+    let (earlier, later) = (wave(from)?, wave(to)?);
+    let level = options.level;
+    let figure = |r: &IndexRow| Some((r.estimate?, r.se?, r.df as f64));
+    let share = |t: &TopBox, df: u64| Some((t.estimate?, t.se?, df as f64));
     let mut rows = Vec::new();
     for b in &later.rows {
         let a = earlier
             .rows
             .iter()
             .find(|a| a.level == b.level && a.id == b.id && a.group == b.group);
-        let figure = |r: &IndexRow| Some((r.estimate?, r.se?, r.df as f64));
-        let (comparison, note) = match (a.and_then(figure), figure(b)) {
-            (Some(x), Some(y)) => match stats::compare_values(x, y, options.level) {
-                Ok(c) => (Some(c), None),
-                Err(e) => (None, Some(e.to_string())),
-            },
-            _ => (
-                None,
-                Some("not comparable: a wave has no published estimate (suppressed or empty)".to_string()),
-            ),
-        };
+        let top_box = b.top_box.as_ref().map(|tb| {
+            let ta = a.and_then(|a| Some((a.top_box.as_ref()?, a.df)));
+            TopBoxChange {
+                from: ta.and_then(|(t, _)| t.estimate),
+                to: tb.estimate,
+                change: change(ta.and_then(|(t, df)| share(t, df)), share(tb, b.df), level, rule),
+            }
+        });
+        let mut changed = change(a.and_then(figure), figure(b), level, rule);
+        if a.is_none() {
+            changed.note = Some(format!("not comparable: wave {from} has no such figure"));
+        }
         rows.push(CompareRow {
             level: b.level,
             id: b.id.clone(),
             group: b.group.clone(),
             from: a.and_then(|a| a.estimate),
             to: b.estimate,
-            difference: comparison.as_ref().map(|c| c.difference),
-            se: comparison.as_ref().map(|c| c.se),
-            df: comparison.as_ref().map(|c| c.df),
-            ci_low: comparison.as_ref().and_then(|c| c.ci_low),
-            ci_high: comparison.as_ref().and_then(|c| c.ci_high),
-            p_value: comparison.as_ref().and_then(|c| c.p_value),
-            note,
+            n_from: a.map_or(0, |a| a.n),
+            n_to: b.n,
+            n_eff_from: a.and_then(|a| a.n_eff),
+            n_eff_to: b.n_eff,
+            low_precision_from: a.is_some_and(|a| a.low_precision),
+            low_precision_to: b.low_precision,
+            change: changed,
+            top_box,
         });
+    }
+    let differences = match (
+        registry.version(slug, earlier.definition.version),
+        registry.version(slug, later.definition.version),
+    ) {
+        (Some(x), Some(y)) => scoring_differences(&x.survey, &y.survey),
+        _ => Vec::new(),
+    };
+    let mut notes = Vec::new();
+    if !differences.is_empty() {
+        notes.push(format!(
+            "the waves' definitions (v{} and v{}) compute the indices differently: {}; a difference may \
+             come from the definitions as well as from satisfaction",
+            earlier.definition.version,
+            later.definition.version,
+            differences.join("; ")
+        ));
+    }
+    if rule == DfRule::Min {
+        notes.push("df = min(df of each wave), the conservative rule; --df stacked uses their sum".into());
     }
     Ok(CompareReport {
         survey: slug.to_string(),
         from,
         to,
         weights: options.weights,
-        level: options.level,
+        level,
+        df_rule: rule,
+        definitions: Definitions {
+            from: earlier.definition,
+            to: later.definition,
+            differences,
+        },
+        notes,
         rows,
     })
 }
 
-pub const COMPARE_CSV_HEADER: [&str; 11] = [
+pub const COMPARE_CSV_HEADER: [&str; 37] = [
+    "survey",
+    "from_wave",
+    "to_wave",
+    "weights",
+    "df_rule",
+    "definition_from",
+    "definition_to",
     "level",
     "id",
     "group",
     "from",
     "to",
+    "n_from",
+    "n_to",
+    "n_eff_from",
+    "n_eff_to",
+    "low_precision_from",
+    "low_precision_to",
     "difference",
     "se",
     "df",
     "ci_low",
     "ci_high",
     "p_value",
+    "significant",
+    "note",
+    "top_box_from",
+    "top_box_to",
+    "top_box_difference",
+    "top_box_se",
+    "top_box_df",
+    "top_box_ci_low",
+    "top_box_ci_high",
+    "top_box_p_value",
+    "top_box_significant",
+    "top_box_note",
+    "report_notes",
 ];
 
 pub fn write_compare_csv(report: &CompareReport, out: &mut dyn std::io::Write) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(COMPARE_CSV_HEADER)?;
     for r in &report.rows {
+        let tb = r.top_box.as_ref();
+        let c = &r.change;
         w.write_record([
+            report.survey.clone(),
+            report.from.to_string(),
+            report.to.to_string(),
+            flag(&report.weights),
+            flag(&report.df_rule),
+            report.definitions.from.version.to_string(),
+            report.definitions.to.version.to_string(),
             r.level.to_string(),
             r.id.clone(),
             r.group.clone().unwrap_or_default(),
             cell(r.from),
             cell(r.to),
-            cell(r.difference),
-            cell(r.se),
-            cell(r.df),
-            cell(r.ci_low),
-            cell(r.ci_high),
-            cell(r.p_value),
+            r.n_from.to_string(),
+            r.n_to.to_string(),
+            cell(r.n_eff_from),
+            cell(r.n_eff_to),
+            r.low_precision_from.to_string(),
+            r.low_precision_to.to_string(),
+            cell(c.difference),
+            cell(c.se),
+            cell(c.df),
+            cell(c.ci_low),
+            cell(c.ci_high),
+            cell(c.p_value),
+            c.significant.to_string(),
+            c.note.clone().unwrap_or_default(),
+            cell(tb.and_then(|t| t.from)),
+            cell(tb.and_then(|t| t.to)),
+            cell(tb.and_then(|t| t.change.difference)),
+            cell(tb.and_then(|t| t.change.se)),
+            cell(tb.and_then(|t| t.change.df)),
+            cell(tb.and_then(|t| t.change.ci_low)),
+            cell(tb.and_then(|t| t.change.ci_high)),
+            cell(tb.and_then(|t| t.change.p_value)),
+            tb.map(|t| t.change.significant.to_string()).unwrap_or_default(),
+            tb.and_then(|t| t.change.note.clone()).unwrap_or_default(),
+            report.notes.join(" | "),
         ])?;
     }
     w.flush()?;

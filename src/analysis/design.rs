@@ -128,9 +128,9 @@ fn frame_design(
     let data = &wave.data;
     let needs_answers = data.sources.iter().any(|s| *s != Source::Invited);
     let answers = if needs_answers {
-        let q = choice_question(wave.latest, slug, question)?;
+        let q = choice_question(wave.definition, slug, question)?;
         let values: Vec<String> = q.kind.options().iter().map(|o| o.value.to_string()).collect();
-        Some((choice_column(wave.latest, question, wave), values))
+        Some((choice_column(wave.definition, question, wave), values))
     } else {
         None
     };
@@ -205,7 +205,7 @@ pub(super) fn build_margins(
     totals: &[MarginTotal],
     wave: &WaveData<'_>,
 ) -> Result<Vec<Margin>, AnalysisError> {
-    let latest = wave.latest;
+    let definition = wave.definition;
     let mut order: Vec<&str> = Vec::new();
     for t in totals {
         if !order.contains(&t.question.as_str()) {
@@ -214,7 +214,7 @@ pub(super) fn build_margins(
     }
     let mut margins = Vec::new();
     for question in order {
-        let q = choice_question(latest, slug, question).map_err(|e| match e {
+        let q = choice_question(definition, slug, question).map_err(|e| match e {
             AnalysisError::UnknownBy { .. } => {
                 AnalysisError::Margins(format!("{question:?} is not a question of survey {slug:?}"))
             }
@@ -237,7 +237,7 @@ pub(super) fn build_margins(
                 }
             }
         }
-        let column = choice_column(latest, question, wave);
+        let column = choice_column(definition, question, wave);
         let missing = column.iter().filter(|c| c.is_none()).count();
         if missing > 0 {
             return Err(AnalysisError::Margins(format!(

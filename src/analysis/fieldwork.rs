@@ -87,7 +87,7 @@ pub fn fieldwork(
             .question(&question)
             .map(|q| q.kind.options().iter().map(|o| o.value.to_string()).collect())
             .unwrap_or_default();
-        for code in choice_column(web.latest, &question, &web).into_iter().flatten() {
+        for code in choice_column(web.definition, &question, &web).into_iter().flatten() {
             if let Some(value) = values.get(code as usize) {
                 entry(&mut strata, value).open_link += 1;
             }

@@ -32,10 +32,11 @@ pub struct Exclusions {
 }
 
 /// The sources used when none are asked for: the wave's probability
-/// sample. Invited responses if the wave has any, else imported
-/// interviews, else the open link (a wave with nothing else).
+/// sample. Imported interviews if the wave holds any (an interview wave is
+/// analysed on its own design), else invited responses, else the open link
+/// (a wave with nothing else).
 pub fn default_sources(present: &[Source]) -> Vec<Source> {
-    for preferred in [Source::Invited, Source::Import] {
+    for preferred in [Source::Import, Source::Invited] {
         if present.contains(&preferred) {
             return vec![preferred];
         }
@@ -60,10 +61,15 @@ pub fn flags_of(facts: &[ResponseFacts]) -> Vec<Flags> {
 
 /// Everything needed to estimate one wave.
 pub(super) struct WaveData<'r> {
-    pub(super) latest: &'r Survey,
+    /// The wave's definition: the newest version its respondents answered.
+    /// Its items, scores, dimensions and weights make the indices, so a
+    /// version published later never changes an earlier wave.
+    pub(super) definition: &'r Survey,
     /// Every stored version, and each respondent's index into it: vector
     /// lookups in loops that run a million times.
     pub(super) slot_versions: Vec<&'r Survey>,
+    /// The versions the wave's respondents answered, oldest first.
+    pub(super) versions_answered: Vec<u32>,
     pub(super) slots: Vec<u32>,
     pub(super) wave: i32,
     pub(super) data: AnalysisColumns,
@@ -77,10 +83,9 @@ pub(super) fn load_wave<'r>(
     options: &IndexOptions,
 ) -> Result<WaveData<'r>, AnalysisError> {
     let stored = registry.versions(slug);
-    let latest = &stored
-        .last()
-        .ok_or_else(|| AnalysisError::UnknownSurvey(slug.to_string()))?
-        .survey;
+    if stored.is_empty() {
+        return Err(AnalysisError::UnknownSurvey(slug.to_string()));
+    }
     let wave = match options.wave {
         Some(w) => w,
         None => *db.waves(slug)?.last().ok_or(AnalysisError::NoResponses {
@@ -144,7 +149,7 @@ pub(super) fn load_wave<'r>(
         .enumerate()
         .map(|(k, s)| (s.version_id, k as u32))
         .collect();
-    let slots = data
+    let slots: Vec<u32> = data
         .version_ids
         .iter()
         .map(|id| {
@@ -156,8 +161,19 @@ pub(super) fn load_wave<'r>(
             })
         })
         .collect::<Result<_, _>>()?;
+    let newest_slot = slots.iter().copied().max().unwrap_or(0);
+    let definition = slot_versions[newest_slot as usize];
+    let answered: Vec<u32> = {
+        let mut seen = vec![false; slot_versions.len()];
+        slots.iter().for_each(|&s| seen[s as usize] = true);
+        (0..slot_versions.len())
+            .filter(|&k| seen[k])
+            .map(|k| slot_versions[k].version)
+            .collect()
+    };
     Ok(WaveData {
-        latest,
+        definition,
+        versions_answered: answered,
         slot_versions,
         slots,
         wave,
@@ -169,12 +185,12 @@ pub(super) fn load_wave<'r>(
         },
     })
 }
-/// Per-respondent option index (in the latest version's option list) of a
+/// Per-respondent option index (in `definition`'s option list) of a
 /// choice question, matched by option value across versions.
-pub(super) fn choice_column(latest: &Survey, question: &str, wave: &WaveData<'_>) -> Vec<Option<u32>> {
-    let target = latest.question(question).expect("checked by the caller");
+pub(super) fn choice_column(definition: &Survey, question: &str, wave: &WaveData<'_>) -> Vec<Option<u32>> {
+    let target = definition.question(question).expect("checked by the caller");
     // Per version: the question's position and its options' positions in
-    // the latest version (matched by value).
+    // the definition (matched by value).
     let per_slot: Vec<Option<(usize, Vec<Option<u32>>)>> = wave
         .slot_versions
         .iter()

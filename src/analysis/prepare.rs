@@ -92,7 +92,7 @@ fn version_map(survey: &Survey, item_ids: &[&str]) -> VersionMap {
     VersionMap { items }
 }
 
-/// Scored questions of the latest version, in order: the items.
+/// Scored questions of the wave's definition, in order: the items.
 fn analysis_items(survey: &Survey) -> Vec<&str> {
     survey
         .questions
@@ -103,9 +103,9 @@ fn analysis_items(survey: &Survey) -> Vec<&str> {
 }
 
 pub(super) fn prepare(wave: &WaveData<'_>) -> Result<Prepared, AnalysisError> {
-    let latest = wave.latest;
+    let definition = wave.definition;
     let data = &wave.data;
-    let item_ids = analysis_items(latest);
+    let item_ids = analysis_items(definition);
     let maps: Vec<VersionMap> = wave.slot_versions.iter().map(|s| version_map(s, &item_ids)).collect();
     let n = data.len();
     // Item-major, one item per task, two threads: each task streams the
@@ -166,7 +166,7 @@ pub(super) fn prepare(wave: &WaveData<'_>) -> Result<Prepared, AnalysisError> {
         even.into_iter().for_each(|(j, slot)| *slot = Some(build(j)));
     });
     let items: Vec<PreparedItem> = built.into_iter().map(|b| b.expect("every item built")).collect();
-    let specs: Vec<DimensionSpec> = latest
+    let specs: Vec<DimensionSpec> = definition
         .dimensions
         .iter()
         .enumerate()
@@ -178,7 +178,7 @@ pub(super) fn prepare(wave: &WaveData<'_>) -> Result<Prepared, AnalysisError> {
                 .iter()
                 .enumerate()
                 .filter_map(|(j, id)| {
-                    let q = latest.question(id)?;
+                    let q = definition.question(id)?;
                     (q.dimension == Some(d)).then_some((j, q.weight))
                 })
                 .collect(),

@@ -49,6 +49,10 @@ pub struct TopBox {
 pub struct IndexReport {
     pub survey: String,
     pub wave: i32,
+    /// The definition the indices were computed with.
+    pub definition: DefinitionUsed,
+    /// The question the groups are answers of (`--by`).
+    pub by: Option<String>,
     /// Which responses were used and which left out.
     #[serde(flatten)]
     pub selection: Selection,
@@ -62,6 +66,24 @@ pub struct IndexReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub rows: Vec<IndexRow>,
+}
+
+/// The definition a wave's indices were computed with: the newest
+/// version its respondents answered (its items, scores, dimensions and
+/// weights), and every version they answered.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DefinitionUsed {
+    pub version: u32,
+    pub versions_answered: Vec<u32>,
+}
+
+/// An enum's serde name, for CSV cells.
+pub(super) fn flag<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
 }
 
 fn note(e: &Estimate) -> Option<String> {
@@ -87,7 +109,7 @@ pub fn indices(
     let by_question = options
         .by
         .as_deref()
-        .map(|b| choice_question(wave.latest, slug, b))
+        .map(|b| choice_question(wave.definition, slug, b))
         .transpose()?;
     let totals = resolve_margins(db, slug, wave.wave, options)?;
     let DesignChoice {
@@ -121,7 +143,7 @@ pub fn indices(
     let group_order: Vec<u32>;
     let grouping = match by_question {
         Some(q) => {
-            group_codes = choice_column(wave.latest, q.id.as_str(), &wave);
+            group_codes = choice_column(wave.definition, q.id.as_str(), &wave);
             group_order = (0..q.kind.options().len() as u32).collect();
             Some(Grouping {
                 codes: &group_codes,
@@ -245,6 +267,11 @@ pub fn indices(
     Ok(IndexReport {
         survey: slug.to_string(),
         wave: wave.wave,
+        definition: DefinitionUsed {
+            version: wave.definition.version,
+            versions_answered: wave.versions_answered.clone(),
+        },
+        by: options.by.clone(),
         selection: wave.selection,
         weights: options.weights,
         design_weights: weights_from,
@@ -330,8 +357,17 @@ fn protect_suppressed_cells(rows: &mut [IndexRow], min_cell: u64) {
     }
 }
 
-/// CSV columns of `indices`: the JSON row flattened.
-pub const INDEX_CSV_HEADER: [&str; 15] = [
+/// CSV columns of `indices`: the report's own fields on every row, then
+/// the JSON row flattened, so a CSV file says everything the JSON does.
+pub const INDEX_CSV_HEADER: [&str; 29] = [
+    "survey",
+    "wave",
+    "definition_version",
+    "sources",
+    "weights",
+    "design_weights",
+    "variance",
+    "by",
     "level",
     "id",
     "group",
@@ -344,9 +380,15 @@ pub const INDEX_CSV_HEADER: [&str; 15] = [
     "ci_high",
     "suppressed",
     "low_precision",
+    "note",
     "top_box_estimate",
+    "top_box_se",
     "top_box_ci_low",
     "top_box_ci_high",
+    "top_box_suppressed",
+    "top_box_low_precision",
+    "top_box_note",
+    "report_notes",
 ];
 
 pub(super) fn cell(x: Option<f64>) -> String {
@@ -356,9 +398,19 @@ pub(super) fn cell(x: Option<f64>) -> String {
 pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(INDEX_CSV_HEADER)?;
+    let sources: Vec<&str> = report.selection.sources.iter().map(|s| s.as_str()).collect();
+    let notes = report.notes.join(" | ");
     for r in &report.rows {
         let tb = r.top_box.as_ref();
         w.write_record([
+            report.survey.clone(),
+            report.wave.to_string(),
+            report.definition.version.to_string(),
+            sources.join(","),
+            flag(&report.weights),
+            flag(&report.design_weights),
+            report.variance.to_string(),
+            report.by.clone().unwrap_or_default(),
             r.level.to_string(),
             r.id.clone(),
             r.group.clone().unwrap_or_default(),
@@ -371,9 +423,15 @@ pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Re
             cell(r.ci_high),
             r.suppressed.to_string(),
             r.low_precision.to_string(),
+            r.note.clone().unwrap_or_default(),
             cell(tb.and_then(|t| t.estimate)),
+            cell(tb.and_then(|t| t.se)),
             cell(tb.and_then(|t| t.ci_low)),
             cell(tb.and_then(|t| t.ci_high)),
+            tb.map(|t| t.suppressed.to_string()).unwrap_or_default(),
+            tb.map(|t| t.low_precision.to_string()).unwrap_or_default(),
+            tb.and_then(|t| t.note.clone()).unwrap_or_default(),
+            notes.clone(),
         ])?;
     }
     w.flush()?;

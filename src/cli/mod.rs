@@ -104,6 +104,10 @@ pub enum Command {
         from: i32,
         #[arg(long)]
         to: i32,
+        /// Degrees of freedom of a difference: min (of the two waves') or
+        /// stacked (their sum, as one two-wave design).
+        #[arg(long, value_enum, default_value = "min")]
+        df: DfArg,
         #[command(flatten)]
         options: IndexArgs,
         #[command(flatten)]
@@ -255,6 +259,21 @@ pub struct IndexArgs {
     pub exclude_flagged: crate::fieldwork::Flags,
     #[arg(long, value_enum, default_value = "json")]
     pub format: ExportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DfArg {
+    Min,
+    Stacked,
+}
+
+impl From<DfArg> for crate::stats::DfRule {
+    fn from(arg: DfArg) -> crate::stats::DfRule {
+        match arg {
+            DfArg::Min => crate::stats::DfRule::Min,
+            DfArg::Stacked => crate::stats::DfRule::Stacked,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -500,11 +519,12 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             slug,
             from,
             to,
+            df,
             options,
             store,
         }) => {
             let (db, registry) = store.open()?;
-            let report = crate::analysis::compare(&db, &registry, &slug, from, to, &options.options()?)?;
+            let report = crate::analysis::compare(&db, &registry, &slug, from, to, &options.options()?, df.into())?;
             print_report(&report, options.format, crate::analysis::write_compare_csv)
         }
         Some(Command::Margins(MarginsCommand::Set {

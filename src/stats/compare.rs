@@ -1,6 +1,7 @@
 //! Comparison of two independent waves (docs/statistics.md §6): difference
-//! `Ŷ₂ − Ŷ₁`, `SE = √(SE₁² + SE₂²)`, `df = min(df₁, df₂)`, t interval and
-//! two-sided p-value `2·P(T_df > |d/SE|)`.
+//! `Ŷ₂ − Ŷ₁`, `SE = √(SE₁² + SE₂²)`, t interval and two-sided p-value
+//! `2·P(T_df > |d/SE|)` with `df = min(df₁, df₂)` (the conservative rule)
+//! or `df₁ + df₂` (the degrees of freedom of the stacked two-wave design).
 
 use super::dist::{t_critical, two_sided_p};
 use super::error::StatsError;
@@ -25,9 +26,26 @@ pub struct Comparison {
     pub p_value: Option<f64>,
 }
 
+/// Which degrees of freedom a comparison uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DfRule {
+    /// `min(df₁, df₂)`: never more confident than the less precise wave.
+    #[default]
+    Min,
+    /// `df₁ + df₂`: the two waves as one stacked design (strata of each
+    /// wave kept apart), as R's `svycontrast` on such a design.
+    Stacked,
+}
+
 /// Compare plain figures of two waves: (estimate, SE, df) of the earlier
 /// and of the later wave.
-pub fn compare_values(earlier: (f64, f64, f64), later: (f64, f64, f64), level: f64) -> Result<Comparison, StatsError> {
+pub fn compare_values(
+    earlier: (f64, f64, f64),
+    later: (f64, f64, f64),
+    level: f64,
+    rule: DfRule,
+) -> Result<Comparison, StatsError> {
     if !(level > 0.0 && level < 1.0) {
         return Err(StatsError::InvalidArgument(format!(
             "confidence level {level} must be between 0 and 1"
@@ -42,7 +60,10 @@ pub fn compare_values(earlier: (f64, f64, f64), later: (f64, f64, f64), level: f
     }
     let difference = later.0 - earlier.0;
     let se = (earlier.1 * earlier.1 + later.1 * later.1).sqrt();
-    let df = earlier.2.min(later.2);
+    let df = match rule {
+        DfRule::Min => earlier.2.min(later.2),
+        DfRule::Stacked => earlier.2 + later.2,
+    };
     let t = if se > 0.0 {
         Some(difference / se)
     } else if difference != 0.0 {
@@ -72,7 +93,7 @@ pub fn compare_values(earlier: (f64, f64, f64), later: (f64, f64, f64), level: f
 
 /// Compare two published estimates (later minus earlier). Suppressed or
 /// empty estimates cannot be compared.
-pub fn compare(earlier: &Estimate, later: &Estimate, level: f64) -> Result<Comparison, StatsError> {
+pub fn compare(earlier: &Estimate, later: &Estimate, level: f64, rule: DfRule) -> Result<Comparison, StatsError> {
     let get = |e: &Estimate, which: &str| -> Result<(f64, f64, f64), StatsError> {
         match (e.estimate, e.se) {
             (Some(x), Some(s)) => Ok((x, s, e.df as f64)),
@@ -82,7 +103,7 @@ pub fn compare(earlier: &Estimate, later: &Estimate, level: f64) -> Result<Compa
             ))),
         }
     };
-    compare_values(get(earlier, "earlier")?, get(later, "later")?, level)
+    compare_values(get(earlier, "earlier")?, get(later, "later")?, level, rule)
 }
 
 #[cfg(test)]
@@ -91,7 +112,7 @@ mod tests {
 
     #[test]
     fn comparison_formulas() {
-        let c = compare_values((60.0, 1.2, 40.0), (63.0, 1.6, 25.0), 0.95).unwrap();
+        let c = compare_values((60.0, 1.2, 40.0), (63.0, 1.6, 25.0), 0.95, DfRule::Min).unwrap();
         assert_eq!(c.difference, 3.0);
         assert!((c.se - 2.0).abs() < 1e-15);
         assert_eq!(c.df, 25.0);
@@ -105,15 +126,15 @@ mod tests {
         assert_eq!(p, back);
         assert!((p - 0.146_1).abs() < 1e-3, "{p}");
         // symmetric and consistent with the CI: p < 0.05 iff 0 outside CI
-        let c2 = compare_values((60.0, 0.5, 100.0), (62.0, 0.5, f64::INFINITY), 0.95).unwrap();
+        let c2 = compare_values((60.0, 0.5, 100.0), (62.0, 0.5, f64::INFINITY), 0.95, DfRule::Min).unwrap();
         assert_eq!(c2.df, 100.0);
         assert!(c2.p_value.unwrap() < 0.05 && c2.ci_low.unwrap() > 0.0);
-        let inf = compare_values((1.0, 0.1, f64::INFINITY), (1.5, 0.1, f64::INFINITY), 0.9).unwrap();
+        let inf = compare_values((1.0, 0.1, f64::INFINITY), (1.5, 0.1, f64::INFINITY), 0.9, DfRule::Min).unwrap();
         assert!(inf.ci_low.is_some() && inf.p_value.is_some());
         // df 0: no interval, no p-value
-        let z = compare_values((1.0, 0.1, 0.0), (2.0, 0.1, 5.0), 0.95).unwrap();
+        let z = compare_values((1.0, 0.1, 0.0), (2.0, 0.1, 5.0), 0.95, DfRule::Min).unwrap();
         assert!(z.ci_low.is_none() && z.p_value.is_none());
-        assert!(compare_values((1.0, -0.1, 3.0), (2.0, 0.1, 5.0), 0.95).is_err());
+        assert!(compare_values((1.0, -0.1, 3.0), (2.0, 0.1, 5.0), 0.95, DfRule::Min).is_err());
     }
 
     #[test]
@@ -134,8 +155,10 @@ mod tests {
         ok.estimate = Some(50.0);
         ok.se = Some(2.0);
         ok.suppressed = false;
-        let err = compare(&e, &ok, 0.95).unwrap_err();
+        let err = compare(&e, &ok, 0.95, DfRule::Min).unwrap_err();
         assert!(err.to_string().contains("suppressed"));
-        assert!(compare(&ok, &ok, 0.95).unwrap().difference == 0.0);
+        assert!(compare(&ok, &ok, 0.95, DfRule::Min).unwrap().difference == 0.0);
+        let stacked = compare_values((60.0, 1.2, 40.0), (63.0, 1.6, 25.0), 0.95, DfRule::Stacked).unwrap();
+        assert_eq!(stacked.df, 65.0);
     }
 }

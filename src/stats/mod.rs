@@ -34,7 +34,7 @@ pub mod summation;
 mod tests;
 
 pub use bootstrap::{bootstrap_all, BootstrapOptions, BootstrapRow};
-pub use compare::{compare, compare_values, Comparison};
+pub use compare::{compare, compare_values, Comparison, DfRule};
 pub use design::{validate_weights, Design, DesignSpec, WeightMode};
 pub use error::StatsError;
 pub use estimate::{

@@ -121,6 +121,74 @@ pub(super) fn option_values(survey: &RawSurvey, question: &RawQuestion) -> Optio
     }
 }
 
+/// How two versions differ in what makes the indices: dimensions (added,
+/// removed, weight, in the overall index or not), scored items (added,
+/// removed, dimension, weight) and option scores. Comparisons across waves
+/// answered with different versions say this, so a change in a figure is
+/// not mistaken for a change in satisfaction. Empty when the indices of the
+/// two versions are computed alike.
+pub fn scoring_differences(earlier: &Survey, later: &Survey) -> Vec<String> {
+    let mut out = Vec::new();
+    let dim = |s: &Survey, id: &str| s.dimensions.iter().find(|d| d.id.as_str() == id).cloned();
+    for d in &earlier.dimensions {
+        match dim(later, d.id.as_str()) {
+            None => out.push(format!("dimension {} removed", d.id)),
+            Some(n) => {
+                if n.weight != d.weight {
+                    out.push(format!("dimension {} weight {} → {}", d.id, d.weight, n.weight));
+                }
+                if n.in_overall != d.in_overall {
+                    out.push(format!(
+                        "dimension {} {} the overall index",
+                        d.id,
+                        if n.in_overall {
+                            "now counts in"
+                        } else {
+                            "no longer counts in"
+                        }
+                    ));
+                }
+            }
+        }
+    }
+    for d in &later.dimensions {
+        if dim(earlier, d.id.as_str()).is_none() {
+            out.push(format!("dimension {} added", d.id));
+        }
+    }
+    let dimension_of = |s: &Survey, q: &super::model::Question| q.dimension.map(|k| s.dimensions[k].id.to_string());
+    for q in earlier.questions.iter().filter(|q| q.is_scored()) {
+        let Some(n) = later.question(q.id.as_str()).filter(|n| n.is_scored()) else {
+            out.push(format!("item {} removed", q.id));
+            continue;
+        };
+        let (a, b) = (dimension_of(earlier, q), dimension_of(later, n));
+        if a != b {
+            let name = |d: Option<String>| d.unwrap_or_else(|| "no dimension".into());
+            out.push(format!("item {} moved from {} to {}", q.id, name(a), name(b)));
+        }
+        if n.weight != q.weight {
+            out.push(format!("item {} weight {} → {}", q.id, q.weight, n.weight));
+        }
+        let scores = |q: &super::model::Question| {
+            q.kind
+                .options()
+                .iter()
+                .map(|o| (o.value.to_string(), o.score))
+                .collect::<Vec<_>>()
+        };
+        if scores(q) != scores(n) {
+            out.push(format!("item {} option scores changed", q.id));
+        }
+    }
+    for q in later.questions.iter().filter(|q| q.is_scored()) {
+        if !earlier.question(q.id.as_str()).is_some_and(|e| e.is_scored()) {
+            out.push(format!("item {} added", q.id));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +327,43 @@ text = { zh = "意见", en = "Comment", ko = "의견" }
     fn an_unknown_scale_is_left_to_validation() {
         let raw = next(|raw| question(raw, "safety").scale = Some("nope".into()));
         assert_eq!(check(&[&v1()], &raw), []);
+    }
+
+    #[test]
+    fn scoring_differences_name_what_changes_the_indices() {
+        let base = crate::survey::builtin_definitions()
+            .into_iter()
+            .find(|s| s.slug.as_str() == "livability")
+            .unwrap();
+        assert!(scoring_differences(&base, &base).is_empty());
+        let mut raw = base.raw().clone();
+        raw.version = 2;
+        raw.dimensions[0].weight += 0.05;
+        raw.dimensions[5].in_overall = Some(true);
+        for section in raw.sections.iter_mut() {
+            section.questions.retain(|q| q.id != "safety_food");
+            for q in section.questions.iter_mut() {
+                if q.id == "safety_night" {
+                    q.weight = Some(3.0);
+                }
+                // A text-only change makes no difference to the indices.
+                if q.id == "nature_air" {
+                    q.text.en = Some("How satisfied are you with the air?".into());
+                }
+            }
+        }
+        let later = Survey::from_raw(raw).unwrap();
+        let diffs = scoring_differences(&base, &later);
+        let d0 = &base.dimensions[0];
+        let d5 = &base.dimensions[5];
+        assert_eq!(
+            diffs,
+            [
+                format!("dimension {} weight {} → {}", d0.id, d0.weight, d0.weight + 0.05),
+                format!("dimension {} now counts in the overall index", d5.id),
+                "item safety_night weight 2 → 3".to_string(),
+                "item safety_food removed".to_string(),
+            ]
+        );
     }
 }

@@ -282,15 +282,24 @@ pub async fn compare(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let client = authenticate(&req, &state).await?;
-    let params = Params::parse(req.query_string(), &["from", "to"])?;
+    let params = Params::parse(req.query_string(), &["from", "to", "df"])?;
     let options = params.options()?;
     let (Some(from), Some(to)) = (params.get::<i32>("from")?, params.get::<i32>("to")?) else {
         return Err(ApiError::bad_request("compare needs the waves: from=YEAR&to=YEAR"));
     };
+    let rule = match params.0.get("df").map(String::as_str) {
+        None | Some("min") => crate::stats::DfRule::Min,
+        Some("stacked") => crate::stats::DfRule::Stacked,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "df must be min or stacked, not {other:?}"
+            )))
+        }
+    };
     let slug = path.into_inner();
     log::info!("API compare of {slug} {from}→{to} for token {client:?}");
     let report = compute(&state, move |s| {
-        analysis::compare(&s.db, &s.surveys(), &slug, from, to, &options)
+        analysis::compare(&s.db, &s.surveys(), &slug, from, to, &options, rule)
     })
     .await?;
     respond(&params, &report, analysis::write_compare_csv)

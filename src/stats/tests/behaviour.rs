@@ -317,7 +317,7 @@ fn comparison_of_two_waves_from_estimates() {
     let o = EstimateOptions::default();
     let a = estimate_all(&data.design(), &vars[..1], None, &o).unwrap();
     let b = estimate_all(&data.raked(), &vars[..1], None, &o).unwrap();
-    let c = compare(&a[0].score, &b[0].score, 0.95).unwrap();
+    let c = compare(&a[0].score, &b[0].score, 0.95, super::super::DfRule::Min).unwrap();
     let (sa, sb) = (a[0].score.se.unwrap(), b[0].score.se.unwrap());
     assert!((c.se - (sa * sa + sb * sb).sqrt()).abs() < 1e-15);
     assert_eq!(
