@@ -29,7 +29,12 @@ pub struct ServeConfig {
     /// Where residents open the survey, as printed on letters; `None`:
     /// the address a staff member's request came to.
     pub public_url: Option<String>,
+    /// The smallest `min_cell` the API and pages accept (docs/statistics.md §6).
+    pub min_cell_floor: u64,
 }
+
+/// Default floor of `min_cell` for callers of the server.
+pub const DEFAULT_MIN_CELL_FLOOR: u64 = 10;
 
 impl ServeConfig {
     /// Settings for `database` with every other setting at its default.
@@ -43,6 +48,7 @@ impl ServeConfig {
             limits: Limits::default(),
             trusted_proxies: Vec::new(),
             public_url: None,
+            min_cell_floor: DEFAULT_MIN_CELL_FLOOR,
         }
     }
 }

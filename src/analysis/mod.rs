@@ -14,6 +14,7 @@
 mod compare;
 mod design;
 mod fieldwork;
+mod groups;
 mod load;
 mod options;
 mod prepare;
@@ -22,6 +23,7 @@ mod report;
 pub use compare::{compare, write_compare_csv, CompareReport, CompareRow, COMPARE_CSV_HEADER};
 pub use design::DesignWeights;
 pub use fieldwork::fieldwork;
+pub use groups::GROUP_SEPARATOR;
 pub use load::{default_sources, flags_of, Exclusions, Selection};
 pub use options::{parse_margins, parse_sources, AnalysisError, IndexOptions, Variance, Weights};
 pub use report::{indices, write_index_csv, IndexReport, IndexRow, TopBox, INDEX_CSV_HEADER};

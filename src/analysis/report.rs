@@ -2,13 +2,14 @@
 //! engine's rows for JSON and CSV.
 
 use super::design::{design, resolve_margins, DesignChoice, DesignWeights};
-use super::load::{choice_column, choice_question, load_wave, Selection};
+use super::groups::{Groups, GROUP_SEPARATOR};
+use super::load::{load_wave, Selection};
 use super::options::{AnalysisError, IndexOptions, Variance, Weights};
 use super::prepare::{level_name, prepare, PreparedItem};
 use crate::db::Database;
 use crate::fieldwork::Source;
 use crate::registry::SurveyRegistry;
-use crate::stats::{self, BootstrapOptions, Estimate, EstimateOptions, Grouping, Kind, Level, Variable};
+use crate::stats::{self, BootstrapOptions, Estimate, EstimateOptions, Kind, Level, Variable};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -106,10 +107,10 @@ pub fn indices(
     let started = std::time::Instant::now();
     let wave = load_wave(db, registry, slug, options)?;
     log::debug!("loaded {} respondents in {:?}", wave.data.len(), started.elapsed());
-    let by_question = options
+    let groups = options
         .by
         .as_deref()
-        .map(|b| choice_question(wave.definition, slug, b))
+        .map(|by| Groups::new(&wave, slug, by))
         .transpose()?;
     let totals = resolve_margins(db, slug, wave.wave, options)?;
     let DesignChoice {
@@ -139,19 +140,7 @@ pub fn indices(
             top_box: None,
         });
     }
-    let group_codes;
-    let group_order: Vec<u32>;
-    let grouping = match by_question {
-        Some(q) => {
-            group_codes = choice_column(wave.definition, q.id.as_str(), &wave);
-            group_order = (0..q.kind.options().len() as u32).collect();
-            Some(Grouping {
-                codes: &group_codes,
-                order: &group_order,
-            })
-        }
-        None => None,
-    };
+    let grouping = groups.as_ref().map(Groups::grouping);
     let estimate_options = EstimateOptions {
         level: options.level,
         min_cell: options.min_cell,
@@ -232,10 +221,7 @@ pub fn indices(
         }
     };
 
-    let group_name = |g: Option<u32>| -> Option<String> {
-        let q = by_question?;
-        g.map(|g| q.kind.options()[g as usize].value.to_string())
-    };
+    let group_name = |g: Option<u32>| -> Option<String> { Some(groups.as_ref()?.name(g?)) };
     let mut out: Vec<IndexRow> = rows
         .iter()
         .map(|r| IndexRow {
@@ -263,7 +249,7 @@ pub fn indices(
             }),
         })
         .collect();
-    protect_suppressed_cells(&mut out, options.min_cell);
+    protect_suppressed_cells(&mut out);
     Ok(IndexReport {
         survey: slug.to_string(),
         wave: wave.wave,
@@ -313,10 +299,15 @@ fn left_out_note(selection: &Selection) -> Option<String> {
     ))
 }
 
-/// Secondary suppression: when exactly one group of a variable is
-/// suppressed, its value could be recovered from the whole-sample figure
-/// and the other groups, so the next smallest group is withheld too.
-fn protect_suppressed_cells(rows: &mut [IndexRow], min_cell: u64) {
+/// Complementary suppression. A suppressed group could be recovered by
+/// subtraction wherever it is the only one withheld among groups that add
+/// up to a published figure: all the groups of a variable (they make the
+/// whole sample), and, in a two-way table, each row and each column (they
+/// make that row's or column's one-way figure). In each such line with
+/// exactly one cell withheld, the smallest other non-empty cell of the line
+/// is withheld too; repeated until no line has a lone withheld cell. The
+/// smallest complement hides the least.
+fn protect_suppressed_cells(rows: &mut [IndexRow]) {
     const NOTE: &str = "suppressed to protect a smaller cell from recovery by subtraction";
     let mut by_variable: HashMap<(&'static str, String), Vec<usize>> = HashMap::new();
     for (i, r) in rows.iter().enumerate() {
@@ -324,36 +315,84 @@ fn protect_suppressed_cells(rows: &mut [IndexRow], min_cell: u64) {
             by_variable.entry((r.level, r.id.clone())).or_default().push(i);
         }
     }
-    for indices in by_variable.values() {
-        let small = |n: u64| n > 0 && n < min_cell;
-        if indices.iter().filter(|&&i| small(rows[i].n)).count() == 1 {
-            let partner = indices
-                .iter()
-                .copied()
-                .filter(|&i| !rows[i].suppressed && rows[i].n > 0)
-                .min_by_key(|&i| rows[i].n);
-            if let Some(p) = partner {
-                let r = &mut rows[p];
-                r.suppressed = true;
-                r.estimate = None;
-                r.se = None;
-                r.ci_low = None;
-                r.ci_high = None;
-                r.low_precision = false;
-                r.note = Some(NOTE.into());
-                if let Some(t) = &mut r.top_box {
-                    *t = TopBox {
-                        estimate: None,
-                        se: None,
-                        ci_low: None,
-                        ci_high: None,
-                        suppressed: true,
-                        low_precision: false,
-                        note: Some(NOTE.into()),
-                    };
+    for cells in by_variable.values() {
+        let parts = |i: usize| -> Vec<String> {
+            rows[i]
+                .group
+                .as_deref()
+                .unwrap_or("")
+                .split(GROUP_SEPARATOR)
+                .map(str::to_string)
+                .collect()
+        };
+        // The lines: in a two-way table each row and each column first,
+        // then every cell together.
+        let mut lines: Vec<Vec<usize>> = Vec::new();
+        let factors = cells.first().map_or(0, |&i| parts(i).len());
+        if factors > 1 {
+            for f in 0..factors {
+                let mut by_value: Vec<(String, Vec<usize>)> = Vec::new();
+                for &i in cells {
+                    let value = parts(i)[f].clone();
+                    match by_value.iter_mut().find(|(v, _)| *v == value) {
+                        Some((_, line)) => line.push(i),
+                        None => by_value.push((value, vec![i])),
+                    }
                 }
+                lines.extend(by_value.into_iter().map(|(_, line)| line));
             }
         }
+        lines.push(cells.clone());
+        let lone = |rows: &[IndexRow], line: &Vec<usize>| line.iter().filter(|&&i| rows[i].suppressed).count() == 1;
+        loop {
+            let mut changed = false;
+            for (l, line) in lines.iter().enumerate() {
+                if !lone(rows, line) {
+                    continue;
+                }
+                // Among the smallest, prefer a cell whose other line also
+                // has a lone withheld cell: one complement then mends both.
+                let mends_another = |i: usize| {
+                    lines
+                        .iter()
+                        .enumerate()
+                        .any(|(k, other)| k != l && other.contains(&i) && lone(rows, other))
+                };
+                let complement = line
+                    .iter()
+                    .copied()
+                    .filter(|&i| !rows[i].suppressed && rows[i].n > 0)
+                    .min_by_key(|&i| (!mends_another(i), rows[i].n));
+                if let Some(p) = complement {
+                    withhold(&mut rows[p], NOTE);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+}
+
+fn withhold(r: &mut IndexRow, note: &str) {
+    r.suppressed = true;
+    r.estimate = None;
+    r.se = None;
+    r.ci_low = None;
+    r.ci_high = None;
+    r.low_precision = false;
+    r.note = Some(note.into());
+    if let Some(t) = &mut r.top_box {
+        *t = TopBox {
+            estimate: None,
+            se: None,
+            ci_low: None,
+            ci_high: None,
+            suppressed: true,
+            low_precision: false,
+            note: Some(note.into()),
+        };
     }
 }
 
@@ -436,4 +475,93 @@ pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Re
     }
     w.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(group: &str, n: u64, min_cell: u64) -> IndexRow {
+        let shown = n >= min_cell;
+        IndexRow {
+            level: "overall",
+            id: "overall".into(),
+            group: Some(group.into()),
+            n,
+            n_eff: Some(n as f64),
+            estimate: shown.then_some(60.0),
+            se: shown.then_some(1.0),
+            df: n.saturating_sub(1),
+            ci_low: shown.then_some(58.0),
+            ci_high: shown.then_some(62.0),
+            suppressed: n > 0 && !shown,
+            low_precision: false,
+            note: None,
+            top_box: None,
+        }
+    }
+
+    fn withheld(rows: &[IndexRow]) -> Vec<&str> {
+        rows.iter()
+            .filter(|r| r.suppressed)
+            .map(|r| r.group.as_deref().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_smallest_complement_protects_a_lone_suppressed_cell() {
+        let mut rows: Vec<IndexRow> = [
+            ("huancui", 321),
+            ("wendeng", 4),
+            ("gaoqu", 12),
+            ("lingang", 0),
+            ("rushan", 90),
+        ]
+        .iter()
+        .map(|(g, n)| cell(g, *n, 10))
+        .collect();
+        protect_suppressed_cells(&mut rows);
+        assert_eq!(
+            withheld(&rows),
+            ["wendeng", "gaoqu"],
+            "not the 321, and not the empty cell"
+        );
+        assert!(rows[2].note.as_deref().unwrap().contains("protect"));
+        assert!(!rows[3].suppressed, "an empty cell is empty, not withheld");
+        // Two small cells protect each other: nothing more to withhold.
+        let mut two: Vec<IndexRow> = [("a", 4), ("b", 5), ("c", 400)]
+            .iter()
+            .map(|(g, n)| cell(g, *n, 10))
+            .collect();
+        protect_suppressed_cells(&mut two);
+        assert_eq!(withheld(&two), ["a", "b"]);
+    }
+
+    #[test]
+    fn two_way_tables_protect_every_row_and_column() {
+        // 2 districts × 3 age groups; one small cell.
+        let cells = [
+            ("h|young", 5),
+            ("h|mid", 40),
+            ("h|old", 30),
+            ("w|young", 25),
+            ("w|mid", 60),
+            ("w|old", 80),
+        ];
+        let mut rows: Vec<IndexRow> = cells.iter().map(|(g, n)| cell(g, *n, 10)).collect();
+        protect_suppressed_cells(&mut rows);
+        let hidden = withheld(&rows);
+        // Its row (h) and its column (young) each lose their smallest other
+        // cell, and the cell that closes the rectangle keeps every line at
+        // two or more.
+        assert_eq!(hidden, ["h|young", "h|old", "w|young", "w|old"]);
+        for line in [["h|young", "h|mid", "h|old"], ["w|young", "w|mid", "w|old"]] {
+            let n = line.iter().filter(|g| hidden.contains(g)).count();
+            assert!(n != 1, "{line:?}");
+        }
+        for line in [["h|young", "w|young"], ["h|mid", "w|mid"], ["h|old", "w|old"]] {
+            let n = line.iter().filter(|g| hidden.contains(g)).count();
+            assert!(n != 1, "{line:?}");
+        }
+    }
 }

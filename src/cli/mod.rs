@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// printed on invitation letters; default: the address staff use.
     #[arg(long, env = "CIVICPULSE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The smallest cell size (min_cell) API callers may ask for.
+    #[arg(long, env = "CIVICPULSE_MIN_CELL_FLOOR", default_value_t = config::DEFAULT_MIN_CELL_FLOOR)]
+    pub min_cell_floor: u64,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -615,6 +618,7 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
         limits: crate::web::limits::Limits::default().with(&args.rate_limit),
         trusted_proxies: args.trusted_proxy,
         public_url: args.public_url,
+        min_cell_floor: args.min_cell_floor,
     };
     let app = crate::web::Application::build(&config)?;
     log::info!("serving on http://{} (database {})", config.bind, config.database);

@@ -791,13 +791,14 @@ pub(super) fn finish_with_cache(
         suppressed: false,
         low_precision: false,
     };
+    // An empty cell hides nothing: it is reported as empty, not as small.
+    if st.n == 0 {
+        e.ci_unavailable = Some(CiUnavailable::NoRespondents);
+        return e;
+    }
     if st.n < options.min_cell {
         e.suppressed = true;
         e.ci_unavailable = Some(CiUnavailable::Suppressed);
-        return e;
-    }
-    if st.n == 0 {
-        e.ci_unavailable = Some(CiUnavailable::NoRespondents);
         return e;
     }
     let se = st.variance.max(0.0).sqrt();

@@ -197,8 +197,14 @@ impl Params {
         }
     }
 
-    fn options(&self) -> Result<IndexOptions, ApiError> {
+    fn options(&self, min_cell_floor: u64) -> Result<IndexOptions, ApiError> {
         let defaults = IndexOptions::default();
+        let min_cell = self.get("min_cell")?.unwrap_or(defaults.min_cell.max(min_cell_floor));
+        if min_cell < min_cell_floor {
+            return Err(ApiError::bad_request(format!(
+                "min_cell must be at least {min_cell_floor} on this server, so that no published figure rests on fewer residents"
+            )));
+        }
         let variance = match self.0.get("variance").map(String::as_str) {
             None | Some("linearized") => Variance::Linearized,
             Some("bootstrap") => Variance::Bootstrap {
@@ -220,7 +226,7 @@ impl Params {
             },
             margins: None,
             level: self.get("level")?.unwrap_or(defaults.level),
-            min_cell: self.get("min_cell")?.unwrap_or(defaults.min_cell),
+            min_cell,
             variance,
             sources: self
                 .0
@@ -269,7 +275,7 @@ pub async fn indices(
 ) -> Result<HttpResponse, ApiError> {
     let client = authenticate(&req, &state).await?;
     let params = Params::parse(req.query_string(), &[])?;
-    let options = params.options()?;
+    let options = params.options(state.min_cell_floor)?;
     let slug = path.into_inner();
     log::info!("API indices of {slug} for token {client:?}");
     let report = compute(&state, move |s| analysis::indices(&s.db, &s.surveys(), &slug, &options)).await?;
@@ -283,7 +289,7 @@ pub async fn compare(
 ) -> Result<HttpResponse, ApiError> {
     let client = authenticate(&req, &state).await?;
     let params = Params::parse(req.query_string(), &["from", "to", "df"])?;
-    let options = params.options()?;
+    let options = params.options(state.min_cell_floor)?;
     let (Some(from), Some(to)) = (params.get::<i32>("from")?, params.get::<i32>("to")?) else {
         return Err(ApiError::bad_request("compare needs the waves: from=YEAR&to=YEAR"));
     };

@@ -46,6 +46,8 @@ pub struct AppState {
     pub(crate) hashing: limits::HashGate,
     /// Where residents open the survey, for letters (`--public-url`).
     public_url: Option<String>,
+    /// No caller may ask for smaller cells than this.
+    pub(crate) min_cell_floor: u64,
 }
 
 impl AppState {
@@ -139,6 +141,7 @@ impl Application {
             clients: limits::ClientIdentifier::new(config.trusted_proxies.clone()),
             hashing,
             public_url: config.public_url.clone(),
+            min_cell_floor: config.min_cell_floor,
         });
         let listener = TcpListener::bind(&config.bind).map_err(|e| AppError::Bind {
             address: config.bind.clone(),

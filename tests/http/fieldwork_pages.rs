@@ -355,6 +355,16 @@ async fn quality_flags_are_kept_and_excluded_only_when_asked() {
     }
     let fieldwork = fetch(format!("fieldwork?wave={}", this_year())).await;
     assert_eq!(fieldwork["flags"]["burst"], 7);
+    // No caller goes under the deployment's floor of min_cell.
+    let small = app
+        .client
+        .get(app.url("/api/v1/surveys/livability/indices?min_cell=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(small.status(), 400);
+    assert!(small.text().await.unwrap().contains("min_cell must be at least 10"));
     let bad = app
         .client
         .get(app.url("/api/v1/surveys/livability/indices?exclude_flagged=slow"))
