@@ -7,7 +7,7 @@ use super::options::{AnalysisError, IndexOptions, Weights};
 use super::report::{cell, flag, indices, DefinitionUsed, IndexRow, TopBox};
 use crate::db::Database;
 use crate::registry::SurveyRegistry;
-use crate::stats::{self, Comparison, DfRule};
+use crate::stats::{self, Comparison, DfRule, RakingDiagnostics};
 use crate::survey::versioning::scoring_differences;
 use serde::Serialize;
 
@@ -56,6 +56,12 @@ pub struct TopBoxChange {
     pub change: Change,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct RakingPair {
+    pub from: RakingDiagnostics,
+    pub to: RakingDiagnostics,
+}
+
 /// Whether the two waves' definitions compute their indices alike.
 #[derive(Debug, Clone, Serialize)]
 pub struct Definitions {
@@ -76,6 +82,9 @@ pub struct CompareReport {
     /// `min`: df = min(df₁, df₂); `stacked`: df₁ + df₂ (docs/statistics.md §6).
     pub df_rule: DfRule,
     pub definitions: Definitions,
+    /// What raking did to each wave (weights `raked` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raking: Option<RakingPair>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub rows: Vec<CompareRow>,
@@ -208,6 +217,10 @@ pub fn compare(
         weights: options.weights,
         level,
         df_rule: rule,
+        raking: match (earlier.raking, later.raking) {
+            (Some(from), Some(to)) => Some(RakingPair { from, to }),
+            _ => None,
+        },
         definitions: Definitions {
             from: earlier.definition,
             to: later.definition,

@@ -9,7 +9,7 @@ use super::prepare::{level_name, prepare, PreparedItem};
 use crate::db::Database;
 use crate::fieldwork::Source;
 use crate::registry::SurveyRegistry;
-use crate::stats::{self, BootstrapOptions, Estimate, EstimateOptions, Kind, Level, Variable};
+use crate::stats::{self, BootstrapOptions, Estimate, EstimateOptions, Kind, Level, RakingDiagnostics, Variable};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -62,6 +62,9 @@ pub struct IndexReport {
     pub design_weights: DesignWeights,
     pub level: f64,
     pub variance: &'static str,
+    /// What the raking did (weights `raked` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raking: Option<RakingDiagnostics>,
     /// What a reader of the figures should know (e.g. a frame stratum
     /// without responses).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -263,6 +266,7 @@ pub fn indices(
         design_weights: weights_from,
         level: options.level,
         variance,
+        raking: design.raking_diagnostics().cloned(),
         notes,
         rows: out,
     })
@@ -398,7 +402,7 @@ fn withhold(r: &mut IndexRow, note: &str) {
 
 /// CSV columns of `indices`: the report's own fields on every row, then
 /// the JSON row flattened, so a CSV file says everything the JSON does.
-pub const INDEX_CSV_HEADER: [&str; 29] = [
+pub const INDEX_CSV_HEADER: [&str; 36] = [
     "survey",
     "wave",
     "definition_version",
@@ -428,7 +432,30 @@ pub const INDEX_CSV_HEADER: [&str; 29] = [
     "top_box_low_precision",
     "top_box_note",
     "report_notes",
+    "raking_sweeps",
+    "raking_max_margin_error",
+    "weight_min",
+    "weight_max",
+    "weight_cv",
+    "factor_min",
+    "factor_max",
 ];
+
+/// The raking columns of a CSV row: empty unless the weights were raked.
+pub(super) fn raking_cells(raking: Option<&RakingDiagnostics>) -> [String; 7] {
+    match raking {
+        None => Default::default(),
+        Some(r) => [
+            r.sweeps.to_string(),
+            r.max_margin_error.to_string(),
+            r.weight_min.to_string(),
+            r.weight_max.to_string(),
+            r.weight_cv.to_string(),
+            r.factor_min.to_string(),
+            r.factor_max.to_string(),
+        ],
+    }
+}
 
 pub(super) fn cell(x: Option<f64>) -> String {
     x.map(|v| v.to_string()).unwrap_or_default()
@@ -439,9 +466,10 @@ pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Re
     w.write_record(INDEX_CSV_HEADER)?;
     let sources: Vec<&str> = report.selection.sources.iter().map(|s| s.as_str()).collect();
     let notes = report.notes.join(" | ");
+    let raking = raking_cells(report.raking.as_ref());
     for r in &report.rows {
         let tb = r.top_box.as_ref();
-        w.write_record([
+        let own = [
             report.survey.clone(),
             report.wave.to_string(),
             report.definition.version.to_string(),
@@ -471,7 +499,8 @@ pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Re
             tb.map(|t| t.low_precision.to_string()).unwrap_or_default(),
             tb.and_then(|t| t.note.clone()).unwrap_or_default(),
             notes.clone(),
-        ])?;
+        ];
+        w.write_record(own.iter().chain(raking.iter()))?;
     }
     w.flush()?;
     Ok(())

@@ -255,6 +255,12 @@ impl Design {
         self.calibration.as_ref().map(|c| c.sweeps)
     }
 
+    /// What the raking did (raked designs): sweeps, the largest remaining
+    /// margin error, the range and CV of the weights and of the factors.
+    pub fn raking_diagnostics(&self) -> Option<&super::rake::RakingDiagnostics> {
+        self.calibration.as_ref().map(|c| &c.diagnostics)
+    }
+
     /// Compensated Σ w of the final weights.
     pub fn weight_total(&self) -> f64 {
         let mut s = NeumaierSum::ZERO;

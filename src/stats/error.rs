@@ -118,6 +118,20 @@ pub enum StatsError {
         /// Tolerance (epsilon × Σ design weights).
         tolerance: f64,
     },
+    /// Raking stopped with a margin it does not meet.
+    #[error(
+        "raking does not meet its margins: category '{category}' of margin '{margin}' reaches {achieved} where the \
+         population total is {target} (relative error {relative:e}, tolerance {tolerance:e}); the margins cannot all \
+         hold on this sample (look for empty combinations of categories)"
+    )]
+    RakingMissesMargin {
+        margin: String,
+        category: String,
+        target: f64,
+        achieved: f64,
+        relative: f64,
+        tolerance: f64,
+    },
     /// Invalid argument (confidence level, replicate count, …).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -41,7 +41,7 @@ pub use estimate::{
     estimate, estimate_all, estimate_items_coded, finish_estimate, with_standard_error, CiUnavailable, CodedItem,
     Column, DomainStats, Estimate, EstimateOptions, Grouping, Kind, Level, Row, Variable,
 };
-pub use rake::{Margin, RakeOptions};
+pub use rake::{Margin, RakeOptions, RakingDiagnostics};
 pub use scores::{
     column_from_options, column_to_options, composites, composites_coded, likert_option_scores, score_codes,
     top_two_options, weighted_row_mean, Composites, DimensionSpec, ItemScores,

@@ -39,6 +39,29 @@ pub struct RakeOptions {
     /// margins (default 1e-6). Margins with different totals cannot all
     /// hold; IPF would silently end on the last margin's total.
     pub max_total_discrepancy: f64,
+    /// Largest relative difference between a category's raked total and
+    /// its population total once raking has stopped (default 1e-6). More
+    /// is an error, never a silent result.
+    pub margin_tolerance: f64,
+}
+
+/// What a raking did, for every output that rakes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RakingDiagnostics {
+    pub sweeps: usize,
+    pub converged: bool,
+    /// Largest |raked total − population total| / population total over
+    /// every category of every margin.
+    pub max_margin_error: f64,
+    /// The margin and category where that error is.
+    pub worst_category: String,
+    pub weight_min: f64,
+    pub weight_max: f64,
+    /// Coefficient of variation of the raked weights (sd with n − 1, over the mean).
+    pub weight_cv: f64,
+    /// Range of the adjustment factors raked / design weight.
+    pub factor_min: f64,
+    pub factor_max: f64,
 }
 
 impl Default for RakeOptions {
@@ -47,6 +70,7 @@ impl Default for RakeOptions {
             max_sweeps: 1000,
             epsilon: 1e-12,
             max_total_discrepancy: 1e-6,
+            margin_tolerance: 1e-6,
         }
     }
 }
@@ -83,6 +107,7 @@ pub(super) struct Calibration {
     pub targets: Vec<f64>,
     pub cells: Cells,
     pub sweeps: usize,
+    pub diagnostics: RakingDiagnostics,
     /// Respondents per flat category.
     pub cat_count: Vec<f64>,
     /// Cross counts between flat categories (`n_flat × n_flat`).
@@ -219,6 +244,82 @@ pub(super) fn ipf_cells(
     })
 }
 
+/// Σ raked weight per flat category.
+fn margin_totals(cell_w0: &[f64], f: &[f64], flat: &[u32], n_m: usize, n_flat: usize) -> Vec<f64> {
+    let mut sums = vec![NeumaierSum::ZERO; n_flat];
+    for c in 0..cell_w0.len() {
+        for &a in &flat[c * n_m..(c + 1) * n_m] {
+            sums[a as usize].add(f[c] * cell_w0[c]);
+        }
+    }
+    sums.iter().map(|s| s.value()).collect()
+}
+
+/// (margin, category) with the largest relative error.
+fn worst(cell_w0: &[f64], f: &[f64], flat: &[u32], n_m: usize, offsets: &[usize], targets: &[f64]) -> (usize, usize) {
+    let totals = margin_totals(cell_w0, f, flat, n_m, targets.len());
+    let mut best = (0, 0, -1.0);
+    for m in 0..n_m {
+        for a in offsets[m]..offsets[m + 1] {
+            if targets[a].is_nan() {
+                continue;
+            }
+            let e = (totals[a] - targets[a]).abs() / targets[a];
+            if e > best.2 {
+                best = (m, a - offsets[m], e);
+            }
+        }
+    }
+    (best.0, best.1)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn diagnose(
+    cell_w0: &[f64],
+    f: &[f64],
+    flat: &[u32],
+    n_m: usize,
+    offsets: &[usize],
+    targets: &[f64],
+    infos: &[MarginInfo],
+    base: &[f64],
+    weights: &[f64],
+    sweeps: usize,
+) -> RakingDiagnostics {
+    let totals = margin_totals(cell_w0, f, flat, n_m, targets.len());
+    let (m, c) = worst(cell_w0, f, flat, n_m, offsets, targets);
+    let a = offsets[m] + c;
+    let max_margin_error = (totals[a] - targets[a]).abs() / targets[a];
+    let n = weights.len() as f64;
+    let mut sum = NeumaierSum::ZERO;
+    weights.iter().for_each(|&w| sum.add(w));
+    let mean = sum.value() / n;
+    let mut ss = NeumaierSum::ZERO;
+    weights.iter().for_each(|&w| ss.add((w - mean) * (w - mean)));
+    let weight_cv = if n > 1.0 {
+        (ss.value() / (n - 1.0)).sqrt() / mean
+    } else {
+        0.0
+    };
+    let (mut fmin, mut fmax) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (w, b) in weights.iter().zip(base) {
+        let r = w / b;
+        fmin = fmin.min(r);
+        fmax = fmax.max(r);
+    }
+    RakingDiagnostics {
+        sweeps,
+        converged: true,
+        max_margin_error,
+        worst_category: format!("{}={}", infos[m].name, infos[m].categories[c]),
+        weight_min: weights.iter().copied().fold(f64::INFINITY, f64::min),
+        weight_max: weights.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        weight_cv,
+        factor_min: fmin,
+        factor_max: fmax,
+    }
+}
+
 impl Design {
     /// Weights `raked`: calibrate the design weights to population margins
     /// by IPF, sweeping the margins in the given order. Errors name a sample
@@ -330,6 +431,31 @@ impl Design {
         let cell_w0: Vec<f64> = cell_w0.iter().map(|s| s.value()).collect();
         let (f, sweeps) = ipf_cells(&cell_w0, &cells.flat, n_m, &offsets, &targets, &infos, options)?;
         let weights: Vec<f64> = base.iter().zip(&cells.cell).map(|(&w, &k)| w * f[k as usize]).collect();
+        let diagnostics = diagnose(
+            &cell_w0,
+            &f,
+            &cells.flat,
+            n_m,
+            &offsets,
+            &targets,
+            &infos,
+            &base,
+            &weights,
+            sweeps,
+        );
+        if diagnostics.max_margin_error > options.margin_tolerance {
+            let (m, c) = worst(&cell_w0, &f, &cells.flat, n_m, &offsets, &targets);
+            let achieved = margin_totals(&cell_w0, &f, &cells.flat, n_m, n_flat)[offsets[m] + c];
+            let target = targets[offsets[m] + c];
+            return Err(StatsError::RakingMissesMargin {
+                margin: infos[m].name.clone(),
+                category: infos[m].categories[c].clone(),
+                target,
+                achieved,
+                relative: diagnostics.max_margin_error,
+                tolerance: options.margin_tolerance,
+            });
+        }
 
         // Variance structures.
         let mut cell_count = vec![0f64; cells.k];
@@ -385,6 +511,7 @@ impl Design {
             targets,
             cells,
             sweeps,
+            diagnostics,
             cat_count,
             cross,
             psu_cat_w,

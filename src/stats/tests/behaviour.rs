@@ -141,12 +141,14 @@ fn raking_errors_name_margin_and_category() {
         "{e}"
     );
     // ... which IPF alone would not notice (the table ends on the last
-    // margin's total), as R's rake() does not:
+    // margin's total), as R's rake() does not; the check of every margin
+    // after raking still refuses it.
     let lax = RakeOptions {
         max_total_discrepancy: f64::INFINITY,
         ..Default::default()
     };
-    assert!(design.rake(&m, &lax).is_ok());
+    let e = design.rake(&m, &lax).unwrap_err();
+    assert!(matches!(e, StatsError::RakingMissesMargin { .. }), "{e}");
     // the raked weights reproduce every margin
     let r = data.raked();
     assert!(r.raking_sweeps().unwrap() > 1);
@@ -329,4 +331,61 @@ fn comparison_of_two_waves_from_estimates() {
     assert!((0.0..=1.0).contains(&p));
     // p < 0.05 exactly when the 95 % CI excludes 0
     assert_eq!(p < 0.05, c.ci_low.unwrap() > 0.0 || c.ci_high.unwrap() < 0.0);
+}
+
+/// Margins that no weights can meet (two categories that always go
+/// together in the sample but not in the population): IPF settles into a
+/// cycle whose end-of-sweep table never changes, so it looks converged.
+/// The check of every margin refuses it and names the category.
+#[test]
+fn raking_that_cannot_meet_its_margins_is_an_error() {
+    use super::super::{Design, DesignSpec, Margin, RakeOptions};
+    let weights = vec![Some(100.0); 4];
+    let design = Design::new(DesignSpec {
+        weights: &weights,
+        respondent_ids: None,
+        strata: None,
+        stratum_names: &[],
+        psus: None,
+    })
+    .unwrap();
+    let margin = |name: &str, totals: [f64; 2]| Margin {
+        name: name.into(),
+        categories: vec!["one".into(), "two".into()],
+        codes: vec![0, 0, 1, 1],
+        totals: totals.iter().map(|t| Some(*t)).collect(),
+    };
+    let e = design
+        .rake(
+            &[margin("district", [600.0, 400.0]), margin("sex", [500.0, 500.0])],
+            &RakeOptions::default(),
+        )
+        .unwrap_err();
+    match &e {
+        StatsError::RakingMissesMargin {
+            margin,
+            target,
+            achieved,
+            ..
+        } => {
+            assert_eq!(margin, "district");
+            assert!((target - achieved).abs() > 50.0, "{target} vs {achieved}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(e.to_string().contains("does not meet its margins"));
+    // Feasible margins are met, and the diagnostics say how.
+    let raked = design
+        .rake(
+            &[margin("district", [600.0, 400.0]), margin("sex", [600.0, 400.0])],
+            &RakeOptions::default(),
+        )
+        .unwrap();
+    let d = raked.raking_diagnostics().unwrap();
+    assert!(d.converged && d.max_margin_error < 1e-12);
+    assert_eq!((d.weight_min, d.weight_max), (200.0, 300.0));
+    assert_eq!((d.factor_min, d.factor_max), (2.0, 3.0));
+    let mean = 250.0f64;
+    let sd = ((4.0 * 50.0f64 * 50.0) / 3.0).sqrt();
+    assert!((d.weight_cv - sd / mean).abs() < 1e-12);
 }
