@@ -7,7 +7,7 @@ use super::options::{AnalysisError, IndexOptions, Weights};
 use crate::db::{Database, MarginTotal};
 use crate::fieldwork::wave::DEFAULT_STRATUM_QUESTION;
 use crate::fieldwork::{FrameStratum, Source};
-use crate::stats::{Design, DesignSpec, Margin, RakeOptions};
+use crate::stats::{Design, DesignSpec, LonelyPsu, Margin, RakeOptions};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -60,6 +60,7 @@ pub(super) fn design(
     slug: &str,
     weights: Weights,
     totals: Option<&[MarginTotal]>,
+    lonely_psu: LonelyPsu,
 ) -> Result<DesignChoice, AnalysisError> {
     let data = &wave.data;
     if weights == Weights::None {
@@ -86,7 +87,7 @@ pub(super) fn design(
         let question = settings
             .as_ref()
             .map_or(DEFAULT_STRATUM_QUESTION, |s| s.stratum_question.as_str());
-        let (design, notes) = frame_design(wave, slug, question, &frame)?;
+        let (design, notes) = frame_design(wave, slug, question, &frame, lonely_psu)?;
         (design, DesignWeights::Frame, notes)
     } else {
         let weights_column: Vec<Option<f64>> = data.weights.iter().map(|w| Some(*w)).collect();
@@ -96,6 +97,7 @@ pub(super) fn design(
             strata: Some(&data.stratum),
             stratum_names: &data.strata,
             psus: Some(&data.psu),
+            lonely_psu,
         })?;
         (design, DesignWeights::Stored, Vec::new())
     };
@@ -124,6 +126,7 @@ fn frame_design(
     slug: &str,
     question: &str,
     frame: &[FrameStratum],
+    lonely_psu: LonelyPsu,
 ) -> Result<(Design, Vec<String>), AnalysisError> {
     let data = &wave.data;
     let needs_answers = data.sources.iter().any(|s| *s != Source::Invited);
@@ -185,6 +188,7 @@ fn frame_design(
         strata: Some(&stratum),
         stratum_names: &names,
         psus: None,
+        lonely_psu,
     })?;
     let notes = frame
         .iter()

@@ -25,5 +25,5 @@ pub use design::DesignWeights;
 pub use fieldwork::fieldwork;
 pub use groups::GROUP_SEPARATOR;
 pub use load::{default_sources, flags_of, Exclusions, Selection};
-pub use options::{parse_margins, parse_sources, AnalysisError, IndexOptions, Variance, Weights};
+pub use options::{parse_lonely_psu, parse_margins, parse_sources, AnalysisError, IndexOptions, Variance, Weights};
 pub use report::{indices, write_index_csv, IndexReport, IndexRow, TopBox, INDEX_CSV_HEADER};

@@ -4,7 +4,7 @@
 use crate::db::MarginTotal;
 use crate::fieldwork::wave::UnknownSource;
 use crate::fieldwork::{Flags, Source};
-use crate::stats;
+use crate::stats::{self, LonelyPsu};
 use serde::Serialize;
 use std::io::Read;
 
@@ -54,6 +54,22 @@ pub struct IndexOptions {
     pub sources: Option<Vec<Source>>,
     /// Leave out responses carrying any of these flags.
     pub exclude_flagged: Flags,
+    /// How strata with a single PSU count.
+    pub lonely_psu: LonelyPsu,
+}
+
+/// Parse `fail|remove|certainty|adjust|average`.
+pub fn parse_lonely_psu(s: &str) -> Result<LonelyPsu, AnalysisError> {
+    match s.trim() {
+        "fail" => Ok(LonelyPsu::Fail),
+        "remove" => Ok(LonelyPsu::Remove),
+        "certainty" => Ok(LonelyPsu::Certainty),
+        "adjust" => Ok(LonelyPsu::Adjust),
+        "average" => Ok(LonelyPsu::Average),
+        other => Err(AnalysisError::Option(format!(
+            "lonely PSUs are treated by fail, remove, certainty, adjust or average, not {other:?}"
+        ))),
+    }
 }
 
 impl Default for IndexOptions {
@@ -68,6 +84,7 @@ impl Default for IndexOptions {
             variance: Variance::Linearized,
             sources: None,
             exclude_flagged: Flags::default(),
+            lonely_psu: LonelyPsu::Fail,
         }
     }
 }

@@ -9,7 +9,9 @@ use super::prepare::{level_name, prepare, PreparedItem};
 use crate::db::Database;
 use crate::fieldwork::Source;
 use crate::registry::SurveyRegistry;
-use crate::stats::{self, BootstrapOptions, Estimate, EstimateOptions, Kind, Level, RakingDiagnostics, Variable};
+use crate::stats::{
+    self, BootstrapOptions, Estimate, EstimateOptions, Kind, Level, LonelyPsu, RakingDiagnostics, Variable,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -62,6 +64,8 @@ pub struct IndexReport {
     pub design_weights: DesignWeights,
     pub level: f64,
     pub variance: &'static str,
+    /// How strata with a single PSU count.
+    pub lonely_psu: LonelyPsu,
     /// What the raking did (weights `raked` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raking: Option<RakingDiagnostics>,
@@ -120,7 +124,15 @@ pub fn indices(
         design,
         weights_from,
         mut notes,
-    } = design(db, &wave, slug, options.weights, totals.as_deref())?;
+    } = design(db, &wave, slug, options.weights, totals.as_deref(), options.lonely_psu)?;
+    let lonely = design.lonely_strata();
+    if !lonely.is_empty() {
+        notes.push(format!(
+            "strata with a single PSU ({}) count as --lonely-psu {} says (docs/statistics.md §4)",
+            lonely.join(", "),
+            flag(&options.lonely_psu)
+        ));
+    }
     if let Some(variance_note) = left_out_note(&wave.selection) {
         notes.push(variance_note);
     }
@@ -266,6 +278,7 @@ pub fn indices(
         design_weights: weights_from,
         level: options.level,
         variance,
+        lonely_psu: options.lonely_psu,
         raking: design.raking_diagnostics().cloned(),
         notes,
         rows: out,

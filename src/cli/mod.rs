@@ -260,6 +260,10 @@ pub struct IndexArgs {
     /// straightliner, burst (comma-separated).
     #[arg(long, value_parser = crate::fieldwork::quality::parse_flags, default_value = "")]
     pub exclude_flagged: crate::fieldwork::Flags,
+    /// How a stratum with a single PSU counts in variances: fail, remove,
+    /// certainty, adjust or average (as R's survey.lonely.psu).
+    #[arg(long, value_parser = crate::analysis::parse_lonely_psu, default_value = "fail")]
+    pub lonely_psu: crate::stats::LonelyPsu,
     #[arg(long, value_enum, default_value = "json")]
     pub format: ExportFormat,
 }
@@ -307,6 +311,7 @@ impl IndexArgs {
             min_cell: self.min_cell,
             sources: self.source.clone(),
             exclude_flagged: self.exclude_flagged,
+            lonely_psu: self.lonely_psu,
             variance: match self.variance {
                 VarianceArg::Linearized => crate::analysis::Variance::Linearized,
                 VarianceArg::Bootstrap => crate::analysis::Variance::Bootstrap {

@@ -32,6 +32,30 @@ pub struct DesignSpec<'a> {
     /// PSU index per respondent, globally unique (nested in strata);
     /// `None`: each respondent is its own PSU.
     pub psus: Option<&'a [u32]>,
+    /// What to do with a stratum that has a single PSU.
+    pub lonely_psu: LonelyPsu,
+}
+
+/// What a stratum with a single PSU contributes to a variance, as R's
+/// `options(survey.lonely.psu = …)` (docs/statistics.md §4.1). Such a
+/// stratum has no within-stratum variation to estimate from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LonelyPsu {
+    /// An error that names the stratum.
+    #[default]
+    Fail,
+    /// Nothing.
+    Remove,
+    /// Nothing: the PSU was sampled with certainty (for one-stage designs
+    /// the same as `remove`).
+    Certainty,
+    /// Its PSU total centred at the sample's grand mean (0 for linearised
+    /// values), so it adds `t²`.
+    Adjust,
+    /// The average contribution of the other strata: the variance is
+    /// scaled by strata / strata with two or more PSUs.
+    Average,
 }
 
 /// A validated design, ready for estimation. Build with [`Design::new`],
@@ -52,6 +76,7 @@ pub struct Design {
     pub(super) psus_in_stratum: Vec<usize>,
     /// Raking information (raked designs).
     pub(super) calibration: Option<Box<Calibration>>,
+    pub(super) lonely_psu: LonelyPsu,
 }
 
 impl std::fmt::Debug for Design {
@@ -100,6 +125,7 @@ impl Design {
             strata: None,
             stratum_names: &["all".to_string()],
             psus: None,
+            lonely_psu: LonelyPsu::Fail,
         })?;
         d.mode = WeightMode::None;
         Ok(d)
@@ -190,11 +216,13 @@ impl Design {
                 (Some(dense), psu_stratum)
             }
         };
-        for (h, &c) in psus_in_stratum.iter().enumerate() {
-            if c == 1 {
-                return Err(StatsError::SinglePsuStratum {
-                    stratum: stratum_names[h].clone(),
-                });
+        if spec.lonely_psu == LonelyPsu::Fail {
+            for (h, &c) in psus_in_stratum.iter().enumerate() {
+                if c == 1 {
+                    return Err(StatsError::SinglePsuStratum {
+                        stratum: stratum_names[h].clone(),
+                    });
+                }
             }
         }
         Ok(Design {
@@ -206,6 +234,7 @@ impl Design {
             psu_stratum,
             psus_in_stratum,
             calibration: None,
+            lonely_psu: spec.lonely_psu,
         })
     }
 
@@ -247,6 +276,48 @@ impl Design {
         match &self.psu {
             Some(_) => self.psu_stratum.len(),
             None => self.weights.len(),
+        }
+    }
+
+    /// Strata with a single PSU, by name.
+    pub fn lonely_strata(&self) -> Vec<&str> {
+        self.psus_in_stratum
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c == 1)
+            .map(|(h, _)| self.stratum_names[h].as_str())
+            .collect()
+    }
+
+    /// `Σ_h n_h/(n_h−1) · ss_h` over strata, given each stratum's sum of
+    /// squared deviations `ss_h` (about the stratum mean) and, for a
+    /// stratum with one PSU, its squared total; strata with one PSU count
+    /// as [`LonelyPsu`] says.
+    pub(super) fn combine_strata(&self, ss: impl Fn(usize) -> f64, lone_square: impl Fn(usize) -> f64) -> f64 {
+        let mut v = NeumaierSum::ZERO;
+        let mut lonely = 0usize;
+        let mut present = 0usize;
+        for h in 0..self.n_strata() {
+            let nh = self.psus_in_stratum[h];
+            if nh == 0 {
+                continue;
+            }
+            present += 1;
+            if nh >= 2 {
+                let nh = nh as f64;
+                v.add(nh / (nh - 1.0) * ss(h));
+            } else {
+                lonely += 1;
+                if self.lonely_psu == LonelyPsu::Adjust {
+                    v.add(lone_square(h));
+                }
+            }
+        }
+        let v = v.value();
+        if self.lonely_psu == LonelyPsu::Average && lonely > 0 && present > lonely {
+            v * present as f64 / (present - lonely) as f64
+        } else {
+            v
         }
     }
 

@@ -31,7 +31,7 @@ pub enum StatsError {
     #[error("the sample has no respondents")]
     EmptySample,
     /// A stratum contains a single PSU, so its variance cannot be estimated.
-    #[error("stratum '{stratum}' has only one primary sampling unit (PSU); its variance cannot be estimated (merge it with a neighbouring stratum)")]
+    #[error("stratum '{stratum}' has only one primary sampling unit (PSU); its variance cannot be estimated: merge it with a neighbouring stratum, or choose how to treat it with --lonely-psu remove|certainty|adjust|average")]
     SinglePsuStratum {
         /// Name of the stratum.
         stratum: String,

@@ -637,31 +637,34 @@ pub(super) fn two_pass<F: Fn(usize) -> f64>(
                         })
                         .collect()
                 });
-                let mut v = NeumaierSum::ZERO;
-                for h in 0..h_count {
-                    let nh = design.psus_in_stratum[h];
-                    if nh < 2 {
-                        continue;
-                    }
-                    let mut s1 = sz[d * h_count + h];
-                    let mut s2 = szz[d * h_count + h];
-                    if let (Some(c), Some(ak)) = (cal, &a_cell) {
-                        for (k, &a) in ak.iter().enumerate() {
-                            let wk = c.stratum_cell_w[h * k_count + k];
-                            if wk == 0.0 {
-                                continue;
+                // Per stratum: Σz (adjusted for raking), Σz², and from
+                // them the sum of squares about the stratum mean.
+                let sums: Vec<(f64, f64)> = (0..h_count)
+                    .map(|h| {
+                        let mut s1 = sz[d * h_count + h];
+                        let mut s2 = szz[d * h_count + h];
+                        if let (Some(c), Some(ak)) = (cal, &a_cell) {
+                            for (k, &a) in ak.iter().enumerate() {
+                                let wk = c.stratum_cell_w[h * k_count + k];
+                                if wk == 0.0 {
+                                    continue;
+                                }
+                                s1.add(-a * wk);
+                                s2.add(-2.0 * a * r[(d * h_count + h) * k_count + k].value());
+                                s2.add(a * a * c.stratum_cell_w2[h * k_count + k]);
                             }
-                            s1.add(-a * wk);
-                            s2.add(-2.0 * a * r[(d * h_count + h) * k_count + k].value());
-                            s2.add(a * a * c.stratum_cell_w2[h * k_count + k]);
                         }
-                    }
-                    let nh = nh as f64;
-                    let s1 = s1.value();
-                    let ss = (s2.value() - s1 * s1 / nh).max(0.0);
-                    v.add(nh / (nh - 1.0) * ss);
-                }
-                variance[d] = v.value();
+                        (s1.value(), s2.value())
+                    })
+                    .collect();
+                variance[d] = design.combine_strata(
+                    |h| {
+                        let nh = design.psus_in_stratum[h] as f64;
+                        let (s1, s2) = sums[h];
+                        (s2 - s1 * s1 / nh).max(0.0)
+                    },
+                    |h| sums[h].1,
+                );
             }
         }
     }
@@ -699,7 +702,8 @@ pub(super) fn two_pass<F: Fn(usize) -> f64>(
 }
 
 /// `Σ_h n_h/(n_h−1) Σ_c (t_hc − t̄_h)²` from PSU totals (all PSUs of the
-/// sample; PSUs without domain members have total 0).
+/// sample; PSUs without domain members have total 0); a stratum with one
+/// PSU counts as the design's [`super::LonelyPsu`] rule says.
 fn stratified_variance(design: &Design, t: &[f64]) -> f64 {
     let h_count = design.n_strata();
     let mut sums = vec![NeumaierSum::ZERO; h_count];
@@ -721,14 +725,13 @@ fn stratified_variance(design: &Design, t: &[f64]) -> f64 {
         let e = t[p] - means[h as usize];
         ss[h as usize].add(e * e);
     }
-    let mut v = NeumaierSum::ZERO;
-    for h in 0..h_count {
-        let nh = design.psus_in_stratum[h] as f64;
-        if nh >= 2.0 {
-            v.add(nh / (nh - 1.0) * ss[h].value());
-        }
-    }
-    v.value()
+    design.combine_strata(
+        |h| ss[h].value(),
+        |h| {
+            let total = sums[h].value();
+            total * total
+        },
+    )
 }
 
 /// Cache of t critical values by df.

@@ -35,7 +35,7 @@ mod tests;
 
 pub use bootstrap::{bootstrap_all, BootstrapOptions, BootstrapRow};
 pub use compare::{compare, compare_values, Comparison, DfRule};
-pub use design::{validate_weights, Design, DesignSpec, WeightMode};
+pub use design::{validate_weights, Design, DesignSpec, LonelyPsu, WeightMode};
 pub use error::StatsError;
 pub use estimate::{
     estimate, estimate_all, estimate_items_coded, finish_estimate, with_standard_error, CiUnavailable, CodedItem,

@@ -142,7 +142,7 @@ async fn authenticate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<
     name.ok_or_else(|| unauthorized("this API token is not valid"))
 }
 
-const COMMON_PARAMS: [&str; 11] = [
+const COMMON_PARAMS: [&str; 12] = [
     "wave",
     "by",
     "weights",
@@ -154,6 +154,7 @@ const COMMON_PARAMS: [&str; 11] = [
     "format",
     "source",
     "exclude_flagged",
+    "lonely_psu",
 ];
 
 struct Params(HashMap<String, String>);
@@ -234,6 +235,10 @@ impl Params {
                 .map(|s| analysis::parse_sources(s))
                 .transpose()
                 .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            lonely_psu: match self.0.get("lonely_psu") {
+                Some(l) => analysis::parse_lonely_psu(l).map_err(|e| ApiError::bad_request(e.to_string()))?,
+                None => defaults.lonely_psu,
+            },
             exclude_flagged: match self.0.get("exclude_flagged") {
                 Some(list) => parse_flags(list).map_err(|e| ApiError::bad_request(e.to_string()))?,
                 None => Flags::default(),
@@ -321,22 +326,10 @@ pub async fn fieldwork(
 ) -> Result<HttpResponse, ApiError> {
     let client = authenticate(&req, &state).await?;
     let params = Params::parse(req.query_string(), &[])?;
-    for unused in [
-        "by",
-        "weights",
-        "level",
-        "min_cell",
-        "variance",
-        "replicates",
-        "seed",
-        "source",
-        "exclude_flagged",
-    ] {
-        if params.0.contains_key(unused) {
-            return Err(ApiError::bad_request(format!(
-                "parameter {unused:?} does not apply to fieldwork; it takes wave and format"
-            )));
-        }
+    if let Some(other) = params.0.keys().find(|k| !matches!(k.as_str(), "wave" | "format")) {
+        return Err(ApiError::bad_request(format!(
+            "parameter {other:?} does not apply to fieldwork; it takes wave and format"
+        )));
     }
     let wave: Option<i32> = params.get("wave")?;
     let slug = path.into_inner();

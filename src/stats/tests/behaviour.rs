@@ -15,6 +15,7 @@ fn single_psu_stratum_is_an_error_naming_it() {
         strata: Some(&[0, 0, 1, 1, 1]),
         stratum_names: &names(&["north", "south"]),
         psus: Some(&[7, 7, 8, 9, 9]),
+        lonely_psu: crate::stats::LonelyPsu::Fail,
     })
     .unwrap_err();
     assert_eq!(
@@ -31,6 +32,7 @@ fn single_psu_stratum_is_an_error_naming_it() {
         strata: Some(&[0, 0, 0, 0, 1]),
         stratum_names: &names(&["north", "south"]),
         psus: None,
+        lonely_psu: crate::stats::LonelyPsu::Fail,
     })
     .unwrap_err();
     assert!(e.to_string().contains("'south'"), "{e}");
@@ -41,6 +43,7 @@ fn single_psu_stratum_is_an_error_naming_it() {
         strata: Some(&[0, 0, 1, 1, 1]),
         stratum_names: &names(&["north", "south"]),
         psus: Some(&[1, 2, 2, 3, 3]),
+        lonely_psu: crate::stats::LonelyPsu::Fail,
     })
     .unwrap_err();
     assert!(matches!(e, StatsError::PsuNotNested { psu: 2, .. }), "{e}");
@@ -63,6 +66,7 @@ fn bad_weights_name_the_respondent() {
             strata: None,
             stratum_names: &[],
             psus: None,
+            lonely_psu: crate::stats::LonelyPsu::Fail,
         })
         .unwrap_err();
         match &e {
@@ -347,6 +351,7 @@ fn raking_that_cannot_meet_its_margins_is_an_error() {
         strata: None,
         stratum_names: &[],
         psus: None,
+        lonely_psu: crate::stats::LonelyPsu::Fail,
     })
     .unwrap();
     let margin = |name: &str, totals: [f64; 2]| Margin {

@@ -172,6 +172,7 @@ impl RefData {
             strata: Some(&self.strata),
             stratum_names: &self.stratum_names,
             psus: Some(&self.psus),
+            lonely_psu: crate::stats::LonelyPsu::Fail,
         })
         .unwrap()
     }

@@ -60,6 +60,7 @@ fn timing_one_million_respondents_by_eight_groups_raked() {
         strata: Some(&strata),
         stratum_names: &stratum_names,
         psus: Some(&psus),
+        lonely_psu: crate::stats::LonelyPsu::Fail,
     })
     .unwrap();
     let total = 1e8;

@@ -154,6 +154,7 @@ fn fast_raking_variance_matches_direct_formulation() {
         strata: Some(&data.strata),
         stratum_names: &data.stratum_names,
         psus: None,
+        lonely_psu: crate::stats::LonelyPsu::Fail,
     })
     .unwrap()
     .rake(&data.margins, &RakeOptions::default())

@@ -113,7 +113,9 @@ for (ds in names(designs)) for (dm in domains(designs[[ds]])) {
         level = if (v == "one") "population" else "top_box",
         id = if (v == "one") "population" else sub("^t_", "", v),
         n = n, total = est, se = se, df = dfree, ci_low = ci[1], ci_high = ci[2],
-        deff = as.numeric(deff(tt)), cv = se / est)
+        # the population total has s^2 = 0: R's deff is Inf or a rounding
+        # artefact (e.g. 5e31); recorded as null
+        deff = if (v == "one") NA else as.numeric(deff(tt)), cv = se / est)
   }
 }
 
