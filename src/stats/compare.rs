@@ -150,6 +150,8 @@ mod tests {
             ci_unavailable: Some(super::super::estimate::CiUnavailable::Suppressed),
             suppressed: true,
             low_precision: false,
+            deff: None,
+            cv: None,
         };
         let mut ok = e.clone();
         ok.estimate = Some(50.0);

@@ -292,17 +292,27 @@ impl Design {
     /// `Σ_h n_h/(n_h−1) · ss_h` over strata, given each stratum's sum of
     /// squared deviations `ss_h` (about the stratum mean) and, for a
     /// stratum with one PSU, its squared total; strata with one PSU count
-    /// as [`LonelyPsu`] says.
-    pub(super) fn combine_strata(&self, ss: impl Fn(usize) -> f64, lone_square: impl Fn(usize) -> f64) -> f64 {
+    /// as [`LonelyPsu`] says. `present` marks the strata with members of
+    /// the domain: `average` scales by the domain's strata over its strata
+    /// with two or more PSUs, as R does, and is not defined (NaN) when
+    /// every stratum of the domain is lonely. R keeps every row of a raked
+    /// design in a domain (with weight 0), so there every stratum counts.
+    pub(super) fn combine_strata(
+        &self,
+        ss: impl Fn(usize) -> f64,
+        lone_square: impl Fn(usize) -> f64,
+        present: &[bool],
+    ) -> f64 {
         let mut v = NeumaierSum::ZERO;
         let mut lonely = 0usize;
-        let mut present = 0usize;
+        let mut strata = 0usize;
+        let every_stratum = self.calibration.is_some();
         for h in 0..self.n_strata() {
             let nh = self.psus_in_stratum[h];
-            if nh == 0 {
+            if nh == 0 || !(every_stratum || present.get(h).copied().unwrap_or(false)) {
                 continue;
             }
-            present += 1;
+            strata += 1;
             if nh >= 2 {
                 let nh = nh as f64;
                 v.add(nh / (nh - 1.0) * ss(h));
@@ -314,10 +324,10 @@ impl Design {
             }
         }
         let v = v.value();
-        if self.lonely_psu == LonelyPsu::Average && lonely > 0 && present > lonely {
-            v * present as f64 / (present - lonely) as f64
-        } else {
-            v
+        match self.lonely_psu {
+            LonelyPsu::Average if lonely > 0 && strata == lonely => f64::NAN,
+            LonelyPsu::Average if lonely > 0 => v * strata as f64 / (strata - lonely) as f64,
+            _ => v,
         }
     }
 

@@ -49,8 +49,15 @@ impl Column<'_> {
 pub enum Kind {
     /// Score mean: t interval, precision threshold 30 points.
     Mean,
-    /// Share in [0, 1]: logit interval, precision threshold 0.30.
+    /// Share of the top two in [0, 1]: logit interval, precision
+    /// threshold 0.30.
     Proportion,
+    /// Share of one answer option (a distribution): the Wald t interval
+    /// of R's `confint(svymean(~factor))`, precision threshold 0.30.
+    Share,
+    /// Weighted total (`svytotal`): t interval; imprecise when its CV
+    /// exceeds [`TOTAL_CV_LIMIT`].
+    Total,
 }
 
 /// Level of an index.
@@ -75,6 +82,9 @@ pub enum CiUnavailable {
     NoRespondents,
     /// df = 0 (all domain members in a single PSU per stratum).
     NoDegreesOfFreedom,
+    /// Lonely PSU rule `average` with every stratum of the domain lonely:
+    /// there is no other stratum to average.
+    NoVariance,
     /// The share is 0 or 1: the logit interval is not defined.
     BoundaryProportion,
 }
@@ -86,6 +96,9 @@ impl std::fmt::Display for CiUnavailable {
             CiUnavailable::NoRespondents => "no respondents with a value in this domain",
             CiUnavailable::NoDegreesOfFreedom => {
                 "CI not defined: zero degrees of freedom (domain within one PSU per stratum)"
+            }
+            CiUnavailable::NoVariance => {
+                "no standard error: every stratum of the domain has a single PSU, so --lonely-psu average has nothing to average"
             }
             CiUnavailable::BoundaryProportion => {
                 "CI not defined: the share is 0 or 1, so the logit interval does not exist"
@@ -115,8 +128,15 @@ pub struct Estimate {
     pub ci_unavailable: Option<CiUnavailable>,
     /// Fewer than `min_cell` respondents.
     pub suppressed: bool,
-    /// n_eff < 30, df < 8 or CI wider than 30 points (0.30 for shares).
+    /// n_eff < 30, df < 8 or CI wider than 30 points (0.30 for shares;
+    /// a CV above 0.3 for totals).
     pub low_precision: bool,
+    /// Design effect: the variance over that of a simple random sample
+    /// of the same size (R's default, without replacement; None where it
+    /// is not defined).
+    pub deff: Option<f64>,
+    /// Coefficient of variation SE / |estimate| (None for an estimate of 0).
+    pub cv: Option<f64>,
 }
 
 /// A variable to estimate: a score column and, for items, the top-two box.
@@ -177,6 +197,8 @@ pub struct Row {
     pub score: Estimate,
     /// Top-two-box share (items).
     pub top_box: Option<Estimate>,
+    /// Top-two-box total: the estimated number of satisfied people (items).
+    pub top_box_total: Option<Estimate>,
 }
 
 /// Raw statistics of one domain.
@@ -190,10 +212,27 @@ pub struct DomainStats {
     pub sum_w2: f64,
     /// Weighted mean (NaN when n = 0).
     pub mean: f64,
-    /// Linearised variance of the mean.
+    /// Σ w y: the estimated total.
+    pub total: f64,
+    /// Weighted variance of y, `Σ w (y − Ŷ)² / Σ w · n/(n−1)` (R's
+    /// `svyvar`; NaN when n < 2): the element variance behind a design
+    /// effect.
+    pub s2: f64,
+    /// Linearised variance of the mean, or of the total for
+    /// [`Statistic::Total`].
     pub variance: f64,
     /// Degrees of freedom.
     pub df: u64,
+}
+
+/// Which figure of a column a domain gets: its weighted mean (`svymean`)
+/// or its weighted total (`svytotal`). They differ in the linearised
+/// values: `(y − Ŷ)/Σw` for the mean, `y` for the total (not centred).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Statistic {
+    #[default]
+    Mean,
+    Total,
 }
 
 pub(super) const NO_GROUP: u16 = u16::MAX;
@@ -204,6 +243,7 @@ struct Acc {
     sw: NeumaierSum,
     swy: NeumaierSum,
     sw2: NeumaierSum,
+    swy2: NeumaierSum,
 }
 
 /// Per-respondent group slot (0-based position in `order`, NO_GROUP else).
@@ -253,9 +293,15 @@ pub(super) fn group_slots(n: usize, grouping: &Grouping<'_>) -> Result<Vec<u16>,
 /// Whole-sample and per-group statistics of one column. `slots` is empty
 /// (whole sample only) or one slot per respondent; result index 0 is the
 /// whole sample, 1 + k the k-th group.
-pub(super) fn domain_stats(design: &Design, column: Column<'_>, slots: &[u16], n_groups: usize) -> Vec<DomainStats> {
+pub(super) fn domain_stats(
+    design: &Design,
+    column: Column<'_>,
+    statistic: Statistic,
+    slots: &[u16],
+    n_groups: usize,
+) -> Vec<DomainStats> {
     match column {
-        Column::Numeric(v) => domain_stats_impl(design, |i| v[i], slots, n_groups),
+        Column::Numeric(v) => domain_stats_impl(design, |i| v[i], statistic, slots, n_groups),
         Column::Indicator(v) => domain_stats_impl(
             design,
             |i| match v[i] {
@@ -263,6 +309,7 @@ pub(super) fn domain_stats(design: &Design, column: Column<'_>, slots: &[u16], n
                 Some(false) => 0.0,
                 None => f64::NAN,
             },
+            statistic,
             slots,
             n_groups,
         ),
@@ -282,14 +329,20 @@ fn for_domains(slots: &[u16], i: usize, mut f: impl FnMut(usize)) {
 /// Largest (domains × PSUs × raking cells) table for the one-pass method.
 const ONE_PASS_LIMIT: usize = 1 << 20;
 
-fn domain_stats_impl<F: Fn(usize) -> f64>(design: &Design, get: F, slots: &[u16], n_groups: usize) -> Vec<DomainStats> {
+fn domain_stats_impl<F: Fn(usize) -> f64>(
+    design: &Design,
+    get: F,
+    statistic: Statistic,
+    slots: &[u16],
+    n_groups: usize,
+) -> Vec<DomainStats> {
     if let Some(psu) = &design.psu {
         let k = design.calibration.as_ref().map_or(1, |c| c.cells.k);
         if (1 + n_groups) * design.psu_stratum.len() * k <= ONE_PASS_LIMIT {
-            return one_pass_clustered(design, psu, k, get, slots, n_groups);
+            return one_pass_clustered(design, psu, k, get, statistic, slots, n_groups);
         }
     }
-    two_pass(design, get, slots, n_groups)
+    two_pass(design, get, statistic, slots, n_groups)
 }
 
 /// Per (domain, PSU, raking cell) compensated sums.
@@ -299,6 +352,13 @@ struct PairAcc {
     sy: NeumaierSum,
     sw: NeumaierSum,
     swy: NeumaierSum,
+}
+
+/// Per-domain sums of squares: Σw² (for n_eff) and Σwy² (for s²).
+#[derive(Clone, Copy, Default)]
+struct SquareSums {
+    sw2: NeumaierSum,
+    swy2: NeumaierSum,
 }
 
 /// The hot half of a compensated accumulator: plain sums of the current
@@ -363,6 +423,7 @@ fn one_pass_clustered<F: Fn(usize) -> f64>(
     psu: &[u32],
     k_count: usize,
     get: F,
+    statistic: Statistic,
     slots: &[u16],
     n_groups: usize,
 ) -> Vec<DomainStats> {
@@ -374,6 +435,7 @@ fn one_pass_clustered<F: Fn(usize) -> f64>(
     let mut acc = vec![PairAcc::default(); nd * n_pairs];
     let mut hot = vec![Hot::<3>::default(); nd * n_pairs];
     let mut blocked_sw2 = vec![BlockedSum::default(); nd];
+    let mut blocked_swy2 = vec![BlockedSum::default(); nd];
     let cells: &[u32] = cal.map_or(&[], |c| &c.cells.cell);
     for i in 0..n {
         let y = get(i);
@@ -384,27 +446,48 @@ fn one_pass_clustered<F: Fn(usize) -> f64>(
         let pair = psu[i] as usize * k_count + cells.get(i).map_or(0, |&c| c as usize);
         let wy = wi * y;
         let w2 = wi * wi;
+        let wy2 = wy * y;
         for_domains(slots, i, |d| {
             let j = d * n_pairs + pair;
             hot[j].add([y, wi, wy], &mut acc[j]);
             blocked_sw2[d].add(w2);
+            blocked_swy2[d].add(wy2);
         });
     }
     for (h, cold) in hot.iter_mut().zip(acc.iter_mut()) {
         h.flush(cold);
     }
-    let sw2: Vec<NeumaierSum> = blocked_sw2.iter().map(BlockedSum::finish).collect();
-    finish_pairs(design, k_count, &acc, &sw2, n_groups)
+    let squares: Vec<SquareSums> = blocked_sw2
+        .iter()
+        .zip(&blocked_swy2)
+        .map(|(a, b)| SquareSums {
+            sw2: a.finish(),
+            swy2: b.finish(),
+        })
+        .collect();
+    finish_pairs(design, k_count, &acc, &squares, statistic, n_groups)
 }
 
-/// Domain statistics from the sums per (domain, PSU, raking cell) and Σw²
-/// per domain: means, df, PSU totals of the linearised values (adjusted
-/// for raking) and the variance.
+/// `Σ w (y − Ŷ)² / Σ w · n/(n−1)` from Σwy², Σwy and Ŷ.
+fn element_variance(n: u64, sum_w: f64, swy2: &NeumaierSum, swy: &NeumaierSum, mean: f64) -> f64 {
+    if n < 2 {
+        return f64::NAN;
+    }
+    let mut ss = *swy2;
+    ss.add_scaled(-mean, swy);
+    let n = n as f64;
+    (ss.value() / sum_w * n / (n - 1.0)).max(0.0)
+}
+
+/// Domain statistics from the sums per (domain, PSU, raking cell) and the
+/// squares per domain: means, df, PSU totals of the linearised values
+/// (adjusted for raking) and the variance.
 fn finish_pairs(
     design: &Design,
     k_count: usize,
     acc: &[PairAcc],
-    sw2: &[NeumaierSum],
+    squares: &[SquareSums],
+    statistic: Statistic,
     n_groups: usize,
 ) -> Vec<DomainStats> {
     let nd = 1 + n_groups;
@@ -430,8 +513,10 @@ fn finish_pairs(
         let mut st = DomainStats {
             n: count,
             sum_w: total,
-            sum_w2: sw2[d].value(),
+            sum_w2: squares[d].sw2.value(),
             mean: f64::NAN,
+            total: swy.value(),
+            s2: f64::NAN,
             variance: 0.0,
             df: 0,
         };
@@ -441,6 +526,7 @@ fn finish_pairs(
         }
         let mean = swy.value() / total;
         st.mean = mean;
+        st.s2 = element_variance(count, total, &squares[d].swy2, &swy, mean);
         // df
         let mut strata = vec![false; h_count];
         let mut psus = 0u64;
@@ -451,8 +537,9 @@ fn finish_pairs(
             }
         }
         st.df = psus - strata.iter().filter(|&&b| b).count() as u64;
-        // PSU totals Σ w u and category sums of u
+        // PSU totals of z, and per raking category the sums of u and of d·u
         let mut u_sums = vec![NeumaierSum::ZERO; nf];
+        let mut du_sums = vec![NeumaierSum::ZERO; nf];
         for (p, tp) in t.iter_mut().enumerate() {
             let mut s = NeumaierSum::ZERO;
             for k in 0..k_count {
@@ -460,16 +547,25 @@ fn finish_pairs(
                 if x.n == 0 {
                     continue;
                 }
-                // (Σwy − Ŷ Σw) / W, with the compensation terms kept
-                let mut e = x.swy;
-                e.add_scaled(-mean, &x.sw);
-                s.add(e.value() / total);
+                // Mean: z = (Σwy − Ŷ Σw)/W, u = (Σy − n Ŷ)/W, with the
+                // compensation terms kept. Total: z = Σwy, u = Σy.
+                let (z, u) = match statistic {
+                    Statistic::Mean => {
+                        let mut e = x.swy;
+                        e.add_scaled(-mean, &x.sw);
+                        let mut q = x.sy;
+                        q.add_product(-(x.n as f64), mean);
+                        (e.value() / total, q.value() / total)
+                    }
+                    Statistic::Total => (x.swy.value(), x.sy.value()),
+                };
+                s.add(z);
                 if let Some(c) = cal {
-                    let mut q = x.sy;
-                    q.add_product(-(x.n as f64), mean);
-                    let uq = q.value() / total;
+                    // Within a raking cell every weight is d·g_k.
+                    let du = z / c.cell_factor[k];
                     for &f in &c.cells.flat[k * n_m..(k + 1) * n_m] {
-                        u_sums[f as usize].add(uq);
+                        u_sums[f as usize].add(u);
+                        du_sums[f as usize].add(du);
                     }
                 }
             }
@@ -477,7 +573,8 @@ fn finish_pairs(
         }
         if let Some(c) = cal {
             let us: Vec<f64> = u_sums.iter().map(|s| s.value()).collect();
-            let alpha = c.alpha(&us);
+            let dus: Vec<f64> = du_sums.iter().map(|s| s.value()).collect();
+            let alpha = c.alpha(&us, &dus);
             for (p, tp) in t.iter_mut().enumerate() {
                 let mut s = NeumaierSum::ZERO;
                 s.add(*tp);
@@ -487,7 +584,7 @@ fn finish_pairs(
                 *tp = s.value();
             }
         }
-        st.variance = stratified_variance(design, &t);
+        st.variance = stratified_variance(design, &t, &strata);
         out.push(st);
     }
     out
@@ -498,6 +595,7 @@ fn finish_pairs(
 pub(super) fn two_pass<F: Fn(usize) -> f64>(
     design: &Design,
     get: F,
+    statistic: Statistic,
     slots: &[u16],
     n_groups: usize,
 ) -> Vec<DomainStats> {
@@ -530,6 +628,7 @@ pub(super) fn two_pass<F: Fn(usize) -> f64>(
             a.sw.add(wi);
             a.swy.add(wi * y);
             a.sw2.add(wi * wi);
+            a.swy2.add(wi * y * y);
             seen[d * units + unit] = true;
         });
     }
@@ -543,13 +642,39 @@ pub(super) fn two_pass<F: Fn(usize) -> f64>(
             }
         })
         .collect();
-    let total: Vec<f64> = acc.iter().map(|a| a.sw.value()).collect();
+    // The linearised value is u = (y − centre)/scale.
+    let (centre, scale): (Vec<f64>, Vec<f64>) = match statistic {
+        Statistic::Mean => (mean.clone(), acc.iter().map(|a| a.sw.value()).collect()),
+        Statistic::Total => (vec![0.0; nd], vec![1.0; nd]),
+    };
+    // Strata with members of each domain.
+    let present: Vec<bool> = match &design.psu {
+        Some(_) => {
+            let mut present = vec![false; nd * h_count];
+            for d in 0..nd {
+                for (p, &h) in design.psu_stratum.iter().enumerate() {
+                    if seen[d * units + p] {
+                        present[d * h_count + h as usize] = true;
+                    }
+                }
+            }
+            present
+        }
+        None => seen.clone(),
+    };
 
     // Pass 2: linearised values.
     let nf = cal.map_or(0, |c| c.n_flat);
     let n_m = cal.map_or(0, |c| c.margins.len());
     let mut u_sums = vec![NeumaierSum::ZERO; nd * nf];
+    let mut du_sums = vec![NeumaierSum::ZERO; nd * nf];
     let mut variance = vec![0.0; nd];
+    let alpha_of = |d: usize, u_sums: &[NeumaierSum], du_sums: &[NeumaierSum]| -> Vec<f64> {
+        let c = cal.expect("raked design");
+        let us: Vec<f64> = u_sums[d * nf..(d + 1) * nf].iter().map(|s| s.value()).collect();
+        let dus: Vec<f64> = du_sums[d * nf..(d + 1) * nf].iter().map(|s| s.value()).collect();
+        c.alpha(&us, &dus)
+    };
     match &design.psu {
         Some(psu) => {
             let p_count = design.psu_stratum.len();
@@ -562,12 +687,14 @@ pub(super) fn two_pass<F: Fn(usize) -> f64>(
                 let wi = w[i];
                 let p = psu[i] as usize;
                 for_domains(slots, i, |d| {
-                    let u = (y - mean[d]) / total[d];
+                    let u = (y - centre[d]) / scale[d];
                     a[d * p_count + p].add(wi * u);
                     if let Some(c) = cal {
                         let k = c.cells.cell[i] as usize;
+                        let du = c.base_weights[i] * u;
                         for &f in &c.cells.flat[k * n_m..(k + 1) * n_m] {
                             u_sums[d * nf + f as usize].add(u);
+                            du_sums[d * nf + f as usize].add(du);
                         }
                     }
                 });
@@ -581,8 +708,7 @@ pub(super) fn two_pass<F: Fn(usize) -> f64>(
                     t[p] = a[d * p_count + p].value();
                 }
                 if let Some(c) = cal {
-                    let us: Vec<f64> = u_sums[d * nf..(d + 1) * nf].iter().map(|s| s.value()).collect();
-                    let alpha = c.alpha(&us);
+                    let alpha = alpha_of(d, &u_sums, &du_sums);
                     for (p, tp) in t.iter_mut().enumerate() {
                         let mut s = NeumaierSum::ZERO;
                         s.add(*tp);
@@ -592,7 +718,7 @@ pub(super) fn two_pass<F: Fn(usize) -> f64>(
                         *tp = s.value();
                     }
                 }
-                variance[d] = stratified_variance(design, &t);
+                variance[d] = stratified_variance(design, &t, &present[d * h_count..(d + 1) * h_count]);
             }
         }
         None => {
@@ -608,15 +734,17 @@ pub(super) fn two_pass<F: Fn(usize) -> f64>(
                 let wi = w[i];
                 let h = design.stratum[i] as usize;
                 for_domains(slots, i, |d| {
-                    let u = (y - mean[d]) / total[d];
+                    let u = (y - centre[d]) / scale[d];
                     let z = wi * u;
                     sz[d * h_count + h].add(z);
                     szz[d * h_count + h].add(z * z);
                     if let Some(c) = cal {
                         let k = c.cells.cell[i] as usize;
                         r[(d * h_count + h) * k_count + k].add(wi * z);
+                        let du = c.base_weights[i] * u;
                         for &f in &c.cells.flat[k * n_m..(k + 1) * n_m] {
                             u_sums[d * nf + f as usize].add(u);
+                            du_sums[d * nf + f as usize].add(du);
                         }
                     }
                 });
@@ -626,8 +754,7 @@ pub(super) fn two_pass<F: Fn(usize) -> f64>(
                     continue;
                 }
                 let a_cell: Option<Vec<f64>> = cal.map(|c| {
-                    let us: Vec<f64> = u_sums[d * nf..(d + 1) * nf].iter().map(|s| s.value()).collect();
-                    let alpha = c.alpha(&us);
+                    let alpha = alpha_of(d, &u_sums, &du_sums);
                     (0..k_count)
                         .map(|k| {
                             c.cells.flat[k * n_m..(k + 1) * n_m]
@@ -664,6 +791,7 @@ pub(super) fn two_pass<F: Fn(usize) -> f64>(
                         (s2 - s1 * s1 / nh).max(0.0)
                     },
                     |h| sums[h].1,
+                    &present[d * h_count..(d + 1) * h_count],
                 );
             }
         }
@@ -674,26 +802,23 @@ pub(super) fn two_pass<F: Fn(usize) -> f64>(
     for d in 0..nd {
         let df = match &design.psu {
             Some(_) => {
-                let mut strata = vec![false; h_count];
-                let mut psus = 0u64;
-                for (p, &h) in design.psu_stratum.iter().enumerate() {
-                    if seen[d * units + p] {
-                        psus += 1;
-                        strata[h as usize] = true;
-                    }
-                }
-                psus - strata.iter().filter(|&&b| b).count() as u64
+                let psus = seen[d * units..(d + 1) * units].iter().filter(|&&b| b).count() as u64;
+                let strata = present[d * h_count..(d + 1) * h_count].iter().filter(|&&b| b).count() as u64;
+                psus - strata
             }
             None => {
                 let strata = seen[d * units..(d + 1) * units].iter().filter(|&&b| b).count() as u64;
                 acc[d].n - strata
             }
         };
+        let sum_w = acc[d].sw.value();
         out.push(DomainStats {
             n: acc[d].n,
-            sum_w: acc[d].sw.value(),
+            sum_w,
             sum_w2: acc[d].sw2.value(),
             mean: mean[d],
+            total: acc[d].swy.value(),
+            s2: element_variance(acc[d].n, sum_w, &acc[d].swy2, &acc[d].swy, mean[d]),
             variance: variance[d],
             df,
         });
@@ -703,8 +828,9 @@ pub(super) fn two_pass<F: Fn(usize) -> f64>(
 
 /// `Σ_h n_h/(n_h−1) Σ_c (t_hc − t̄_h)²` from PSU totals (all PSUs of the
 /// sample; PSUs without domain members have total 0); a stratum with one
-/// PSU counts as the design's [`super::LonelyPsu`] rule says.
-fn stratified_variance(design: &Design, t: &[f64]) -> f64 {
+/// PSU counts as the design's [`super::LonelyPsu`] rule says. `present`
+/// marks the strata with members of the domain.
+fn stratified_variance(design: &Design, t: &[f64], present: &[bool]) -> f64 {
     let h_count = design.n_strata();
     let mut sums = vec![NeumaierSum::ZERO; h_count];
     for (p, &h) in design.psu_stratum.iter().enumerate() {
@@ -731,6 +857,7 @@ fn stratified_variance(design: &Design, t: &[f64]) -> f64 {
             let total = sums[h].value();
             total * total
         },
+        present,
     )
 }
 
@@ -744,29 +871,31 @@ impl TCache {
     }
 }
 
-/// Turn raw domain statistics into a published [`Estimate`] (suppression,
-/// CI, precision flag).
 /// `e` with another standard error (e.g. a bootstrap one) in place of the
-/// linearised one: the CI, suppression and precision flags are recomputed
-/// from it with the same degrees of freedom. Without an estimate or an SE,
-/// `e` is returned unchanged.
+/// linearised one: the CI, design effect, CV and precision flag are
+/// recomputed from it with the same degrees of freedom. Without an
+/// estimate or an SE, `e` is returned unchanged.
 pub fn with_standard_error(e: &Estimate, se: Option<f64>, kind: Kind, options: &EstimateOptions) -> Estimate {
-    let (Some(mean), Some(se), Some(n_eff)) = (e.estimate, se, e.n_eff) else {
+    let (Some(value), Some(se)) = (e.estimate, se) else {
         return e.clone();
     };
-    // Of the weight sums only n_eff = (Σw)²/Σw² is used after this point,
-    // and Σw = Σw² = n_eff reproduces it.
-    let stats = DomainStats {
-        n: e.n,
-        sum_w: n_eff,
-        sum_w2: n_eff,
-        mean,
-        variance: se * se,
-        df: e.df,
+    let mut out = e.clone();
+    // The design effect's denominator (the SRS variance) does not change.
+    out.deff = match (e.deff, e.se) {
+        (Some(deff), Some(old)) if old > 0.0 => Some(deff * (se / old).powi(2)),
+        _ => None,
     };
-    finish_estimate(&stats, kind, options)
+    let t = if e.df == 0 {
+        None
+    } else {
+        t_critical(e.df as f64, options.level)
+    };
+    set_interval(&mut out, value, se, kind, t);
+    out
 }
 
+/// Turn raw domain statistics into a published [`Estimate`] (suppression,
+/// CI, design effect, CV, precision flag).
 pub fn finish_estimate(st: &DomainStats, kind: Kind, options: &EstimateOptions) -> Estimate {
     finish_with_cache(st, kind, options, &mut TCache::default())
 }
@@ -793,6 +922,8 @@ pub(super) fn finish_with_cache(
         ci_unavailable: None,
         suppressed: false,
         low_precision: false,
+        deff: None,
+        cv: None,
     };
     // An empty cell hides nothing: it is reported as empty, not as small.
     if st.n == 0 {
@@ -804,23 +935,60 @@ pub(super) fn finish_with_cache(
         e.ci_unavailable = Some(CiUnavailable::Suppressed);
         return e;
     }
+    let value = match kind {
+        Kind::Total => st.total,
+        _ => st.mean,
+    };
+    e.estimate = Some(value);
+    if st.variance.is_nan() {
+        e.ci_unavailable = Some(CiUnavailable::NoVariance);
+        e.low_precision = true;
+        return e;
+    }
     let se = st.variance.max(0.0).sqrt();
-    e.estimate = Some(st.mean);
-    e.se = Some(se);
+    e.deff = design_effect(st, kind);
     let t = if st.df == 0 {
         None
     } else {
         cache.get(st.df, options.level)
     };
+    set_interval(&mut e, value, se, kind, t);
+    e
+}
+
+/// R's default design effect (`svymean(…, deff = TRUE)`): the variance
+/// over that of a simple random sample of the same size drawn without
+/// replacement from a population of the domain's Σw,
+/// `(1 − n/Σw) s²/n` for a mean, `Σw² (1 − n/Σw) s²/n` for a total.
+/// Not defined when Σw ≤ n (unweighted data) or y is constant.
+fn design_effect(st: &DomainStats, kind: Kind) -> Option<f64> {
+    let n = st.n as f64;
+    let srs = (1.0 - n / st.sum_w) * st.s2 / n;
+    let srs = match kind {
+        Kind::Total => srs * st.sum_w * st.sum_w,
+        _ => srs,
+    };
+    let deff = st.variance / srs;
+    (srs > 0.0 && deff.is_finite()).then_some(deff)
+}
+
+/// Set the SE, the interval (t-based, logit for shares of the top two),
+/// the CV and the precision flag of an estimate.
+fn set_interval(e: &mut Estimate, value: f64, se: f64, kind: Kind, t: Option<f64>) {
+    e.se = Some(se);
+    e.cv = (value != 0.0).then(|| se / value.abs());
+    e.ci_low = None;
+    e.ci_high = None;
+    e.ci_unavailable = None;
     match t {
         None => e.ci_unavailable = Some(CiUnavailable::NoDegreesOfFreedom),
         Some(t) => match kind {
-            Kind::Mean => {
-                e.ci_low = Some(st.mean - t * se);
-                e.ci_high = Some(st.mean + t * se);
+            Kind::Mean | Kind::Share | Kind::Total => {
+                e.ci_low = Some(value - t * se);
+                e.ci_high = Some(value + t * se);
             }
             Kind::Proportion => {
-                let p = st.mean;
+                let p = value;
                 if p <= 0.0 || p >= 1.0 {
                     e.ci_unavailable = Some(CiUnavailable::BoundaryProportion);
                 } else {
@@ -832,13 +1000,20 @@ pub(super) fn finish_with_cache(
             }
         },
     }
-    let limit = match kind {
-        Kind::Mean => 30.0,
-        Kind::Proportion => 0.30,
+    let imprecise = match kind {
+        Kind::Mean => wider_than(e, 30.0),
+        Kind::Proportion | Kind::Share => wider_than(e, 0.30),
+        Kind::Total => e.cv.is_some_and(|cv| cv > TOTAL_CV_LIMIT),
     };
-    let wide = matches!((e.ci_low, e.ci_high), (Some(a), Some(b)) if b - a > limit);
-    e.low_precision = n_eff.is_some_and(|x| x < 30.0) || st.df < 8 || wide;
-    e
+    e.low_precision = e.n_eff.is_some_and(|x| x < 30.0) || e.df < 8 || imprecise;
+}
+
+/// A total whose SE exceeds this fraction of it is flagged imprecise
+/// (docs/statistics.md §7).
+pub const TOTAL_CV_LIMIT: f64 = 0.3;
+
+fn wider_than(e: &Estimate, limit: f64) -> bool {
+    matches!((e.ci_low, e.ci_high), (Some(a), Some(b)) if b - a > limit)
 }
 
 fn expit(x: f64) -> f64 {
@@ -880,6 +1055,16 @@ fn check_options(options: &EstimateOptions) -> Result<(), StatsError> {
     Ok(())
 }
 
+impl Kind {
+    /// The statistic a figure of this kind is: a mean, or a total.
+    pub fn statistic(self) -> Statistic {
+        match self {
+            Kind::Total => Statistic::Total,
+            Kind::Mean | Kind::Proportion | Kind::Share => Statistic::Mean,
+        }
+    }
+}
+
 /// Estimate one variable over the whole sample (`domain = None`) or over the
 /// respondents whose group code equals `code`.
 pub fn estimate(
@@ -892,70 +1077,117 @@ pub fn estimate(
     check_options(options)?;
     check_column(design, "variable", column)?;
     let st = match domain {
-        None => domain_stats(design, column, &[], 0)[0],
+        None => domain_stats(design, column, kind.statistic(), &[], 0)[0],
         Some((codes, code)) => {
             let slots = group_slots(design.len(), &Grouping { codes, order: &[code] })?;
-            domain_stats(design, column, &slots, 1)[1]
+            domain_stats(design, column, kind.statistic(), &slots, 1)[1]
         }
     };
     Ok(finish_estimate(&st, kind, options))
 }
 
+/// Every figure of some columns, each as its kind says: `[column][domain]`,
+/// domain 0 the whole sample and 1 + k the k-th group of `grouping.order`.
+/// Runs `options.threads` worker threads over the columns.
+pub fn estimate_columns(
+    design: &Design,
+    columns: &[(Column<'_>, Kind)],
+    grouping: Option<&Grouping<'_>>,
+    options: &EstimateOptions,
+) -> Result<Vec<Vec<Estimate>>, StatsError> {
+    check_options(options)?;
+    for (column, _) in columns {
+        check_column(design, "variable", *column)?;
+    }
+    let (slots, n_groups) = slots_of(design, grouping)?;
+    let results = run_parallel(columns.len(), options.threads, |j| {
+        domain_stats(design, columns[j].0, columns[j].1.statistic(), &slots, n_groups)
+    });
+    let mut cache = TCache::default();
+    Ok(results
+        .iter()
+        .zip(columns)
+        .map(|(stats, (_, kind))| {
+            stats
+                .iter()
+                .map(|st| finish_with_cache(st, *kind, options, &mut cache))
+                .collect()
+        })
+        .collect())
+}
+
+fn slots_of(design: &Design, grouping: Option<&Grouping<'_>>) -> Result<(Vec<u16>, usize), StatsError> {
+    match grouping {
+        Some(g) => Ok((group_slots(design.len(), g)?, g.order.len())),
+        None => Ok((Vec::new(), 0)),
+    }
+}
+
+fn group_of(grouping: Option<&Grouping<'_>>, d: usize) -> Option<u32> {
+    match (d, grouping) {
+        (0, _) | (_, None) => None,
+        (d, Some(g)) => Some(g.order[d - 1]),
+    }
+}
+
 /// Compute every row: for the whole sample and then for each group in
-/// `grouping.order`, each variable in the given order (score estimate plus
-/// the top-two box for items). Runs `options.threads` worker threads over
-/// the variables.
+/// `grouping.order`, each variable in the given order (score estimate,
+/// and for items the top-two box as a share and as a total).
 pub fn estimate_all(
     design: &Design,
     variables: &[Variable<'_>],
     grouping: Option<&Grouping<'_>>,
     options: &EstimateOptions,
 ) -> Result<Vec<Row>, StatsError> {
-    check_options(options)?;
-    let mut tasks: Vec<(usize, Column<'_>)> = Vec::new();
-    for (k, v) in variables.iter().enumerate() {
+    for v in variables {
         check_column(design, &v.id, Column::Numeric(v.score))?;
-        tasks.push((k, Column::Numeric(v.score)));
+    }
+    let mut columns: Vec<(Column<'_>, Kind)> = Vec::new();
+    for v in variables {
+        columns.push((Column::Numeric(v.score), Kind::Mean));
         if let Some(t) = v.top_box {
-            check_column(design, &v.id, Column::Indicator(t))?;
-            tasks.push((k, Column::Indicator(t)));
+            columns.push((Column::Indicator(t), Kind::Proportion));
+            columns.push((Column::Indicator(t), Kind::Total));
         }
     }
-    let (slots, n_groups, order): (Vec<u16>, usize, &[u32]) = match grouping {
-        Some(g) => (group_slots(design.len(), g)?, g.order.len(), g.order),
-        None => (Vec::new(), 0, &[]),
-    };
-    let results = run_parallel(tasks.len(), options.threads, |j| {
-        domain_stats(design, tasks[j].1, &slots, n_groups)
-    });
-    let mut cache = TCache::default();
-    let mut rows = Vec::with_capacity(variables.len() * (1 + n_groups));
-    for d in 0..=n_groups {
+    let results = estimate_columns(design, &columns, grouping, options)?;
+    let n_domains = 1 + grouping.map_or(0, |g| g.order.len());
+    let mut rows = Vec::with_capacity(variables.len() * n_domains);
+    for d in 0..n_domains {
         let mut j = 0;
         for v in variables {
-            let score = finish_with_cache(&results[j][d], Kind::Mean, options, &mut cache);
+            let score = results[j][d].clone();
             j += 1;
-            let top_box = if v.top_box.is_some() {
-                j += 1;
-                Some(finish_with_cache(
-                    &results[j - 1][d],
-                    Kind::Proportion,
-                    options,
-                    &mut cache,
-                ))
+            let (top_box, top_box_total) = if v.top_box.is_some() {
+                j += 2;
+                (Some(results[j - 2][d].clone()), Some(results[j - 1][d].clone()))
             } else {
-                None
+                (None, None)
             };
             rows.push(Row {
                 level: v.level,
                 id: v.id.clone(),
-                group: if d == 0 { None } else { Some(order[d - 1]) },
+                group: group_of(grouping, d),
                 score,
                 top_box,
+                top_box_total,
             });
         }
     }
     Ok(rows)
+}
+
+/// The estimated population of the whole sample and of each group
+/// (`svytotal(~one)`): Σw with its SE, `[domain]` as in
+/// [`estimate_columns`].
+pub fn population_totals(
+    design: &Design,
+    grouping: Option<&Grouping<'_>>,
+    options: &EstimateOptions,
+) -> Result<Vec<Estimate>, StatsError> {
+    let ones = vec![1.0; design.len()];
+    let mut out = estimate_columns(design, &[(Column::Numeric(&ones), Kind::Total)], grouping, options)?;
+    Ok(out.pop().unwrap_or_default())
 }
 
 /// Run `f(0..count)` on up to `threads` scoped threads; results in order.
@@ -1007,6 +1239,33 @@ pub struct CodedItem<'a> {
     pub top_by_code: &'a [Option<bool>],
 }
 
+/// A question's answers as option codes, for its distribution: 0 is no
+/// answer, `k` (1..=options) the k-th option ("don't know" is an option).
+#[derive(Debug, Clone, Copy)]
+pub struct CodedAnswers<'a> {
+    /// Question id.
+    pub id: &'a str,
+    /// Code of each respondent's answer.
+    pub codes: &'a [u8],
+    /// Number of options.
+    pub options: usize,
+}
+
+/// The share of one option among a domain's respondents who answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptionShare {
+    /// Question id.
+    pub id: String,
+    /// Group code (None: whole sample).
+    pub group: Option<u32>,
+    /// Option index (0-based).
+    pub option: usize,
+    /// Respondents of the domain who chose the option.
+    pub count: u64,
+    /// Its weighted share (n: the domain's respondents who answered).
+    pub share: Estimate,
+}
+
 /// Compensated per (domain, PSU, raking cell, code) sums.
 #[derive(Clone, Copy, Default)]
 struct CodeCold {
@@ -1024,11 +1283,35 @@ impl Absorb<2> for CodeCold {
     }
 }
 
-/// Item rows (score and top-two box) for the whole sample and each group,
-/// in the order of [`estimate_all`], from option codes. Returns `None` when
-/// the design does not allow the one-pass method (unclustered designs, or
-/// tables too large); the caller then uses [`estimate_all`] on columns. The
-/// figures equal those of [`estimate_all`] on the corresponding columns.
+/// Whether the one-pass coded method applies: a clustered design and a
+/// (domains × PSUs × raking cells × codes) table of bounded size.
+fn coded_fits(design: &Design, n_groups: usize, max_codes: usize) -> bool {
+    let k_count = design.calibration.as_ref().map_or(1, |c| c.cells.k);
+    design.psu.is_some() && (1 + n_groups) * design.psu_stratum.len() * k_count * max_codes <= ONE_PASS_LIMIT
+}
+
+fn check_codes(design: &Design, id: &str, codes: &[u8], code_count: usize) -> Result<(), StatsError> {
+    if codes.len() != design.len() {
+        return Err(StatsError::LengthMismatch {
+            what: format!("codes of item '{id}'"),
+            expected: design.len(),
+            got: codes.len(),
+        });
+    }
+    if let Some(&bad) = codes.iter().find(|&&c| c as usize >= code_count) {
+        return Err(StatsError::InvalidArgument(format!(
+            "item '{id}': code {bad} has no entry in its tables"
+        )));
+    }
+    Ok(())
+}
+
+/// Item rows (score, top-two box as a share and as a total) for the whole
+/// sample and each group, in the order of [`estimate_all`], from option
+/// codes. Returns `None` when the design does not allow the one-pass
+/// method (unclustered designs, or tables too large); the caller then uses
+/// [`estimate_all`] on columns. The figures equal those of
+/// [`estimate_all`] on the corresponding columns.
 pub fn estimate_items_coded(
     design: &Design,
     items: &[CodedItem<'_>],
@@ -1036,24 +1319,12 @@ pub fn estimate_items_coded(
     options: &EstimateOptions,
 ) -> Result<Option<Vec<Row>>, StatsError> {
     check_options(options)?;
-    let Some(psu) = &design.psu else { return Ok(None) };
-    let k_count = design.calibration.as_ref().map_or(1, |c| c.cells.k);
-    let (slots, n_groups, order): (Vec<u16>, usize, &[u32]) = match grouping {
-        Some(g) => (group_slots(design.len(), g)?, g.order.len(), g.order),
-        None => (Vec::new(), 0, &[]),
-    };
+    let (slots, n_groups) = slots_of(design, grouping)?;
     let max_codes = items.iter().map(|it| it.score_by_code.len()).max().unwrap_or(1);
-    if (1 + n_groups) * design.psu_stratum.len() * k_count * max_codes > ONE_PASS_LIMIT {
+    if !coded_fits(design, n_groups, max_codes) {
         return Ok(None);
     }
     for item in items {
-        if item.codes.len() != design.len() {
-            return Err(StatsError::LengthMismatch {
-                what: format!("codes of item '{}'", item.id),
-                expected: design.len(),
-                got: item.codes.len(),
-            });
-        }
         if item.top_by_code.len() != item.score_by_code.len()
             || item.score_by_code.iter().flatten().any(|s| !s.is_finite())
         {
@@ -1062,54 +1333,142 @@ pub fn estimate_items_coded(
                 item.id
             )));
         }
-        if let Some(&bad) = item.codes.iter().find(|&&c| c as usize >= item.score_by_code.len()) {
-            return Err(StatsError::InvalidArgument(format!(
-                "item '{}': code {bad} has no score entry",
-                item.id
-            )));
-        }
+        check_codes(design, item.id, item.codes, item.score_by_code.len())?;
     }
     let per_item = run_parallel(items.len(), options.threads, |k| {
-        coded_item_stats(design, psu, k_count, &items[k], &slots, n_groups)
+        let item = &items[k];
+        let top: Vec<Option<f64>> = item
+            .top_by_code
+            .iter()
+            .map(|t| t.map(|b| if b { 1.0 } else { 0.0 }))
+            .collect();
+        coded_stats(
+            design,
+            item.codes,
+            &[
+                (item.score_by_code, Statistic::Mean),
+                (&top, Statistic::Mean),
+                (&top, Statistic::Total),
+            ],
+            &slots,
+            n_groups,
+        )
     });
     let mut cache = TCache::default();
     let mut rows = Vec::with_capacity(items.len() * (1 + n_groups));
     for d in 0..=n_groups {
-        for (item, [score, top]) in items.iter().zip(&per_item) {
+        for (item, stats) in items.iter().zip(&per_item) {
             rows.push(Row {
                 level: Level::Item,
                 id: item.id.to_string(),
-                group: if d == 0 { None } else { Some(order[d - 1]) },
-                score: finish_with_cache(&score[d], Kind::Mean, options, &mut cache),
-                top_box: Some(finish_with_cache(&top[d], Kind::Proportion, options, &mut cache)),
+                group: group_of(grouping, d),
+                score: finish_with_cache(&stats[0][d], Kind::Mean, options, &mut cache),
+                top_box: Some(finish_with_cache(&stats[1][d], Kind::Proportion, options, &mut cache)),
+                top_box_total: Some(finish_with_cache(&stats[2][d], Kind::Total, options, &mut cache)),
             });
         }
     }
     Ok(Some(rows))
 }
 
-/// One pass over an item's codes; then the score's and the top-two box's
-/// pair sums follow from the per-code sums: Σy = Σ_c y_c n_c,
-/// Σwy = Σ_c y_c Σw_c, Σw and Σw² over the codes with a value.
-fn coded_item_stats(
+/// Answer distributions: for each question, domain and option, the share
+/// of the domain's respondents who answered that chose the option, with
+/// its Wald interval (R's `svymean(~factor)` and `confint`); ordered by
+/// question, then domain, then option. One pass per question where the
+/// design allows it, else one column per option.
+pub fn distributions(
     design: &Design,
-    psu: &[u32],
-    k_count: usize,
-    item: &CodedItem<'_>,
+    questions: &[CodedAnswers<'_>],
+    grouping: Option<&Grouping<'_>>,
+    options: &EstimateOptions,
+) -> Result<Vec<OptionShare>, StatsError> {
+    check_options(options)?;
+    let (slots, n_groups) = slots_of(design, grouping)?;
+    for q in questions {
+        check_codes(design, q.id, q.codes, q.options + 1)?;
+    }
+    // One value table per option: 1 for the option, 0 for the others, no
+    // value without an answer.
+    let tables = |q: &CodedAnswers<'_>| -> Vec<Vec<Option<f64>>> {
+        (1..=q.options)
+            .map(|k| {
+                (0..=q.options)
+                    .map(|c| (c != 0).then_some(if c == k { 1.0 } else { 0.0 }))
+                    .collect()
+            })
+            .collect()
+    };
+    let max_codes = questions.iter().map(|q| q.options + 1).max().unwrap_or(1);
+    let stats: Vec<Vec<Vec<DomainStats>>> = if coded_fits(design, n_groups, max_codes) {
+        run_parallel(questions.len(), options.threads, |j| {
+            let tables = tables(&questions[j]);
+            let with: Vec<(&[Option<f64>], Statistic)> =
+                tables.iter().map(|t| (t.as_slice(), Statistic::Mean)).collect();
+            coded_stats(design, questions[j].codes, &with, &slots, n_groups)
+        })
+    } else {
+        questions
+            .iter()
+            .map(|q| {
+                let columns: Vec<Vec<f64>> = tables(q)
+                    .iter()
+                    .map(|t| q.codes.iter().map(|&c| t[c as usize].unwrap_or(f64::NAN)).collect())
+                    .collect();
+                run_parallel(columns.len(), options.threads, |k| {
+                    domain_stats(design, Column::Numeric(&columns[k]), Statistic::Mean, &slots, n_groups)
+                })
+            })
+            .collect()
+    };
+    let mut cache = TCache::default();
+    let mut out = Vec::new();
+    for (q, per_option) in questions.iter().zip(&stats) {
+        let mut counts = vec![0u64; (1 + n_groups) * (q.options + 1)];
+        for (i, &c) in q.codes.iter().enumerate() {
+            for_domains(&slots, i, |d| counts[d * (q.options + 1) + c as usize] += 1);
+        }
+        for d in 0..=n_groups {
+            for (k, st) in per_option.iter().enumerate() {
+                out.push(OptionShare {
+                    id: q.id.to_string(),
+                    group: group_of(grouping, d),
+                    option: k,
+                    count: counts[d * (q.options + 1) + k + 1],
+                    share: finish_with_cache(&st[d], Kind::Share, options, &mut cache),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One pass over a question's codes accumulating Σw, Σw² and n per
+/// (domain, PSU, raking cell, code); then, for each value table, the pair
+/// sums follow from the per-code sums (Σy = Σ_c y_c n_c, Σwy = Σ_c y_c Σw_c,
+/// Σwy² = Σ_c y_c² Σw_c, over the codes with a value) and are finished as
+/// the table's statistic. Returns `[table][domain]`.
+fn coded_stats(
+    design: &Design,
+    codes: &[u8],
+    tables: &[(&[Option<f64>], Statistic)],
     slots: &[u16],
     n_groups: usize,
-) -> [Vec<DomainStats>; 2] {
+) -> Vec<Vec<DomainStats>> {
+    let psu = design.psu.as_deref().expect("coded statistics need a clustered design");
+    let k_count = design.calibration.as_ref().map_or(1, |c| c.cells.k);
     let nd = 1 + n_groups;
-    let n_codes = item.score_by_code.len();
+    let n_codes = tables.iter().map(|(t, _)| t.len()).max().unwrap_or(0);
     let n_pairs = design.psu_stratum.len() * k_count;
     let cells: &[u32] = design.calibration.as_deref().map_or(&[], |c| &c.cells.cell);
     let w = &design.weights;
-    let scored: Vec<bool> = item.score_by_code.iter().map(Option::is_some).collect();
+    let used: Vec<bool> = (0..n_codes)
+        .map(|c| tables.iter().any(|(t, _)| t.get(c).is_some_and(Option::is_some)))
+        .collect();
     let mut hot = vec![Hot::<2>::default(); nd * n_pairs * n_codes];
     let mut cold = vec![CodeCold::default(); nd * n_pairs * n_codes];
-    for (i, &code) in item.codes.iter().enumerate() {
+    for (i, &code) in codes.iter().enumerate() {
         let c = code as usize;
-        if !scored[c] {
+        if !used[c] {
             continue;
         }
         let wi = w[i];
@@ -1123,31 +1482,28 @@ fn coded_item_stats(
     for (h, c) in hot.iter_mut().zip(cold.iter_mut()) {
         h.flush(c);
     }
-    let values: [Vec<Option<f64>>; 2] = [
-        item.score_by_code.to_vec(),
-        item.top_by_code
-            .iter()
-            .map(|t| t.map(|b| if b { 1.0 } else { 0.0 }))
-            .collect(),
-    ];
-    values.map(|value| {
-        let mut acc = vec![PairAcc::default(); nd * n_pairs];
-        let mut sw2 = vec![NeumaierSum::ZERO; nd];
-        for (j, a) in acc.iter_mut().enumerate() {
-            let d = j / n_pairs;
-            for (c, v) in value.iter().enumerate() {
-                let (Some(v), true) = (*v, scored[c]) else { continue };
-                let x = &cold[j * n_codes + c];
-                if x.n == 0 {
-                    continue;
+    tables
+        .iter()
+        .map(|&(table, statistic)| {
+            let mut acc = vec![PairAcc::default(); nd * n_pairs];
+            let mut squares = vec![SquareSums::default(); nd];
+            for (j, a) in acc.iter_mut().enumerate() {
+                let d = j / n_pairs;
+                for (c, v) in table.iter().enumerate() {
+                    let Some(v) = *v else { continue };
+                    let x = &cold[j * n_codes + c];
+                    if x.n == 0 {
+                        continue;
+                    }
+                    a.n += x.n;
+                    a.sw.merge(&x.sw);
+                    a.swy.add_scaled(v, &x.sw);
+                    a.sy.add_product(v, x.n as f64);
+                    squares[d].sw2.merge(&x.sw2);
+                    squares[d].swy2.add_scaled(v * v, &x.sw);
                 }
-                a.n += x.n;
-                a.sw.merge(&x.sw);
-                a.swy.add_scaled(v, &x.sw);
-                a.sy.add_product(v, x.n as f64);
-                sw2[d].merge(&x.sw2);
             }
-        }
-        finish_pairs(design, k_count, &acc, &sw2, n_groups)
-    })
+            finish_pairs(design, k_count, &acc, &squares, statistic, n_groups)
+        })
+        .collect()
 }

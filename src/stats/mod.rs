@@ -38,8 +38,9 @@ pub use compare::{compare, compare_values, Comparison, DfRule};
 pub use design::{validate_weights, Design, DesignSpec, LonelyPsu, WeightMode};
 pub use error::StatsError;
 pub use estimate::{
-    estimate, estimate_all, estimate_items_coded, finish_estimate, with_standard_error, CiUnavailable, CodedItem,
-    Column, DomainStats, Estimate, EstimateOptions, Grouping, Kind, Level, Row, Variable,
+    distributions, estimate, estimate_all, estimate_columns, estimate_items_coded, finish_estimate, population_totals,
+    with_standard_error, CiUnavailable, CodedAnswers, CodedItem, Column, DomainStats, Estimate, EstimateOptions,
+    Grouping, Kind, Level, OptionShare, Row, Statistic, Variable, TOTAL_CV_LIMIT,
 };
 pub use rake::{Margin, RakeOptions, RakingDiagnostics};
 pub use scores::{

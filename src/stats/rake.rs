@@ -106,6 +106,9 @@ pub(super) struct Calibration {
     /// Population totals by flat category (NaN: none).
     pub targets: Vec<f64>,
     pub cells: Cells,
+    /// Final weight / design weight of each joint cell (every respondent
+    /// of a cell gets the same factor).
+    pub cell_factor: Vec<f64>,
     pub sweeps: usize,
     pub diagnostics: RakingDiagnostics,
     /// Respondents per flat category.
@@ -510,6 +513,7 @@ impl Design {
             n_flat,
             targets,
             cells,
+            cell_factor: f,
             sweeps,
             diagnostics,
             cat_count,
@@ -533,7 +537,9 @@ impl Calibration {
     /// With `v_i = z_i / w_i = u_i − Σ_m α_{m,c_m(i)}`, the rounds only
     /// update the α vector, using the per-category sums of u (`u_sums`, by
     /// flat category) and the cross counts. Returns α by flat category.
-    pub(super) fn alpha(&self, u_sums: &[f64]) -> Vec<f64> {
+    /// `du_sums` (the per-category sums of d·u, d the design weight) are
+    /// what a calibration's regression residual needs instead.
+    pub(super) fn alpha(&self, u_sums: &[f64], _du_sums: &[f64]) -> Vec<f64> {
         let nf = self.n_flat;
         let mut alpha = vec![0.0; nf];
         for _ in 0..10 {

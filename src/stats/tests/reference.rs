@@ -201,13 +201,19 @@ fn one_pass_equals_two_pass() {
     let ng = data.district_order.len();
     let mut worst: f64 = 0.0;
     for d in [data.design(), data.raked()] {
-        for v in data.variables() {
-            let one = super::super::estimate::domain_stats(&d, Column::Numeric(v.score), &slots, ng);
+        for (v, statistic) in data
+            .variables()
+            .into_iter()
+            .flat_map(|v| [(v.clone(), Statistic::Mean), (v, Statistic::Total)])
+        {
+            let one = super::super::estimate::domain_stats(&d, Column::Numeric(v.score), statistic, &slots, ng);
             let y = v.score;
-            let two = super::super::estimate::two_pass(&d, |i| y[i], &slots, ng);
+            let two = super::super::estimate::two_pass(&d, |i| y[i], statistic, &slots, ng);
             for (a, b) in one.iter().zip(&two) {
                 assert_eq!((a.n, a.df), (b.n, b.df));
                 assert!(rel(a.mean, b.mean) < 1e-13);
+                assert!(rel(a.total, b.total) < 1e-13);
+                assert!(rel(a.s2, b.s2) < 1e-12, "{}: s² {} vs {}", v.id, a.s2, b.s2);
                 let r = rel(a.variance, b.variance);
                 worst = worst.max(r);
                 assert!(r < 1e-10, "{}: {} vs {}", v.id, a.variance, b.variance);
