@@ -4,7 +4,8 @@
 //! waves' definitions compute their indices alike.
 
 use super::options::{AnalysisError, IndexOptions, Weights};
-use super::report::{cell, flag, indices, DefinitionUsed, IndexRow, TopBox};
+use super::report::{flag, indices, DefinitionUsed, IndexRow, TopBox};
+use super::tables::cell;
 use crate::db::Database;
 use crate::registry::SurveyRegistry;
 use crate::stats::{self, Comparison, DfRule, RakingDiagnostics};
@@ -148,6 +149,7 @@ pub fn compare(
             slug,
             &IndexOptions {
                 wave: Some(w),
+                distributions: false,
                 ..options.clone()
             },
         )

@@ -6,24 +6,31 @@
 //! - `design`: weights from none, the stored columns, or the sampling frame,
 //!   and raking;
 //! - `prepare`: option codes to item scores and composites;
-//! - `report`: the engine's rows as published figures, JSON and CSV;
+//! - `report`: the engine's rows as published figures; `distribution`:
+//!   answer shares; `suppression`: small cells withheld and protected;
+//!   `tables`: the CSV;
 //! - `compare`: two waves; `fieldwork`: the fieldwork figures of a wave.
 //!
 //! No arithmetic of the methodology happens here; that is `stats`'s.
 
 mod compare;
 mod design;
+mod distribution;
 mod fieldwork;
 mod groups;
 mod load;
 mod options;
 mod prepare;
 mod report;
+mod suppression;
+mod tables;
 
 pub use compare::{compare, write_compare_csv, CompareReport, CompareRow, COMPARE_CSV_HEADER};
 pub use design::DesignWeights;
+pub use distribution::DistributionRow;
 pub use fieldwork::fieldwork;
 pub use groups::GROUP_SEPARATOR;
 pub use load::{default_sources, flags_of, Exclusions, Selection};
 pub use options::{parse_lonely_psu, parse_margins, parse_sources, AnalysisError, IndexOptions, Variance, Weights};
-pub use report::{indices, write_index_csv, IndexReport, IndexRow, TopBox, INDEX_CSV_HEADER};
+pub use report::{indices, BootstrapUsed, IndexReport, IndexRow, PopulationRow, TopBox, Total};
+pub use tables::{write_index_csv, INDEX_CSV_HEADER};

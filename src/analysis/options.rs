@@ -56,6 +56,8 @@ pub struct IndexOptions {
     pub exclude_flagged: Flags,
     /// How strata with a single PSU count.
     pub lonely_psu: LonelyPsu,
+    /// Also the answer distribution of every choice question.
+    pub distributions: bool,
 }
 
 /// Parse `fail|remove|certainty|adjust|average`.
@@ -85,6 +87,7 @@ impl Default for IndexOptions {
             sources: None,
             exclude_flagged: Flags::default(),
             lonely_psu: LonelyPsu::Fail,
+            distributions: false,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Indices of one wave: load, design, prepare, estimate, and shape the
-//! engine's rows for JSON and CSV.
+//! engine's rows for JSON (the CSV is in `tables`).
 
 use super::design::{design, resolve_margins, DesignChoice, DesignWeights};
-use super::groups::{Groups, GROUP_SEPARATOR};
+use super::distribution::{answers, DistributionRow};
+use super::groups::Groups;
 use super::load::{load_wave, Selection};
 use super::options::{AnalysisError, IndexOptions, Variance, Weights};
 use super::prepare::{level_name, prepare, PreparedItem};
+use super::suppression::{protect_suppressed_cells, Cell};
 use crate::db::Database;
 use crate::fieldwork::Source;
 use crate::registry::SurveyRegistry;
@@ -13,7 +15,6 @@ use crate::stats::{
     self, BootstrapOptions, Estimate, EstimateOptions, Kind, Level, LonelyPsu, RakingDiagnostics, Variable,
 };
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// One published figure, as JSON/CSV show it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -28,6 +29,11 @@ pub struct IndexRow {
     pub df: u64,
     pub ci_low: Option<f64>,
     pub ci_high: Option<f64>,
+    /// Design effect (R's default: against simple random sampling without
+    /// replacement from the domain's estimated population).
+    pub deff: Option<f64>,
+    /// Coefficient of variation, SE / estimate.
+    pub cv: Option<f64>,
     pub suppressed: bool,
     pub low_precision: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,12 +42,51 @@ pub struct IndexRow {
     pub top_box: Option<TopBox>,
 }
 
+/// The satisfied rate of an item: the share answering one of the top two
+/// options, and how many residents that is.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TopBox {
     pub estimate: Option<f64>,
     pub se: Option<f64>,
     pub ci_low: Option<f64>,
     pub ci_high: Option<f64>,
+    pub deff: Option<f64>,
+    pub cv: Option<f64>,
+    pub suppressed: bool,
+    pub low_precision: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The estimated number of satisfied residents (`svytotal`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<Total>,
+}
+
+/// A weighted total with its precision.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Total {
+    pub estimate: Option<f64>,
+    pub se: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub deff: Option<f64>,
+    pub cv: Option<f64>,
+    pub low_precision: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The estimated population a domain stands for (`svytotal(~one)`): the
+/// sum of its respondents' weights, with its standard error.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PopulationRow {
+    pub group: Option<String>,
+    pub n: u64,
+    pub estimate: Option<f64>,
+    pub se: Option<f64>,
+    pub df: u64,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub cv: Option<f64>,
     pub suppressed: bool,
     pub low_precision: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,6 +109,9 @@ pub struct IndexReport {
     pub design_weights: DesignWeights,
     pub level: f64,
     pub variance: &'static str,
+    /// How the bootstrap ran (variance `bootstrap` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<BootstrapUsed>,
     /// How strata with a single PSU count.
     pub lonely_psu: LonelyPsu,
     /// What the raking did (weights `raked` only).
@@ -74,6 +122,20 @@ pub struct IndexReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub rows: Vec<IndexRow>,
+    /// The estimated population of the whole sample and of each group.
+    pub population: Vec<PopulationRow>,
+    /// Answer distributions (`--distributions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distributions: Option<Vec<DistributionRow>>,
+}
+
+/// The bootstrap behind the standard errors, so that a figure can be
+/// reproduced.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BootstrapUsed {
+    pub method: &'static str,
+    pub replicates: usize,
+    pub seed: u64,
 }
 
 /// The definition a wave's indices were computed with: the newest
@@ -96,6 +158,144 @@ pub(super) fn flag<T: Serialize>(value: &T) -> String {
 
 fn note(e: &Estimate) -> Option<String> {
     e.ci_unavailable.map(|c| c.to_string())
+}
+
+impl Total {
+    fn new(e: &Estimate) -> Total {
+        Total {
+            estimate: e.estimate,
+            se: e.se,
+            ci_low: e.ci_low,
+            ci_high: e.ci_high,
+            deff: e.deff,
+            cv: e.cv,
+            low_precision: e.low_precision,
+            note: note(e),
+        }
+    }
+}
+
+impl TopBox {
+    fn new(share: &Estimate, total: Option<&Estimate>) -> TopBox {
+        TopBox {
+            estimate: share.estimate,
+            se: share.se,
+            ci_low: share.ci_low,
+            ci_high: share.ci_high,
+            deff: share.deff,
+            cv: share.cv,
+            suppressed: share.suppressed,
+            low_precision: share.low_precision,
+            note: note(share),
+            total: total.filter(|t| !t.suppressed).map(Total::new),
+        }
+    }
+}
+
+impl IndexRow {
+    fn new(level: Level, id: &str, group: Option<String>, row: &stats::Row) -> IndexRow {
+        let e = &row.score;
+        IndexRow {
+            level: level_name(level),
+            id: id.to_string(),
+            group,
+            n: e.n,
+            n_eff: e.n_eff,
+            estimate: e.estimate,
+            se: e.se,
+            df: e.df,
+            ci_low: e.ci_low,
+            ci_high: e.ci_high,
+            deff: e.deff,
+            cv: e.cv,
+            suppressed: e.suppressed,
+            low_precision: e.low_precision,
+            note: note(e),
+            top_box: row.top_box.as_ref().map(|t| TopBox::new(t, row.top_box_total.as_ref())),
+        }
+    }
+}
+
+impl PopulationRow {
+    fn new(group: Option<String>, e: &Estimate) -> PopulationRow {
+        PopulationRow {
+            group,
+            n: e.n,
+            estimate: e.estimate,
+            se: e.se,
+            df: e.df,
+            ci_low: e.ci_low,
+            ci_high: e.ci_high,
+            cv: e.cv,
+            suppressed: e.suppressed,
+            low_precision: e.low_precision,
+            note: note(e),
+        }
+    }
+}
+
+impl Cell for IndexRow {
+    fn group(&self) -> Option<&str> {
+        self.group.as_deref()
+    }
+    fn n(&self) -> u64 {
+        self.n
+    }
+    fn suppressed(&self) -> bool {
+        self.suppressed
+    }
+    fn withhold(&mut self, note: &str) {
+        self.suppressed = true;
+        self.estimate = None;
+        self.se = None;
+        self.ci_low = None;
+        self.ci_high = None;
+        self.deff = None;
+        self.cv = None;
+        self.low_precision = false;
+        self.note = Some(note.into());
+        if let Some(t) = &mut self.top_box {
+            *t = TopBox {
+                estimate: None,
+                se: None,
+                ci_low: None,
+                ci_high: None,
+                deff: None,
+                cv: None,
+                suppressed: true,
+                low_precision: false,
+                note: Some(note.into()),
+                total: None,
+            };
+        }
+    }
+}
+
+impl Cell for PopulationRow {
+    fn group(&self) -> Option<&str> {
+        self.group.as_deref()
+    }
+    fn n(&self) -> u64 {
+        self.n
+    }
+    fn suppressed(&self) -> bool {
+        self.suppressed
+    }
+    fn withhold(&mut self, note: &str) {
+        *self = PopulationRow {
+            group: self.group.take(),
+            n: self.n,
+            estimate: None,
+            se: None,
+            df: self.df,
+            ci_low: None,
+            ci_high: None,
+            cv: None,
+            suppressed: true,
+            low_precision: false,
+            note: Some(note.into()),
+        };
+    }
 }
 
 /// Compute every index of one wave.
@@ -128,7 +328,7 @@ pub fn indices(
     let lonely = design.lonely_strata();
     if !lonely.is_empty() {
         notes.push(format!(
-            "strata with a single PSU ({}) count as --lonely-psu {} says (docs/statistics.md §4)",
+            "strata with a single PSU ({}) count as --lonely-psu {} says (docs/statistics.md §4.1)",
             lonely.join(", "),
             flag(&options.lonely_psu)
         ));
@@ -200,10 +400,18 @@ pub fn indices(
         }
         rows = merged;
     }
+    let population = stats::population_totals(&design, grouping.as_ref(), &estimate_options)?;
+    let answers = if options.distributions {
+        answers(&wave)?
+    } else {
+        Vec::new()
+    };
+    let coded_answers: Vec<stats::CodedAnswers<'_>> = answers.iter().map(|a| a.coded()).collect();
+    let shares = stats::distributions(&design, &coded_answers, grouping.as_ref(), &estimate_options)?;
     log::debug!("{} estimates after {:?}", rows.len(), started.elapsed());
 
-    let variance = match options.variance {
-        Variance::Linearized => "linearized",
+    let (variance, bootstrap) = match options.variance {
+        Variance::Linearized => ("linearized", None),
         Variance::Bootstrap { replicates, seed } => {
             let boot = stats::bootstrap_all(
                 &design,
@@ -232,39 +440,40 @@ pub fn indices(
                     row.top_box = Some(stats::with_standard_error(t, se, Kind::Proportion, &estimate_options));
                 }
             }
-            "bootstrap"
+            (
+                "bootstrap",
+                Some(BootstrapUsed {
+                    method: "rao-wu rescaling",
+                    replicates,
+                    seed,
+                }),
+            )
         }
     };
 
     let group_name = |g: Option<u32>| -> Option<String> { Some(groups.as_ref()?.name(g?)) };
     let mut out: Vec<IndexRow> = rows
         .iter()
-        .map(|r| IndexRow {
-            level: level_name(r.level),
-            id: r.id.clone(),
-            group: group_name(r.group),
-            n: r.score.n,
-            n_eff: r.score.n_eff,
-            estimate: r.score.estimate,
-            se: r.score.se,
-            df: r.score.df,
-            ci_low: r.score.ci_low,
-            ci_high: r.score.ci_high,
-            suppressed: r.score.suppressed,
-            low_precision: r.score.low_precision,
-            note: note(&r.score),
-            top_box: r.top_box.as_ref().map(|t| TopBox {
-                estimate: t.estimate,
-                se: t.se,
-                ci_low: t.ci_low,
-                ci_high: t.ci_high,
-                suppressed: t.suppressed,
-                low_precision: t.low_precision,
-                note: note(t),
-            }),
-        })
+        .map(|r| IndexRow::new(r.level, &r.id, group_name(r.group), r))
         .collect();
-    protect_suppressed_cells(&mut out);
+    protect_suppressed_cells(&mut out, |r| (r.level, r.id.clone()));
+    let domains = std::iter::once(None).chain(grouping.iter().flat_map(|g| g.order.iter().map(|&c| Some(c))));
+    let mut population: Vec<PopulationRow> = domains
+        .zip(&population)
+        .map(|(g, e)| PopulationRow::new(group_name(g), e))
+        .collect();
+    protect_suppressed_cells(&mut population, |_| ());
+    let distributions = options.distributions.then(|| {
+        let mut rows: Vec<DistributionRow> = shares
+            .iter()
+            .map(|s| {
+                let values = &answers.iter().find(|a| a.id == s.id).expect("asked for").values;
+                DistributionRow::new(&s.id, group_name(s.group), &values[s.option], s.count, &s.share)
+            })
+            .collect();
+        protect_suppressed_cells(&mut rows, |r| (r.question.clone(), r.option.clone()));
+        rows
+    });
     Ok(IndexReport {
         survey: slug.to_string(),
         wave: wave.wave,
@@ -278,10 +487,13 @@ pub fn indices(
         design_weights: weights_from,
         level: options.level,
         variance,
+        bootstrap,
         lonely_psu: options.lonely_psu,
         raking: design.raking_diagnostics().cloned(),
         notes,
         rows: out,
+        population,
+        distributions,
     })
 }
 
@@ -314,296 +526,4 @@ fn left_out_note(selection: &Selection) -> Option<String> {
         },
         all.join(",")
     ))
-}
-
-/// Complementary suppression. A suppressed group could be recovered by
-/// subtraction wherever it is the only one withheld among groups that add
-/// up to a published figure: all the groups of a variable (they make the
-/// whole sample), and, in a two-way table, each row and each column (they
-/// make that row's or column's one-way figure). In each such line with
-/// exactly one cell withheld, the smallest other non-empty cell of the line
-/// is withheld too; repeated until no line has a lone withheld cell. The
-/// smallest complement hides the least.
-fn protect_suppressed_cells(rows: &mut [IndexRow]) {
-    const NOTE: &str = "suppressed to protect a smaller cell from recovery by subtraction";
-    let mut by_variable: HashMap<(&'static str, String), Vec<usize>> = HashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        if r.group.is_some() {
-            by_variable.entry((r.level, r.id.clone())).or_default().push(i);
-        }
-    }
-    for cells in by_variable.values() {
-        let parts = |i: usize| -> Vec<String> {
-            rows[i]
-                .group
-                .as_deref()
-                .unwrap_or("")
-                .split(GROUP_SEPARATOR)
-                .map(str::to_string)
-                .collect()
-        };
-        // The lines: in a two-way table each row and each column first,
-        // then every cell together.
-        let mut lines: Vec<Vec<usize>> = Vec::new();
-        let factors = cells.first().map_or(0, |&i| parts(i).len());
-        if factors > 1 {
-            for f in 0..factors {
-                let mut by_value: Vec<(String, Vec<usize>)> = Vec::new();
-                for &i in cells {
-                    let value = parts(i)[f].clone();
-                    match by_value.iter_mut().find(|(v, _)| *v == value) {
-                        Some((_, line)) => line.push(i),
-                        None => by_value.push((value, vec![i])),
-                    }
-                }
-                lines.extend(by_value.into_iter().map(|(_, line)| line));
-            }
-        }
-        lines.push(cells.clone());
-        let lone = |rows: &[IndexRow], line: &Vec<usize>| line.iter().filter(|&&i| rows[i].suppressed).count() == 1;
-        loop {
-            let mut changed = false;
-            for (l, line) in lines.iter().enumerate() {
-                if !lone(rows, line) {
-                    continue;
-                }
-                // Among the smallest, prefer a cell whose other line also
-                // has a lone withheld cell: one complement then mends both.
-                let mends_another = |i: usize| {
-                    lines
-                        .iter()
-                        .enumerate()
-                        .any(|(k, other)| k != l && other.contains(&i) && lone(rows, other))
-                };
-                let complement = line
-                    .iter()
-                    .copied()
-                    .filter(|&i| !rows[i].suppressed && rows[i].n > 0)
-                    .min_by_key(|&i| (!mends_another(i), rows[i].n));
-                if let Some(p) = complement {
-                    withhold(&mut rows[p], NOTE);
-                    changed = true;
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
-    }
-}
-
-fn withhold(r: &mut IndexRow, note: &str) {
-    r.suppressed = true;
-    r.estimate = None;
-    r.se = None;
-    r.ci_low = None;
-    r.ci_high = None;
-    r.low_precision = false;
-    r.note = Some(note.into());
-    if let Some(t) = &mut r.top_box {
-        *t = TopBox {
-            estimate: None,
-            se: None,
-            ci_low: None,
-            ci_high: None,
-            suppressed: true,
-            low_precision: false,
-            note: Some(note.into()),
-        };
-    }
-}
-
-/// CSV columns of `indices`: the report's own fields on every row, then
-/// the JSON row flattened, so a CSV file says everything the JSON does.
-pub const INDEX_CSV_HEADER: [&str; 36] = [
-    "survey",
-    "wave",
-    "definition_version",
-    "sources",
-    "weights",
-    "design_weights",
-    "variance",
-    "by",
-    "level",
-    "id",
-    "group",
-    "n",
-    "n_eff",
-    "estimate",
-    "se",
-    "df",
-    "ci_low",
-    "ci_high",
-    "suppressed",
-    "low_precision",
-    "note",
-    "top_box_estimate",
-    "top_box_se",
-    "top_box_ci_low",
-    "top_box_ci_high",
-    "top_box_suppressed",
-    "top_box_low_precision",
-    "top_box_note",
-    "report_notes",
-    "raking_sweeps",
-    "raking_max_margin_error",
-    "weight_min",
-    "weight_max",
-    "weight_cv",
-    "factor_min",
-    "factor_max",
-];
-
-/// The raking columns of a CSV row: empty unless the weights were raked.
-pub(super) fn raking_cells(raking: Option<&RakingDiagnostics>) -> [String; 7] {
-    match raking {
-        None => Default::default(),
-        Some(r) => [
-            r.sweeps.to_string(),
-            r.max_margin_error.to_string(),
-            r.weight_min.to_string(),
-            r.weight_max.to_string(),
-            r.weight_cv.to_string(),
-            r.factor_min.to_string(),
-            r.factor_max.to_string(),
-        ],
-    }
-}
-
-pub(super) fn cell(x: Option<f64>) -> String {
-    x.map(|v| v.to_string()).unwrap_or_default()
-}
-
-pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Result<(), csv::Error> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(INDEX_CSV_HEADER)?;
-    let sources: Vec<&str> = report.selection.sources.iter().map(|s| s.as_str()).collect();
-    let notes = report.notes.join(" | ");
-    let raking = raking_cells(report.raking.as_ref());
-    for r in &report.rows {
-        let tb = r.top_box.as_ref();
-        let own = [
-            report.survey.clone(),
-            report.wave.to_string(),
-            report.definition.version.to_string(),
-            sources.join(","),
-            flag(&report.weights),
-            flag(&report.design_weights),
-            report.variance.to_string(),
-            report.by.clone().unwrap_or_default(),
-            r.level.to_string(),
-            r.id.clone(),
-            r.group.clone().unwrap_or_default(),
-            r.n.to_string(),
-            cell(r.n_eff),
-            cell(r.estimate),
-            cell(r.se),
-            r.df.to_string(),
-            cell(r.ci_low),
-            cell(r.ci_high),
-            r.suppressed.to_string(),
-            r.low_precision.to_string(),
-            r.note.clone().unwrap_or_default(),
-            cell(tb.and_then(|t| t.estimate)),
-            cell(tb.and_then(|t| t.se)),
-            cell(tb.and_then(|t| t.ci_low)),
-            cell(tb.and_then(|t| t.ci_high)),
-            tb.map(|t| t.suppressed.to_string()).unwrap_or_default(),
-            tb.map(|t| t.low_precision.to_string()).unwrap_or_default(),
-            tb.and_then(|t| t.note.clone()).unwrap_or_default(),
-            notes.clone(),
-        ];
-        w.write_record(own.iter().chain(raking.iter()))?;
-    }
-    w.flush()?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cell(group: &str, n: u64, min_cell: u64) -> IndexRow {
-        let shown = n >= min_cell;
-        IndexRow {
-            level: "overall",
-            id: "overall".into(),
-            group: Some(group.into()),
-            n,
-            n_eff: Some(n as f64),
-            estimate: shown.then_some(60.0),
-            se: shown.then_some(1.0),
-            df: n.saturating_sub(1),
-            ci_low: shown.then_some(58.0),
-            ci_high: shown.then_some(62.0),
-            suppressed: n > 0 && !shown,
-            low_precision: false,
-            note: None,
-            top_box: None,
-        }
-    }
-
-    fn withheld(rows: &[IndexRow]) -> Vec<&str> {
-        rows.iter()
-            .filter(|r| r.suppressed)
-            .map(|r| r.group.as_deref().unwrap())
-            .collect()
-    }
-
-    #[test]
-    fn the_smallest_complement_protects_a_lone_suppressed_cell() {
-        let mut rows: Vec<IndexRow> = [
-            ("huancui", 321),
-            ("wendeng", 4),
-            ("gaoqu", 12),
-            ("lingang", 0),
-            ("rushan", 90),
-        ]
-        .iter()
-        .map(|(g, n)| cell(g, *n, 10))
-        .collect();
-        protect_suppressed_cells(&mut rows);
-        assert_eq!(
-            withheld(&rows),
-            ["wendeng", "gaoqu"],
-            "not the 321, and not the empty cell"
-        );
-        assert!(rows[2].note.as_deref().unwrap().contains("protect"));
-        assert!(!rows[3].suppressed, "an empty cell is empty, not withheld");
-        // Two small cells protect each other: nothing more to withhold.
-        let mut two: Vec<IndexRow> = [("a", 4), ("b", 5), ("c", 400)]
-            .iter()
-            .map(|(g, n)| cell(g, *n, 10))
-            .collect();
-        protect_suppressed_cells(&mut two);
-        assert_eq!(withheld(&two), ["a", "b"]);
-    }
-
-    #[test]
-    fn two_way_tables_protect_every_row_and_column() {
-        // 2 districts × 3 age groups; one small cell.
-        let cells = [
-            ("h|young", 5),
-            ("h|mid", 40),
-            ("h|old", 30),
-            ("w|young", 25),
-            ("w|mid", 60),
-            ("w|old", 80),
-        ];
-        let mut rows: Vec<IndexRow> = cells.iter().map(|(g, n)| cell(g, *n, 10)).collect();
-        protect_suppressed_cells(&mut rows);
-        let hidden = withheld(&rows);
-        // Its row (h) and its column (young) each lose their smallest other
-        // cell, and the cell that closes the rectangle keeps every line at
-        // two or more.
-        assert_eq!(hidden, ["h|young", "h|old", "w|young", "w|old"]);
-        for line in [["h|young", "h|mid", "h|old"], ["w|young", "w|mid", "w|old"]] {
-            let n = line.iter().filter(|g| hidden.contains(g)).count();
-            assert!(n != 1, "{line:?}");
-        }
-        for line in [["h|young", "w|young"], ["h|mid", "w|mid"], ["h|old", "w|old"]] {
-            let n = line.iter().filter(|g| hidden.contains(g)).count();
-            assert!(n != 1, "{line:?}");
-        }
-    }
 }

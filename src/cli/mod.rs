@@ -264,6 +264,10 @@ pub struct IndexArgs {
     /// certainty, adjust or average (as R's survey.lonely.psu).
     #[arg(long, value_parser = crate::analysis::parse_lonely_psu, default_value = "fail")]
     pub lonely_psu: crate::stats::LonelyPsu,
+    /// Also the answer distribution (weighted share of each option, with
+    /// its CI) of every choice question.
+    #[arg(long)]
+    pub distributions: bool,
     #[arg(long, value_enum, default_value = "json")]
     pub format: ExportFormat,
 }
@@ -312,6 +316,7 @@ impl IndexArgs {
             sources: self.source.clone(),
             exclude_flagged: self.exclude_flagged,
             lonely_psu: self.lonely_psu,
+            distributions: self.distributions,
             variance: match self.variance {
                 VarianceArg::Linearized => crate::analysis::Variance::Linearized,
                 VarianceArg::Bootstrap => crate::analysis::Variance::Bootstrap {

@@ -239,6 +239,15 @@ impl Params {
                 Some(l) => analysis::parse_lonely_psu(l).map_err(|e| ApiError::bad_request(e.to_string()))?,
                 None => defaults.lonely_psu,
             },
+            distributions: match self.0.get("distributions").map(String::as_str) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "distributions must be true or false, not {other:?}"
+                    )))
+                }
+            },
             exclude_flagged: match self.0.get("exclude_flagged") {
                 Some(list) => parse_flags(list).map_err(|e| ApiError::bad_request(e.to_string()))?,
                 None => Flags::default(),
@@ -279,7 +288,7 @@ pub async fn indices(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let client = authenticate(&req, &state).await?;
-    let params = Params::parse(req.query_string(), &[])?;
+    let params = Params::parse(req.query_string(), &["distributions"])?;
     let options = params.options(state.min_cell_floor)?;
     let slug = path.into_inner();
     log::info!("API indices of {slug} for token {client:?}");
