@@ -1,17 +1,27 @@
 //! `civicpulse import`: interview data from a CSV file, validated row by
 //! row exactly like a web submission, and written all-or-nothing.
 //!
+//! Each import is one batch: the rows of one file in one wave, under a name
+//! (`--name`, or the file's name). A respondent number (`_id`) is unique
+//! within a wave, not across waves, because next year's file may number its
+//! respondents from 1 again; a year whose rows were all "already imported"
+//! must never pass for a success, so an import that adds nothing fails
+//! unless `--skip-existing` says that is expected. A corrected file replaces
+//! its batch (`import replace`) instead of being merged into it.
+//!
 //! The file is streamed: a million-row file never sits in memory. Every bad
 //! row is reported with its row number (the header is row 1, as in a
 //! spreadsheet), its column and the reason, and then nothing is written.
+//!
+//! Errors are this module's own [`ImportError`]; the command line turns them
+//! into its `AppError` in one place.
 
-use crate::db::{Database, ImportCounts, ImportedResponse};
-use crate::error::AppError;
+use crate::db::{BatchSpec, Database, DbError, ImportBatch, ImportCounts, ImportedResponse, Importer, StoredCluster};
 use crate::fieldwork::quality::{is_straightliner, straightline_blocks};
 use crate::lang::Lang;
 use crate::registry::SurveyRegistry;
 use crate::survey::{QuestionKind, RawAnswers, Survey};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 /// Reserved columns; every other column must be a question id.
@@ -28,6 +38,9 @@ pub const RESERVED_COLUMNS: [&str; 8] = [
 
 /// At most this many row problems are listed; the count covers them all.
 const MAX_REPORTED: usize = 200;
+
+/// Longest batch name; names are printed in tab-separated lists.
+const MAX_NAME_CHARS: usize = 100;
 
 /// One thing wrong with the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,21 +59,137 @@ impl std::fmt::Display for RowProblem {
     }
 }
 
+/// Everything wrong with a file, as far as it was read.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {} problem{} found, nothing was imported\n{}{}",
+#[error("{file}: {} problem{} found, {consequence}\n{}{}",
     total, if *total == 1 { "" } else { "s" },
     problems.iter().map(|p| format!("  {file}: {p}")).collect::<Vec<_>>().join("\n"),
     if *total > problems.len() { format!("\n  … and {} more", total - problems.len()) } else { String::new() })]
-pub struct ImportError {
+pub struct FileProblems {
     pub file: String,
     pub problems: Vec<RowProblem>,
     pub total: usize,
+    /// What came of it: "nothing was imported", or for a replacement, that
+    /// the batch is unchanged.
+    pub consequence: String,
+}
+
+/// Why an import, a replacement or a deletion did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    File(#[from] FileProblems),
+    #[error("cannot read {file}: {error}")]
+    Input { file: String, error: std::io::Error },
+    #[error("no survey named {0:?}; `civicpulse survey list` shows the surveys")]
+    UnknownSurvey(String),
+    #[error("survey {slug:?} has no import batch {batch:?}; `civicpulse import list {slug}` lists them")]
+    UnknownBatch { slug: String, batch: String },
+    #[error(
+        "{batch:?} names more than one import batch of survey {slug:?}: {}; give the id instead \
+         (`civicpulse import list {slug}` lists them), or the wave with --wave",
+        candidates.iter().map(|b| format!("id {} ({:?}, wave {})", b.id, b.name, b.wave)).collect::<Vec<_>>().join(", ")
+    )]
+    AmbiguousBatch {
+        slug: String,
+        batch: String,
+        candidates: Vec<ImportBatch>,
+    },
+    #[error(
+        "wave {wave} of survey {slug:?} already has an import batch named {name:?}; to put a corrected file \
+         in its place run `civicpulse import replace {slug} {name} FILE.csv`, or give this import another --name"
+    )]
+    NameInUse { slug: String, wave: i32, name: String },
+    #[error("{name:?} cannot name an import batch: {reason}; give another with --name")]
+    BadName { name: String, reason: &'static str },
+    #[error(
+        "{file}: nothing was imported: the _id of every row ({rows} in all) is already stored in wave {wave} \
+         of {slug:?} ({}{}). If that is expected, run it again with --skip-existing; to put a corrected file \
+         in place of an earlier import, use `civicpulse import replace {slug} BATCH {file}` (`civicpulse import \
+         list {slug}` lists the batches); if the file belongs to another wave, say which with --wave or a _wave column",
+        skipped_ids.join(", "), if *rows as usize > skipped_ids.len() { ", …" } else { "" }
+    )]
+    NothingAdded {
+        file: String,
+        slug: String,
+        wave: i32,
+        rows: u64,
+        skipped_ids: Vec<String>,
+    },
+    #[error(
+        "{file}: the _id of every row ({rows} in all) is already stored in other batches of wave {wave} of \
+         {slug:?}, so batch {batch:?} would be left empty; it is unchanged (`civicpulse import delete {slug} \
+         {batch}` removes a batch)"
+    )]
+    ReplacementEmpty {
+        file: String,
+        slug: String,
+        batch: String,
+        wave: i32,
+        rows: u64,
+    },
+    #[error(transparent)]
+    Database(DbError),
+}
+
+impl From<DbError> for ImportError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::ImportNameInUse { slug, wave, name } => ImportError::NameInUse { slug, wave, name },
+            DbError::NoImportBatch { slug, id } => ImportError::UnknownBatch {
+                slug,
+                batch: id.to_string(),
+            },
+            e => ImportError::Database(e),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
-    /// Wave for every row; otherwise the year of `_submitted_at`, or this year.
+    /// Wave of every row (`--wave`); otherwise a row's `_wave`, or the year
+    /// of its `_submitted_at`, or this year.
     pub wave: Option<i32>,
+    /// The batch's name; default: the file's name without its extension.
+    pub name: Option<String>,
+    /// An import that adds nothing because every row is stored already
+    /// succeeds (and says what it skipped) instead of failing.
+    pub skip_existing: bool,
+    /// Cluster labels are numbered within strata (R's `nest=TRUE`): the same
+    /// label in two strata is two clusters, not a mistake.
+    pub nest: bool,
+}
+
+/// What an import or a replacement did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOutcome {
+    /// The wave of the file's rows.
+    pub wave: i32,
+    /// The batch as stored; `None` when nothing was added.
+    pub batch: Option<ImportBatch>,
+    pub counts: ImportCounts,
+    /// For a replacement: how many responses the batch held before.
+    pub replaced: Option<u64>,
+}
+
+/// Which wave the rows of a file belong to.
+#[derive(Debug, Clone)]
+enum WaveRule {
+    /// A row's `_wave`, else the year of its `_submitted_at`.
+    FromFile,
+    /// `--wave`: every row's, and a `_wave` cell must agree.
+    Given(i32),
+    /// The wave of the batch being replaced, like `--wave`.
+    Batch { wave: i32, name: String },
+}
+
+impl WaveRule {
+    fn wave(&self) -> Option<i32> {
+        match self {
+            WaveRule::FromFile => None,
+            WaveRule::Given(w) | WaveRule::Batch { wave: w, .. } => Some(*w),
+        }
+    }
 }
 
 enum Column {
@@ -70,8 +199,9 @@ enum Column {
     Cluster,
     SubmittedAt,
     Lang,
-    /// `_version` and `_wave` of an export: accepted, not used (the import
-    /// answers the current version; `--wave` sets the wave).
+    Wave,
+    /// `_version` of an export: accepted, not used (the import answers the
+    /// current version).
     Ignored,
     Question {
         id: String,
@@ -88,13 +218,81 @@ impl Column {
             Column::Cluster => "_cluster",
             Column::SubmittedAt => "_submitted_at",
             Column::Lang => "_lang",
-            Column::Ignored => "_version/_wave",
+            Column::Wave => "_wave",
+            Column::Ignored => "_version",
             Column::Question { id, .. } => id,
         }
     }
 }
 
-/// Import `reader` (CSV with a header) into the latest version of `slug`.
+/// Where validated rows go: the database inside the import's transaction,
+/// or nowhere when a file is only being checked.
+trait RowSink {
+    fn stored_clusters(&mut self, wave: i32) -> Result<Vec<StoredCluster>, DbError>;
+    fn add(&mut self, row: ImportedResponse) -> Result<(), DbError>;
+}
+
+impl RowSink for Importer<'_> {
+    fn stored_clusters(&mut self, wave: i32) -> Result<Vec<StoredCluster>, DbError> {
+        Importer::stored_clusters(self, wave)
+    }
+
+    fn add(&mut self, row: ImportedResponse) -> Result<(), DbError> {
+        Importer::add(self, row)
+    }
+}
+
+/// Reads the file against what is stored, and writes nothing.
+struct CheckOnly<'a> {
+    db: &'a Database,
+    slug: &'a str,
+    except: Option<i64>,
+}
+
+impl RowSink for CheckOnly<'_> {
+    fn stored_clusters(&mut self, wave: i32) -> Result<Vec<StoredCluster>, DbError> {
+        self.db.stored_clusters(self.slug, wave, self.except)
+    }
+
+    fn add(&mut self, _row: ImportedResponse) -> Result<(), DbError> {
+        Ok(())
+    }
+}
+
+/// What reading a file found, when it had no problem.
+struct FileSummary {
+    wave: i32,
+    rows: u64,
+}
+
+/// The batch name of an import: `name`, or the file's name without its
+/// extension.
+pub fn batch_name(file_name: &str, name: Option<&str>) -> Result<String, ImportError> {
+    let name = match name {
+        Some(n) => n.trim().to_string(),
+        None => std::path::Path::new(file_name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().trim().to_string())
+            .unwrap_or_default(),
+    };
+    let bad = |reason| ImportError::BadName {
+        name: name.clone(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(bad("it is longer than 100 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(bad("it holds a tab, a line break or another control character"));
+    }
+    Ok(name)
+}
+
+/// Import `reader` (CSV with a header) into the latest version of `slug`,
+/// as a new batch.
 pub fn import_csv(
     db: &Database,
     registry: &SurveyRegistry,
@@ -102,18 +300,186 @@ pub fn import_csv(
     file_name: &str,
     reader: impl Read,
     options: &ImportOptions,
-) -> Result<ImportCounts, AppError> {
+    actor: &str,
+) -> Result<ImportOutcome, ImportError> {
     let stored = registry
         .latest(slug)
-        .ok_or_else(|| AppError::UnknownSurvey(slug.to_string()))?;
-    let survey = &stored.survey;
-    let fail = |problems: Vec<RowProblem>| {
-        let total = problems.len();
-        AppError::Import(ImportError {
+        .ok_or_else(|| ImportError::UnknownSurvey(slug.to_string()))?;
+    let name = batch_name(file_name, options.name.as_deref())?;
+    let rule = options.wave.map_or(WaveRule::FromFile, WaveRule::Given);
+    let spec = BatchSpec {
+        slug,
+        version_id: stored.version_id,
+        name: &name,
+        file: file_name,
+        nested: options.nest,
+        actor,
+    };
+    let (summary, report) = db.import_batch(&spec, |importer| -> Result<FileSummary, ImportError> {
+        let summary = read_file(
+            &stored.survey,
+            file_name,
+            reader,
+            &rule,
+            options.nest,
+            "nothing was imported",
+            importer,
+        )?;
+        let counts = importer.finish()?;
+        // Every row is stored already: most likely the same file again, or
+        // another wave's file whose wave was not said.
+        if counts.added == 0 && !options.skip_existing {
+            return Err(ImportError::NothingAdded {
+                file: file_name.to_string(),
+                slug: slug.to_string(),
+                wave: summary.wave,
+                rows: summary.rows,
+                skipped_ids: counts.skipped_ids.clone(),
+            });
+        }
+        Ok(summary)
+    })?;
+    Ok(ImportOutcome {
+        wave: summary.wave,
+        batch: report.batch,
+        counts: report.counts,
+        replaced: None,
+    })
+}
+
+/// The batch `batch` names: its id, or its name (in `wave`, if given).
+pub fn find_batch(db: &Database, slug: &str, batch: &str, wave: Option<i32>) -> Result<ImportBatch, ImportError> {
+    let id = batch.parse::<i64>().ok();
+    let mut candidates: Vec<ImportBatch> = db
+        .import_batches(slug, wave)?
+        .into_iter()
+        .filter(|b| b.name == batch || Some(b.id) == id)
+        .collect();
+    match candidates.len() {
+        0 => Err(ImportError::UnknownBatch {
+            slug: slug.to_string(),
+            batch: batch.to_string(),
+        }),
+        1 => Ok(candidates.remove(0)),
+        _ => Err(ImportError::AmbiguousBatch {
+            slug: slug.to_string(),
+            batch: batch.to_string(),
+            candidates,
+        }),
+    }
+}
+
+/// Replace the responses of `batch` with the rows of a corrected file,
+/// into the latest version of the survey. The file is read twice: first
+/// checked completely with nothing written, then, in one transaction, the
+/// batch's responses are deleted and the new rows imported into it. Its
+/// rows must be of the batch's wave. A file with any problem changes
+/// nothing.
+pub fn replace_batch<R: Read>(
+    db: &Database,
+    registry: &SurveyRegistry,
+    batch: &ImportBatch,
+    file_name: &str,
+    mut open: impl FnMut() -> std::io::Result<R>,
+    nest: bool,
+    actor: &str,
+) -> Result<ImportOutcome, ImportError> {
+    let slug = batch.slug.as_str();
+    let stored = registry
+        .latest(slug)
+        .ok_or_else(|| ImportError::UnknownSurvey(slug.to_string()))?;
+    let mut reopen = || {
+        open().map_err(|error| ImportError::Input {
             file: file_name.to_string(),
-            problems,
-            total,
+            error,
         })
+    };
+    let rule = WaveRule::Batch {
+        wave: batch.wave,
+        name: batch.name.clone(),
+    };
+    let consequence = format!("batch {:?} is unchanged", batch.name);
+    let mut check = CheckOnly {
+        db,
+        slug,
+        except: Some(batch.id),
+    };
+    read_file(
+        &stored.survey,
+        file_name,
+        reopen()?,
+        &rule,
+        nest,
+        &consequence,
+        &mut check,
+    )?;
+
+    let spec = BatchSpec {
+        slug,
+        version_id: stored.version_id,
+        name: &batch.name,
+        file: file_name,
+        nested: nest,
+        actor,
+    };
+    let reader = reopen()?;
+    let (summary, report) =
+        db.replace_import_batch(batch.id, &spec, |importer| -> Result<FileSummary, ImportError> {
+            let summary = read_file(&stored.survey, file_name, reader, &rule, nest, &consequence, importer)?;
+            let counts = importer.finish()?;
+            if counts.added == 0 {
+                return Err(ImportError::ReplacementEmpty {
+                    file: file_name.to_string(),
+                    slug: slug.to_string(),
+                    batch: batch.name.clone(),
+                    wave: summary.wave,
+                    rows: summary.rows,
+                });
+            }
+            Ok(summary)
+        })?;
+    Ok(ImportOutcome {
+        wave: summary.wave,
+        batch: report.batch,
+        counts: report.counts,
+        replaced: report.replaced,
+    })
+}
+
+/// Delete `batch` and its responses; returns how many responses went.
+pub fn delete_batch(db: &Database, batch: &ImportBatch, actor: &str) -> Result<u64, ImportError> {
+    let (_, removed) = db.delete_import_batch(&batch.slug, batch.id, actor)?;
+    Ok(removed)
+}
+
+/// Read and check every row of a file, handing the good ones to `sink`
+/// while no row has had a problem. Checks across rows: one wave for the
+/// whole file, and (unless `nest`) each cluster label in one stratum, in
+/// the file and in the wave as stored.
+fn read_file(
+    survey: &Survey,
+    file_name: &str,
+    reader: impl Read,
+    rule: &WaveRule,
+    nest: bool,
+    consequence: &str,
+    sink: &mut impl RowSink,
+) -> Result<FileSummary, ImportError> {
+    let fail = |problems: Vec<RowProblem>, total: usize| FileProblems {
+        file: file_name.to_string(),
+        problems,
+        total,
+        consequence: consequence.to_string(),
+    };
+    let one = |row: u64, reason: String| {
+        fail(
+            vec![RowProblem {
+                row,
+                column: None,
+                reason,
+            }],
+            1,
+        )
     };
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -122,72 +488,200 @@ pub fn import_csv(
     let mut record = csv::ByteRecord::new();
     let header = match csv.read_byte_record(&mut record) {
         Ok(true) => record.clone(),
-        Ok(false) => {
-            return Err(fail(vec![RowProblem {
-                row: 1,
-                column: None,
-                reason: "the file is empty".into(),
-            }]))
-        }
-        Err(e) => {
-            return Err(fail(vec![RowProblem {
-                row: 1,
-                column: None,
-                reason: e.to_string(),
-            }]))
-        }
+        Ok(false) => return Err(one(1, "the file is empty".into()).into()),
+        Err(e) => return Err(one(1, e.to_string()).into()),
     };
-    let columns = parse_header(survey, &header).map_err(fail)?;
+    let columns = parse_header(survey, &header).map_err(|p| {
+        let total = p.len();
+        fail(p, total)
+    })?;
+    let has = |name: &str| columns.iter().any(|c| c.name() == name);
+    let mut waves = WaveCheck {
+        rule: rule.clone(),
+        has_wave_column: has("_wave"),
+        first: None,
+    };
+    let mut clusters = (has("_cluster") && !nest).then(ClusterCheck::default);
     let now = time::OffsetDateTime::now_utc();
+    let blocks = straightline_blocks(survey);
 
     let mut problems: Vec<RowProblem> = Vec::new();
     let mut total_problems = 0usize;
+    let mut rows = 0u64;
     let mut seen_ids: HashSet<String> = HashSet::new();
-    let blocks = straightline_blocks(survey);
-    let result = db.import(stored.version_id, slug, |importer| -> Result<(), AppError> {
-        loop {
-            let next_line = csv.position().line();
-            match csv.read_byte_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    total_problems += 1;
-                    problems.push(RowProblem {
-                        row: next_line,
-                        column: None,
-                        reason: e.to_string(),
-                    });
-                    break;
-                }
+    loop {
+        let next_line = csv.position().line();
+        match csv.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                total_problems += 1;
+                problems.push(RowProblem {
+                    row: next_line,
+                    column: None,
+                    reason: e.to_string(),
+                });
+                break;
             }
-            // The line the record starts on; a quoted cell may span lines.
-            let row = record.position().map_or(next_line, |p| p.line());
-            match parse_row(survey, &columns, &record, row, now, options, &mut seen_ids) {
-                Ok(mut response) => {
+        }
+        // The line the record starts on; a quoted cell may span lines.
+        let row = record.position().map_or(next_line, |p| p.line());
+        let mut row_problems = match parse_row(survey, &columns, &record, row, now, rule, &mut seen_ids) {
+            Ok(mut response) => {
+                let mut found = Vec::new();
+                if let Some(problem) = waves.check(row, response.wave) {
+                    found.push(problem);
+                } else if let Some(check) = clusters.as_mut() {
+                    found.extend(check.check(row, &response, sink)?);
+                }
+                if found.is_empty() {
+                    rows += 1;
                     response.straightliner = is_straightliner(&blocks, &response.choice_codes);
                     if total_problems == 0 {
-                        importer.add(response)?;
+                        sink.add(response)?;
                     }
                 }
-                Err(mut row_problems) => {
-                    total_problems += row_problems.len();
-                    let room = MAX_REPORTED.saturating_sub(problems.len());
-                    row_problems.truncate(room);
-                    problems.append(&mut row_problems);
-                }
+                found
+            }
+            Err(row_problems) => row_problems,
+        };
+        total_problems += row_problems.len();
+        row_problems.truncate(MAX_REPORTED.saturating_sub(problems.len()));
+        problems.append(&mut row_problems);
+    }
+    if total_problems > 0 {
+        return Err(fail(problems, total_problems).into());
+    }
+    match waves.first {
+        Some((wave, _)) if rows > 0 => Ok(FileSummary { wave, rows }),
+        _ => Err(one(2, "there are no rows under the header".into()).into()),
+    }
+}
+
+/// One import is one wave: every row's wave must be the first row's.
+struct WaveCheck {
+    rule: WaveRule,
+    has_wave_column: bool,
+    /// The first row's wave and row number.
+    first: Option<(i32, u64)>,
+}
+
+impl WaveCheck {
+    fn check(&mut self, row: u64, wave: i32) -> Option<RowProblem> {
+        let (first, first_row) = *self.first.get_or_insert((wave, row));
+        if wave == first {
+            return None;
+        }
+        // With --wave or a batch's wave, a row of another wave was refused
+        // already (its `_wave` cell); only the file's own waves differ here.
+        let (column, reason) = if self.has_wave_column {
+            (
+                "_wave",
+                format!(
+                    "this row is wave {wave} but row {first_row} is wave {first}; an import holds one wave: \
+                     split the file into one file per wave"
+                ),
+            )
+        } else {
+            (
+                "_submitted_at",
+                format!(
+                    "this row was submitted in {wave} but row {first_row} in {first}, which would make two waves; \
+                     an import holds one wave: give --wave to put the whole file in one, or split the file"
+                ),
+            )
+        };
+        debug_assert!(matches!(self.rule, WaveRule::FromFile));
+        Some(RowProblem {
+            row,
+            column: Some(column.into()),
+            reason,
+        })
+    }
+}
+
+/// Cluster labels are numbered across strata unless `--nest` says
+/// otherwise, so one label in two strata is a mistake in the file (or in
+/// what was stored before), not two clusters.
+#[derive(Default)]
+struct ClusterCheck {
+    /// Label → its stratum and the first row it was seen on.
+    in_file: HashMap<String, (Option<String>, u64)>,
+    /// Label → as stored in the file's wave (read with the first cluster).
+    stored: Option<HashMap<String, StoredCluster>>,
+    /// Labels refused already: each is reported once.
+    refused: HashSet<String>,
+}
+
+fn stratum_text(stratum: &Option<String>) -> String {
+    match stratum {
+        Some(s) => format!("stratum {s:?}"),
+        None => "no stratum".into(),
+    }
+}
+
+const NEST_HINT: &str = "correct the label, or if cluster labels are numbered within each stratum \
+                         (R's nest=TRUE) say so with --nest";
+
+impl ClusterCheck {
+    fn check(
+        &mut self,
+        row: u64,
+        response: &ImportedResponse,
+        sink: &mut impl RowSink,
+    ) -> Result<Option<RowProblem>, DbError> {
+        let Some(label) = &response.cluster else {
+            return Ok(None);
+        };
+        if self.refused.contains(label) {
+            return Ok(None);
+        }
+        let stratum = &response.stratum;
+        let problem = |reason: String| RowProblem {
+            row,
+            column: Some("_cluster".into()),
+            reason,
+        };
+        match self.in_file.get(label) {
+            Some((other, other_row)) if other != stratum => {
+                let reason = format!(
+                    "cluster {label:?} is in {} here but in {} on row {other_row}; {NEST_HINT}",
+                    stratum_text(stratum),
+                    stratum_text(other)
+                );
+                self.refused.insert(label.clone());
+                return Ok(Some(problem(reason)));
+            }
+            Some(_) => return Ok(None),
+            None => {
+                self.in_file.insert(label.clone(), (stratum.clone(), row));
             }
         }
-        if total_problems > 0 {
-            Err(AppError::Import(ImportError {
-                file: file_name.to_string(),
-                problems: std::mem::take(&mut problems),
-                total: total_problems,
-            }))
-        } else {
-            Ok(())
+        let stored = match &mut self.stored {
+            Some(stored) => stored,
+            None => {
+                let mut map = HashMap::new();
+                for c in sink.stored_clusters(response.wave)? {
+                    map.entry(c.cluster.clone()).or_insert(c);
+                }
+                self.stored.insert(map)
+            }
+        };
+        match stored.get(label) {
+            Some(c) if &c.stratum != stratum => {
+                let batch = c.batch.as_ref().map(|b| format!(" (batch {b:?})")).unwrap_or_default();
+                let reason = format!(
+                    "cluster {label:?} is in {} here but in {} in wave {} as stored{batch}; {NEST_HINT}",
+                    stratum_text(stratum),
+                    stratum_text(&c.stratum),
+                    response.wave
+                );
+                self.refused.insert(label.clone());
+                Ok(Some(problem(reason)))
+            }
+            _ => Ok(None),
         }
-    });
-    result.map(|((), counts)| counts)
+    }
 }
 
 fn parse_header(survey: &Survey, header: &csv::ByteRecord) -> Result<Vec<Column>, Vec<RowProblem>> {
@@ -222,7 +716,8 @@ fn parse_header(survey: &Survey, header: &csv::ByteRecord) -> Result<Vec<Column>
             "_cluster" => Column::Cluster,
             "_submitted_at" => Column::SubmittedAt,
             "_lang" => Column::Lang,
-            "_version" | "_wave" => Column::Ignored,
+            "_wave" => Column::Wave,
+            "_version" => Column::Ignored,
             id => match survey.question(id) {
                 Some(q) => Column::Question {
                     id: id.to_string(),
@@ -258,7 +753,7 @@ fn parse_row(
     record: &csv::ByteRecord,
     row: u64,
     now: time::OffsetDateTime,
-    options: &ImportOptions,
+    rule: &WaveRule,
     seen_ids: &mut HashSet<String>,
 ) -> Result<ImportedResponse, Vec<RowProblem>> {
     let mut problems = Vec::new();
@@ -283,6 +778,7 @@ fn parse_row(
     let mut cluster = None;
     let mut submitted_at = None;
     let mut lang = Lang::DEFAULT;
+    let mut wave = rule.wave();
     for (column, bytes) in columns.iter().zip(record.iter()) {
         let Ok(cell) = std::str::from_utf8(bytes) else {
             problem(column.name(), "the cell is not valid UTF-8".into());
@@ -305,7 +801,12 @@ fn parse_row(
                 Err(_) if cell.is_empty() => problem("_weight", "the weight is missing".into()),
                 Err(_) => problem("_weight", format!("{cell:?} is not a number")),
             },
-            Column::Stratum => stratum = (!cell.is_empty()).then(|| cell.to_string()),
+            // An empty stratum would silently become a stratum of its own.
+            Column::Stratum if cell.is_empty() => problem(
+                "_stratum",
+                "the stratum is empty; every row needs one, or leave the column out".into(),
+            ),
+            Column::Stratum => stratum = Some(cell.to_string()),
             Column::Cluster => cluster = (!cell.is_empty()).then(|| cell.to_string()),
             Column::SubmittedAt if cell.is_empty() => {}
             Column::SubmittedAt => match parse_time(cell) {
@@ -319,6 +820,26 @@ fn parse_row(
             Column::Lang => match cell.parse::<Lang>() {
                 Ok(l) => lang = l,
                 Err(e) => problem("_lang", e.to_string()),
+            },
+            Column::Wave if cell.is_empty() => {}
+            Column::Wave => match (cell.parse::<i32>(), rule) {
+                (Err(_), _) => problem("_wave", format!("{cell:?} is not a wave (a year such as 2026)")),
+                (Ok(w), WaveRule::FromFile) => wave = Some(w),
+                (Ok(w), WaveRule::Given(given)) if w != *given => problem(
+                    "_wave",
+                    format!(
+                        "the row is wave {w} but --wave {given} was given; correct the cell, or leave --wave out \
+                         to take each row's wave from the file"
+                    ),
+                ),
+                (Ok(w), WaveRule::Batch { wave: batch_wave, name }) if w != *batch_wave => problem(
+                    "_wave",
+                    format!(
+                        "the row is wave {w} but batch {name:?} is wave {batch_wave}; a replacement keeps its \
+                         batch's wave (import rows of another wave as a batch of their own)"
+                    ),
+                ),
+                (Ok(_), _) => {}
             },
             Column::Ignored => {}
             Column::Question { id, multi } => {
@@ -346,7 +867,7 @@ fn parse_row(
             let submitted_at = submitted_at.unwrap_or(now);
             Ok(ImportedResponse {
                 external_id,
-                wave: options.wave.unwrap_or(submitted_at.year()),
+                wave: wave.unwrap_or(submitted_at.year()),
                 lang,
                 submitted_at,
                 weight,

@@ -169,10 +169,12 @@ fn cli_indices_match_r_for_every_weighting() {
 #[test]
 fn reimporting_adds_nothing_and_csv_output_has_the_same_columns() {
     let dir = setup();
-    let (ok, stdout, stderr) = civicpulse(
-        dir.path(),
-        &["import", "livability", "interviews.csv", "--wave", "2026"],
-    );
+    // The same file again adds nothing: an error, unless --skip-existing
+    // says that is expected (tests/import_batches.rs has the details).
+    let args = ["import", "livability", "interviews.csv", "--wave", "2026"];
+    let (ok, _, stderr) = civicpulse(dir.path(), &args);
+    assert!(!ok && stderr.contains("nothing was imported"), "{stderr}");
+    let (ok, stdout, stderr) = civicpulse(dir.path(), &[&args[..], &["--skip-existing"]].concat());
     assert!(ok, "{stderr}");
     assert!(stdout.contains("imported 0 responses, skipped 1197"), "{stdout}");
     let (ok, stdout, stderr) = civicpulse(

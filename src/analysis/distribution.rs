@@ -1,6 +1,6 @@
 //! Answer distributions: for every choice question, the weighted share of
 //! each option ("don't know" included) among those who answered, overall
-//! and per group (docs/statistics.md §7.2). What a yearly report tabulates
+//! and per group (docs/statistics.md §4.4). What a yearly report tabulates
 //! beside the indices.
 
 use super::load::{choice_column, WaveData};

@@ -1,6 +1,6 @@
 //! Complementary suppression: a withheld small cell must not be
 //! recoverable by subtraction from the figures published beside it
-//! (docs/statistics.md §8).
+//! (docs/statistics.md §6.2).
 //!
 //! A suppressed group could be recovered wherever it is the only one
 //! withheld among groups that add up to a published figure: all the groups

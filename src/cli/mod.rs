@@ -1,11 +1,12 @@
 //! The command line: `serve` (the default), `validate`, `survey` (including
 //! the designers' drafts: `survey import`, `survey publish`, `survey
 //! export`), `export`, `user` (staff accounts), the fieldwork commands
-//! (`wave`, `frame`, `invitations`, `fieldwork`; see `fieldwork`) and the
-//! statistics commands. Flags win over environment variables, which win
-//! over defaults.
+//! (`wave`, `frame`, `invitations`, `fieldwork`; see `fieldwork`), the
+//! import batches (`import`; see `import`) and the statistics commands.
+//! Flags win over environment variables, which win over defaults.
 
 mod fieldwork;
+mod import;
 
 use crate::config::{self, ServeConfig};
 use crate::db::DatabaseUrl;
@@ -82,16 +83,9 @@ pub enum Command {
     /// Look at surveys; import, publish and export their definitions.
     #[command(subcommand)]
     Survey(SurveyCommand),
-    /// Add interview data from a CSV file (all rows or none).
-    Import {
-        slug: String,
-        file: PathBuf,
-        /// Wave (survey year) of every row; default: the year of `_submitted_at`.
-        #[arg(long)]
-        wave: Option<i32>,
-        #[command(flatten)]
-        store: StoreArgs,
-    },
+    /// Add interview data from a CSV file as a batch (all rows or none);
+    /// list, replace or delete batches.
+    Import(import::ImportArgs),
     /// Weighted satisfaction indices with confidence intervals.
     Indices {
         slug: String,
@@ -502,27 +496,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             println!("published {slug} v{version}");
             Ok(())
         }
-        Some(Command::Import {
-            slug,
-            file,
-            wave,
-            store,
-        }) => {
-            let (db, registry) = store.open()?;
-            let name = file.display().to_string();
-            let reader = std::fs::File::open(&file).map_err(|error| AppError::Input {
-                file: name.clone(),
-                error,
-            })?;
-            let options = crate::import::ImportOptions { wave };
-            let counts =
-                crate::import::import_csv(&db, &registry, &slug, &name, std::io::BufReader::new(reader), &options)?;
-            println!(
-                "{name}: imported {} responses, skipped {} already imported",
-                counts.added, counts.skipped
-            );
-            Ok(())
-        }
+        Some(Command::Import(args)) => import::run(args),
         Some(Command::Indices { slug, options, store }) => {
             let (db, registry) = store.open()?;
             let report = crate::analysis::indices(&db, &registry, &slug, &options.options()?)?;

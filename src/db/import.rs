@@ -1,9 +1,17 @@
-//! Bulk writes for `civicpulse import`: rows arrive one by one from a
-//! streamed file, are written in batches, and all of it happens in one
-//! transaction so that a bad row anywhere leaves the database untouched.
+//! Imports as batches (`civicpulse import`). Every import is one batch: the
+//! rows of one file in one wave, under a name unique in that wave, so that
+//! a corrected file can replace exactly what an earlier one added and a
+//! wrong one can be taken out, without touching the rest of the wave.
+//!
+//! Rows arrive one by one from a streamed file and are written in chunks,
+//! all in one transaction with the batch row and its audit entry, so that a
+//! bad row anywhere leaves the database untouched. The batch row is written
+//! with the first row that is new: an import that adds nothing leaves no
+//! batch behind.
 
+use super::accounts::audit;
 use super::responses::{answer_rows, flag, next_ordered_id};
-use super::schema::{answers, responses};
+use super::schema::{answers, import_batches, responses};
 use super::{format_timestamp, Conn, Database, DbError};
 use crate::fieldwork::{Flag, Source};
 use crate::lang::Lang;
@@ -15,6 +23,9 @@ use std::collections::HashSet;
 /// under SQLite's limit of bound parameters per statement.
 const BATCH: usize = 500;
 const ANSWER_ROWS_PER_STATEMENT: usize = 8_000;
+
+/// How many skipped `_id`s are kept to be shown; the count covers them all.
+pub const SKIPPED_IDS_KEPT: usize = 10;
 
 /// One row of an import file, validated.
 #[derive(Debug, Clone)]
@@ -32,20 +43,168 @@ pub struct ImportedResponse {
     pub straightliner: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportCounts {
-    pub added: usize,
-    /// Rows whose `_id` was imported before: re-importing adds nothing.
-    pub skipped: usize,
+    pub added: u64,
+    /// Rows whose `_id` is already stored in their wave: not added again.
+    pub skipped: u64,
+    /// The first [`SKIPPED_IDS_KEPT`] of them.
+    pub skipped_ids: Vec<String>,
+}
+
+/// One import of one file into one wave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportBatch {
+    pub id: i64,
+    pub slug: String,
+    pub wave: i32,
+    /// Unique within its wave: `--name`, or the file's name without its extension.
+    pub name: String,
+    /// The file as named when it was imported; `None` for the batches the
+    /// migration made of imports older than batches (`before-batches`).
+    pub file: Option<String>,
+    /// Responses in the batch.
+    pub rows: u64,
+    /// Its clusters are numbered within strata (`--nest`).
+    pub nested: bool,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+/// A cluster label already stored in a wave, with its stratum and the
+/// batch that brought it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCluster {
+    pub cluster: String,
+    pub stratum: Option<String>,
+    pub batch: Option<String>,
+}
+
+/// What an import is written as.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchSpec<'a> {
+    pub slug: &'a str,
+    /// The survey version the rows answer.
+    pub version_id: i64,
+    pub name: &'a str,
+    pub file: &'a str,
+    pub nested: bool,
+    /// Who imports, for the batch and the audit log.
+    pub actor: &'a str,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// The batch as stored at the end; `None` when nothing was added.
+    pub batch: Option<ImportBatch>,
+    pub counts: ImportCounts,
+    /// For a replacement: how many responses the batch held before.
+    pub replaced: Option<u64>,
+}
+
+/// The batch the rows of an import go into.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    id: i64,
+    wave: i32,
 }
 
 /// Receives the rows of one import inside its transaction.
 pub struct Importer<'c> {
     conn: &'c mut Conn,
-    version_id: i64,
-    slug: &'c str,
+    spec: BatchSpec<'c>,
+    /// Created with the first new row, or the batch being replaced.
+    target: Option<Target>,
+    /// The batch being replaced: its rows are gone already, and its clusters
+    /// no longer count.
+    replacing: Option<i64>,
     buffer: Vec<ImportedResponse>,
     counts: ImportCounts,
+}
+
+type BatchRow = (i64, String, i32, String, Option<String>, i64, bool, String, String);
+
+const BATCH_COLUMNS: (
+    import_batches::id,
+    import_batches::survey_slug,
+    import_batches::wave,
+    import_batches::name,
+    import_batches::file,
+    import_batches::rows,
+    import_batches::nested,
+    import_batches::created_at,
+    import_batches::created_by,
+) = (
+    import_batches::id,
+    import_batches::survey_slug,
+    import_batches::wave,
+    import_batches::name,
+    import_batches::file,
+    import_batches::rows,
+    import_batches::nested,
+    import_batches::created_at,
+    import_batches::created_by,
+);
+
+fn batch_from_row((id, slug, wave, name, file, rows, nested, created_at, created_by): BatchRow) -> ImportBatch {
+    ImportBatch {
+        id,
+        slug,
+        wave,
+        name,
+        file,
+        rows: rows.max(0) as u64,
+        nested,
+        created_at,
+        created_by,
+    }
+}
+
+fn load_batch(conn: &mut Conn, slug: &str, id: i64) -> Result<ImportBatch, DbError> {
+    let row: Option<BatchRow> = import_batches::table
+        .filter(import_batches::id.eq(id))
+        .filter(import_batches::survey_slug.eq(slug))
+        .select(BATCH_COLUMNS)
+        .first(conn)
+        .optional()?;
+    row.map(batch_from_row).ok_or_else(|| DbError::NoImportBatch {
+        slug: slug.to_string(),
+        id,
+    })
+}
+
+/// Cluster labels of a wave's responses, but for those of batch `except`.
+fn stored_clusters(conn: &mut Conn, slug: &str, wave: i32, except: Option<i64>) -> Result<Vec<StoredCluster>, DbError> {
+    let query = responses::table
+        .left_join(import_batches::table)
+        .filter(responses::survey_slug.eq(slug))
+        .filter(responses::wave.eq(wave))
+        .filter(responses::cluster.is_not_null())
+        .select((
+            responses::cluster.assume_not_null(),
+            responses::stratum,
+            import_batches::name.nullable(),
+        ))
+        .distinct();
+    let rows: Vec<(String, Option<String>, Option<String>)> = match except {
+        Some(id) => query
+            .filter(
+                responses::import_batch_id
+                    .is_null()
+                    .or(responses::import_batch_id.ne(id)),
+            )
+            .load(conn)?,
+        None => query.load(conn)?,
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(cluster, stratum, batch)| StoredCluster {
+            cluster,
+            stratum,
+            batch,
+        })
+        .collect())
 }
 
 impl Importer<'_> {
@@ -57,31 +216,87 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), DbError> {
-        if self.buffer.is_empty() {
-            return Ok(());
+    /// Write what is buffered; the counts are final once every row was added.
+    pub fn finish(&mut self) -> Result<&ImportCounts, DbError> {
+        self.flush()?;
+        Ok(&self.counts)
+    }
+
+    /// The cluster labels already stored in `wave`, but for those of the
+    /// batch being replaced.
+    pub fn stored_clusters(&mut self, wave: i32) -> Result<Vec<StoredCluster>, DbError> {
+        stored_clusters(self.conn, self.spec.slug, wave, self.replacing)
+    }
+
+    /// The batch to write into, created on first use. Its name must be new
+    /// in its wave.
+    fn target(&mut self, wave: i32) -> Result<Target, DbError> {
+        if let Some(target) = self.target {
+            debug_assert_eq!(target.wave, wave, "the rows of one import share one wave");
+            return Ok(target);
         }
+        let spec = self.spec;
+        let taken: i64 = import_batches::table
+            .filter(import_batches::survey_slug.eq(spec.slug))
+            .filter(import_batches::wave.eq(wave))
+            .filter(import_batches::name.eq(spec.name))
+            .count()
+            .get_result(self.conn)?;
+        if taken > 0 {
+            return Err(DbError::ImportNameInUse {
+                slug: spec.slug.to_string(),
+                wave,
+                name: spec.name.to_string(),
+            });
+        }
+        let id = diesel::insert_into(import_batches::table)
+            .values((
+                import_batches::survey_slug.eq(spec.slug),
+                import_batches::wave.eq(wave),
+                import_batches::name.eq(spec.name),
+                import_batches::file.eq(spec.file),
+                import_batches::rows.eq(0i64),
+                import_batches::nested.eq(spec.nested),
+                import_batches::created_at.eq(format_timestamp(time::OffsetDateTime::now_utc())),
+                import_batches::created_by.eq(spec.actor),
+            ))
+            .returning(import_batches::id)
+            .get_result(self.conn)?;
+        let target = Target { id, wave };
+        self.target = Some(target);
+        Ok(target)
+    }
+
+    fn flush(&mut self) -> Result<(), DbError> {
+        let Some(wave) = self.buffer.first().map(|r| r.wave) else {
+            return Ok(());
+        };
         let rows = std::mem::take(&mut self.buffer);
         let ids: Vec<&str> = rows.iter().filter_map(|r| r.external_id.as_deref()).collect();
         let existing: HashSet<String> = if ids.is_empty() {
             HashSet::new()
         } else {
             responses::table
-                .filter(responses::survey_slug.eq(self.slug))
+                .filter(responses::survey_slug.eq(self.spec.slug))
+                .filter(responses::wave.eq(wave))
                 .filter(responses::external_id.eq_any(&ids))
                 .select(responses::external_id.assume_not_null())
                 .load::<String>(self.conn)?
                 .into_iter()
                 .collect()
         };
-        let fresh: Vec<&ImportedResponse> = rows
+        let (fresh, old): (Vec<&ImportedResponse>, Vec<&ImportedResponse>) = rows
             .iter()
-            .filter(|r| r.external_id.as_ref().is_none_or(|id| !existing.contains(id)))
-            .collect();
-        self.counts.skipped += rows.len() - fresh.len();
+            .partition(|r| r.external_id.as_ref().is_none_or(|id| !existing.contains(id)));
+        self.counts.skipped += old.len() as u64;
+        let room = SKIPPED_IDS_KEPT.saturating_sub(self.counts.skipped_ids.len());
+        self.counts
+            .skipped_ids
+            .extend(old.iter().filter_map(|r| r.external_id.clone()).take(room));
         if fresh.is_empty() {
             return Ok(());
         }
+        let batch_id = self.target(wave)?.id;
         let submitted: Vec<String> = fresh.iter().map(|r| format_timestamp(r.submitted_at)).collect();
         let first_id = next_ordered_id(self.conn)?;
         let new_ids: Vec<i64> = (first_id..).take(fresh.len()).collect();
@@ -92,8 +307,8 @@ impl Importer<'_> {
             .map(|((r, at), &id)| {
                 (
                     responses::id.eq(id),
-                    responses::survey_version_id.eq(self.version_id),
-                    responses::survey_slug.eq(self.slug),
+                    responses::survey_version_id.eq(self.spec.version_id),
+                    responses::survey_slug.eq(self.spec.slug),
                     responses::wave.eq(r.wave),
                     responses::lang.eq(r.lang.code()),
                     responses::submitted_at.eq(at.as_str()),
@@ -103,6 +318,7 @@ impl Importer<'_> {
                     responses::stratum.eq(r.stratum.as_deref()),
                     responses::cluster.eq(r.cluster.as_deref()),
                     responses::choice_codes.eq(r.choice_codes.as_slice()),
+                    responses::import_batch_id.eq(batch_id),
                 )
             })
             .collect();
@@ -135,45 +351,165 @@ impl Importer<'_> {
         if !straightliners.is_empty() {
             flag(self.conn, &straightliners, Flag::Straightliner)?;
         }
-        self.counts.added += fresh.len();
+        self.counts.added += fresh.len() as u64;
         Ok(())
     }
 }
 
 impl Database {
-    /// Run `fill` in one transaction, handing it an `Importer`. When `fill`
-    /// returns an error, every row it added is rolled back and its error
-    /// is returned.
-    pub fn import<T, E: From<DbError>>(
+    /// Import into a new batch: run `fill` in one transaction, handing it
+    /// an `Importer`. The batch is created with the first new row, named
+    /// `spec.name`, which must be new in the rows' wave; an `import.add`
+    /// audit entry is written with it. When `fill` returns an error, every
+    /// row it added is rolled back and its error is returned.
+    pub fn import_batch<T, E: From<DbError>>(
         &self,
-        version_id: i64,
-        slug: &str,
+        spec: &BatchSpec<'_>,
         fill: impl FnOnce(&mut Importer<'_>) -> Result<T, E>,
-    ) -> Result<(T, ImportCounts), E> {
+    ) -> Result<(T, ImportReport), E> {
+        self.run_import(spec, None, fill)
+    }
+
+    /// Replace batch `id` of `spec.slug`: in one transaction its responses
+    /// go (their answers and flags with them), then `fill` adds the new
+    /// rows to the same batch, which keeps its id, name and wave and takes
+    /// `spec.file` and `spec.nested`; audited as `import.replace`. The rows
+    /// must be of the batch's wave. When `fill` returns an error, nothing
+    /// has changed.
+    pub fn replace_import_batch<T, E: From<DbError>>(
+        &self,
+        id: i64,
+        spec: &BatchSpec<'_>,
+        fill: impl FnOnce(&mut Importer<'_>) -> Result<T, E>,
+    ) -> Result<(T, ImportReport), E> {
+        self.run_import(spec, Some(id), fill)
+    }
+
+    fn run_import<T, E: From<DbError>>(
+        &self,
+        spec: &BatchSpec<'_>,
+        replacing: Option<i64>,
+        fill: impl FnOnce(&mut Importer<'_>) -> Result<T, E>,
+    ) -> Result<(T, ImportReport), E> {
         let mut failure: Option<E> = None;
         let result = self.write_tx(|conn| {
+            let (target, replaced) = match replacing {
+                Some(id) => {
+                    let old = load_batch(conn, spec.slug, id)?;
+                    let removed =
+                        diesel::delete(responses::table.filter(responses::import_batch_id.eq(id))).execute(conn)?;
+                    (Some(Target { id, wave: old.wave }), Some(removed as u64))
+                }
+                None => (None, None),
+            };
             let mut importer = Importer {
                 conn,
-                version_id,
-                slug,
+                spec: *spec,
+                target,
+                replacing,
                 buffer: Vec::new(),
                 counts: ImportCounts::default(),
             };
-            match fill(&mut importer) {
-                Ok(value) => {
-                    importer.flush()?;
-                    Ok((value, importer.counts))
-                }
+            let value = match fill(&mut importer) {
+                Ok(value) => value,
                 Err(e) => {
                     failure = Some(e);
-                    Err(DbError::ImportAbandoned)
+                    return Err(DbError::ImportAbandoned);
                 }
-            }
+            };
+            importer.flush()?;
+            let Importer {
+                conn, target, counts, ..
+            } = importer;
+            let batch = match target {
+                None => None,
+                Some(target) => {
+                    diesel::update(import_batches::table.filter(import_batches::id.eq(target.id)))
+                        .set((
+                            import_batches::rows.eq(counts.added as i64),
+                            import_batches::file.eq(spec.file),
+                            import_batches::nested.eq(spec.nested),
+                        ))
+                        .execute(conn)?;
+                    let batch = load_batch(conn, spec.slug, target.id)?;
+                    let skipped = match counts.skipped {
+                        0 => String::new(),
+                        n => format!(", {n} skipped (already in the wave)"),
+                    };
+                    let (action, detail) = match replaced {
+                        None => (
+                            "import.add",
+                            format!(
+                                "{} wave {} batch {:?} (id {}) from {}: {} added{skipped}",
+                                spec.slug, batch.wave, batch.name, batch.id, spec.file, counts.added
+                            ),
+                        ),
+                        Some(old) => (
+                            "import.replace",
+                            format!(
+                                "{} wave {} batch {:?} (id {}) from {}: {old} rows replaced by {}{skipped}",
+                                spec.slug, batch.wave, batch.name, batch.id, spec.file, counts.added
+                            ),
+                        ),
+                    };
+                    audit(conn, spec.actor, action, &detail)?;
+                    Some(batch)
+                }
+            };
+            Ok((
+                value,
+                ImportReport {
+                    batch,
+                    counts,
+                    replaced,
+                },
+            ))
         });
         match (result, failure) {
             (Ok(done), _) => Ok(done),
             (Err(_), Some(e)) => Err(e),
             (Err(e), None) => Err(e.into()),
         }
+    }
+
+    /// The import batches of a survey (of one wave, if given), oldest first.
+    pub fn import_batches(&self, slug: &str, wave: Option<i32>) -> Result<Vec<ImportBatch>, DbError> {
+        let mut query = import_batches::table
+            .filter(import_batches::survey_slug.eq(slug))
+            .select(BATCH_COLUMNS)
+            .order(import_batches::id)
+            .into_boxed();
+        if let Some(wave) = wave {
+            query = query.filter(import_batches::wave.eq(wave));
+        }
+        let rows: Vec<BatchRow> = query.load(&mut self.conn()?)?;
+        Ok(rows.into_iter().map(batch_from_row).collect())
+    }
+
+    /// The cluster labels stored in a wave, but for those of batch `except`.
+    pub fn stored_clusters(&self, slug: &str, wave: i32, except: Option<i64>) -> Result<Vec<StoredCluster>, DbError> {
+        stored_clusters(&mut *self.conn()?, slug, wave, except)
+    }
+
+    /// Delete batch `id` of `slug` and its responses (their answers and
+    /// flags with them) in one transaction, audited as `import.delete`.
+    /// Returns the batch as it was and how many responses went.
+    pub fn delete_import_batch(&self, slug: &str, id: i64, actor: &str) -> Result<(ImportBatch, u64), DbError> {
+        self.write_tx(|conn| {
+            let batch = load_batch(conn, slug, id)?;
+            let removed =
+                diesel::delete(responses::table.filter(responses::import_batch_id.eq(id))).execute(conn)? as u64;
+            diesel::delete(import_batches::table.filter(import_batches::id.eq(id))).execute(conn)?;
+            audit(
+                conn,
+                actor,
+                "import.delete",
+                &format!(
+                    "{slug} wave {} batch {:?} (id {id}): {removed} rows deleted",
+                    batch.wave, batch.name
+                ),
+            )?;
+            Ok((batch, removed))
+        })
     }
 }

@@ -4,11 +4,11 @@
 //! domain values.
 //!
 //! One file per stored thing: `versions` (definitions, drafts, publishing),
-//! `responses` (web, invited and imported answers, flags), `import` (bulk
-//! writes), `analysis` (a wave in columns for the engine), `margins`,
-//! `fieldwork` (waves, frames, invitations, fieldwork counts), `accounts`
-//! (staff, sessions, lockouts, audit log), `tokens` (API tokens) and
-//! `settings`. This file wires the pool and the one way to write.
+//! `responses` (web, invited and imported answers, flags), `import` (import
+//! batches and their bulk writes), `analysis` (a wave in columns for the
+//! engine), `margins`, `fieldwork` (waves, frames, invitations, fieldwork
+//! counts), `accounts` (staff, sessions, lockouts, audit log), `tokens`
+//! (API tokens) and `settings`. This file wires the pool and the one way to write.
 //!
 //! Calls block; the web layer runs them on actix's blocking thread pool.
 
@@ -27,7 +27,9 @@ mod versions;
 pub use accounts::{AuditEntry, NewSession, Session, SignInAttempt, User};
 pub use analysis::{AnalysisColumns, ResponseFacts};
 pub use fieldwork::{FieldworkError, InvitationBatch, InvitationUse, IssuedInvitation, MAX_BATCH};
-pub use import::{ImportCounts, ImportedResponse, Importer};
+pub use import::{
+    BatchSpec, ImportBatch, ImportCounts, ImportReport, ImportedResponse, Importer, StoredCluster, SKIPPED_IDS_KEPT,
+};
 pub use margins::MarginTotal;
 pub use responses::{Inserted, InvitedSubmission, NewResponse, StoredResponse, Submission};
 pub use settings::KeyMismatch;
@@ -68,6 +70,13 @@ pub enum DbError {
     TokenExists(String),
     #[error("the import was abandoned")]
     ImportAbandoned,
+    #[error(
+        "wave {wave} of survey {slug:?} already has an import batch named {name:?}; to put a corrected file \
+         in its place run `civicpulse import replace {slug} {name} FILE.csv`, or give this import another --name"
+    )]
+    ImportNameInUse { slug: String, wave: i32, name: String },
+    #[error("survey {slug:?} has no import batch {id}; `civicpulse import list {slug}` lists them")]
+    NoImportBatch { slug: String, id: i64 },
     #[error("the stored definition of survey {slug:?} version {version} no longer loads: {message}")]
     StoredDefinition {
         slug: String,

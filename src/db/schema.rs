@@ -30,6 +30,21 @@ diesel::table! {
         cluster -> Nullable<Text>,
         choice_codes -> Binary,
         duration_seconds -> Nullable<Integer>,
+        import_batch_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    import_batches (id) {
+        id -> BigInt,
+        survey_slug -> Text,
+        wave -> Integer,
+        name -> Text,
+        file -> Nullable<Text>,
+        rows -> BigInt,
+        nested -> Bool,
+        created_at -> Text,
+        created_by -> Text,
     }
 }
 
@@ -157,9 +172,11 @@ diesel::joinable!(response_flags -> responses (response_id));
 diesel::joinable!(invitations -> invitation_batches (batch_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(responses -> survey_versions (survey_version_id));
+diesel::joinable!(responses -> import_batches (import_batch_id));
 diesel::allow_tables_to_appear_in_same_query!(
     survey_versions,
     responses,
+    import_batches,
     answers,
     api_tokens,
     population_margins,
