@@ -214,6 +214,47 @@ fn next_years_file_with_the_same_ids_imports_fully_into_its_own_wave() {
 }
 
 #[test]
+fn an_analysis_takes_one_batch_or_every_batch_and_names_them() {
+    // `--source import:NAME` picks batches of the wave; the output lists
+    // the batches it used, and an unknown one is refused with the wave's.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_csv(d, "spring.csv", &["_id"], &[&["s1", "5"], &["s2", "4"], &["s3", "5"]]);
+    write_csv(d, "autumn.csv", &["_id"], &[&["a1", "1"], &["a2", "2"]]);
+    for file in ["spring.csv", "autumn.csv"] {
+        ok(d, &["import", "livability", file, "--wave", "2026"]);
+    }
+    let indices = |source: &[&str]| -> Value {
+        let mut args = vec!["indices", "livability", "--weights", "none", "--min-cell", "1"];
+        args.extend_from_slice(source);
+        serde_json::from_str(&ok(d, &args)).unwrap()
+    };
+    let names = |report: &Value| -> Vec<String> {
+        report["batches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| format!("{}:{}", b["name"].as_str().unwrap(), b["rows"]))
+            .collect()
+    };
+    let every = indices(&[]);
+    assert_eq!(every["rows"][0]["n"], 5);
+    assert_eq!(names(&every), ["spring:3", "autumn:2"]);
+    let spring = indices(&["--source", "import:spring"]);
+    assert_eq!(spring["rows"][0]["n"], 3);
+    assert_eq!(names(&spring), ["spring:3"]);
+    let both = indices(&["--source", "import:spring,import:autumn"]);
+    assert_eq!(both["rows"][0]["n"], 5);
+    let err = refused(d, &["indices", "livability", "--source", "import:summer"]);
+    assert!(
+        err.contains("no import batch \"summer\"") && err.contains("spring (id 1), autumn (id 2)"),
+        "{err}"
+    );
+    let err = refused(d, &["indices", "livability", "--source", "web:spring"]);
+    assert!(err.contains("only imports come in batches"), "{err}");
+}
+
+#[test]
 fn the_wave_column_is_honoured() {
     // `_wave` used to be accepted and ignored: rows went to the year of
     // their submission. It now decides the wave, before `_submitted_at`.

@@ -188,7 +188,9 @@ fn reimporting_adds_nothing_and_csv_output_has_the_same_columns() {
     // says everything the JSON does.
     let overall = stdout.lines().nth(1).unwrap();
     assert!(
-        overall.starts_with("livability,2026,1,import,design,stored,linearized,,,fail,,overall,overall,,,1197,,"),
+        overall.starts_with(
+            "livability,2026,1,import,interviews,design,stored,linearized,,,fail,,overall,overall,,,1197,,"
+        ),
         "{overall}"
     );
 }
@@ -289,7 +291,7 @@ async fn the_api_needs_a_token_and_answers_like_the_cli() {
         .text()
         .await
         .unwrap()
-        .starts_with("survey,wave,definition_version,sources,weights"));
+        .starts_with("survey,wave,definition_version,sources,import_batches,weights"));
 
     let bad = client
         .get(format!("{base}/indices?by=favourite_colour"))

@@ -2,7 +2,7 @@
 //! `fieldwork::figures` to compute.
 
 use super::load::{choice_column, flags_of, load_wave};
-use super::options::{AnalysisError, IndexOptions};
+use super::options::{AnalysisError, IndexOptions, SourceChoice};
 use crate::db::Database;
 use crate::fieldwork::figures::{fieldwork_report, FieldworkReport, FlagCounts, SourceCounts, StratumCounts};
 use crate::fieldwork::wave::{Access, DEFAULT_STRATUM_QUESTION};
@@ -78,7 +78,10 @@ pub fn fieldwork(
     if responses.web > 0 && latest.survey.question(&question).is_some() {
         let options = IndexOptions {
             wave: Some(wave),
-            sources: Some(vec![Source::Web]),
+            sources: Some(SourceChoice {
+                sources: vec![Source::Web],
+                batches: Vec::new(),
+            }),
             ..IndexOptions::default()
         };
         let web = load_wave(db, registry, slug, &options)?;

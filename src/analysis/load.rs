@@ -2,7 +2,7 @@
 //! data-quality flag), in columns, with each respondent's version.
 
 use super::options::{AnalysisError, IndexOptions};
-use crate::db::{AnalysisColumns, Database, ResponseFacts};
+use crate::db::{AnalysisColumns, Database, ImportBatch, ResponseFacts};
 use crate::fieldwork::quality::{is_speeder, median_seconds};
 use crate::fieldwork::{Flag, Flags, Source};
 use crate::registry::SurveyRegistry;
@@ -20,6 +20,18 @@ pub struct Selection {
     /// Responses left out for their data-quality flags (`--exclude-flagged`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub excluded: Option<Exclusions>,
+    /// The import batches whose responses were used (imported interviews).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub batches: Vec<BatchUsed>,
+}
+
+/// An import batch an analysis used.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BatchUsed {
+    pub id: i64,
+    pub name: String,
+    /// Responses in the batch.
+    pub rows: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -95,8 +107,14 @@ pub(super) fn load_wave<'r>(
     };
     let present = db.sources_present(slug, wave)?;
     let sources = match &options.sources {
-        Some(asked) => asked.clone(),
+        Some(asked) => asked.sources.clone(),
         None => default_sources(&present),
+    };
+    let asked_batches: &[String] = options.sources.as_ref().map_or(&[], |c| &c.batches);
+    let batches = if sources.contains(&Source::Import) {
+        batches_used(db, slug, wave, asked_batches)?
+    } else {
+        Vec::new()
     };
     if sources.contains(&Source::Import) && sources.len() > 1 {
         return Err(AnalysisError::Option(
@@ -136,7 +154,14 @@ pub(super) fn load_wave<'r>(
     };
 
     let every_source = present.iter().all(|s| sources.contains(s));
-    let data = db.analysis_columns(slug, wave, (!every_source).then_some(&sources[..]), &excluded_ids)?;
+    let batch_ids: Vec<i64> = batches.iter().map(|b| b.id).collect();
+    let data = db.analysis_columns(
+        slug,
+        wave,
+        (!every_source).then_some(&sources[..]),
+        (!asked_batches.is_empty()).then_some(&batch_ids[..]),
+        &excluded_ids,
+    )?;
     if data.is_empty() {
         return Err(AnalysisError::NoResponses {
             slug: slug.to_string(),
@@ -182,9 +207,44 @@ pub(super) fn load_wave<'r>(
             sources,
             left_out,
             excluded,
+            batches,
         },
     })
 }
+/// The wave's import batches an analysis uses: those asked for by name or
+/// id, else all of them. An unknown batch is an error listing the wave's.
+fn batches_used(db: &Database, slug: &str, wave: i32, asked: &[String]) -> Result<Vec<BatchUsed>, AnalysisError> {
+    let stored = db.import_batches(slug, Some(wave))?;
+    let used = |b: &ImportBatch| BatchUsed {
+        id: b.id,
+        name: b.name.clone(),
+        rows: b.rows,
+    };
+    if asked.is_empty() {
+        return Ok(stored.iter().map(used).collect());
+    }
+    asked
+        .iter()
+        .map(|name| {
+            stored
+                .iter()
+                .find(|b| b.name == *name || b.id.to_string() == *name)
+                .map(used)
+                .ok_or_else(|| {
+                    let names: Vec<String> = stored.iter().map(|b| format!("{} (id {})", b.name, b.id)).collect();
+                    AnalysisError::Option(format!(
+                        "wave {wave} of {slug:?} has no import batch {name:?}; its batches: {}",
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// Per-respondent option index (in `definition`'s option list) of a
 /// choice question, matched by option value across versions.
 pub(super) fn choice_column(definition: &Survey, question: &str, wave: &WaveData<'_>) -> Vec<Option<u32>> {

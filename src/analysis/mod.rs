@@ -30,7 +30,9 @@ pub use design::DesignWeights;
 pub use distribution::DistributionRow;
 pub use fieldwork::fieldwork;
 pub use groups::GROUP_SEPARATOR;
-pub use load::{default_sources, flags_of, Exclusions, Selection};
-pub use options::{parse_lonely_psu, parse_margins, parse_sources, AnalysisError, IndexOptions, Variance, Weights};
+pub use load::{default_sources, flags_of, BatchUsed, Exclusions, Selection};
+pub use options::{
+    parse_lonely_psu, parse_margins, parse_sources, AnalysisError, IndexOptions, SourceChoice, Variance, Weights,
+};
 pub use report::{indices, BootstrapUsed, IndexReport, IndexRow, PopulationRow, TopBox, Total};
 pub use tables::{write_index_csv, INDEX_CSV_HEADER};

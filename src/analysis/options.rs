@@ -51,7 +51,7 @@ pub struct IndexOptions {
     pub variance: Variance,
     /// Which responses to use; default: the wave's probability sample
     /// (see [`super::load::default_sources`]).
-    pub sources: Option<Vec<Source>>,
+    pub sources: Option<SourceChoice>,
     /// Leave out responses carrying any of these flags.
     pub exclude_flagged: Flags,
     /// How strata with a single PSU count.
@@ -92,24 +92,52 @@ impl Default for IndexOptions {
     }
 }
 
-/// Parse `web,invited` into sources (each once, in a fixed order).
-pub fn parse_sources(list: &str) -> Result<Vec<Source>, AnalysisError> {
-    let mut sources = Vec::new();
-    for part in list.split(',').filter(|s| !s.trim().is_empty()) {
-        let source: Source = part
+/// Which responses of a wave an analysis uses: by the way they came in,
+/// and for imported interviews optionally by batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceChoice {
+    /// Each source once, in a fixed order.
+    pub sources: Vec<Source>,
+    /// Import batches by name or id (`import:NAME`); empty: every batch.
+    pub batches: Vec<String>,
+}
+
+/// Parse `web,invited` or `import:spring,import:autumn` (import batches by
+/// name or id) into sources.
+pub fn parse_sources(list: &str) -> Result<SourceChoice, AnalysisError> {
+    let mut choice = SourceChoice {
+        sources: Vec::new(),
+        batches: Vec::new(),
+    };
+    for part in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, batch) = match part.split_once(':') {
+            Some((name, batch)) => (name, Some(batch.trim())),
+            None => (part, None),
+        };
+        let source: Source = name
             .parse()
             .map_err(|e: UnknownSource| AnalysisError::Option(e.to_string()))?;
-        if !sources.contains(&source) {
-            sources.push(source);
+        match batch {
+            Some(_) if source != Source::Import => {
+                return Err(AnalysisError::Option(format!(
+                    "only imports come in batches: {part:?} names a batch of {name}"
+                )))
+            }
+            Some("") => return Err(AnalysisError::Option(format!("{part:?}: name the batch after import:"))),
+            Some(batch) if !choice.batches.iter().any(|b| b == batch) => choice.batches.push(batch.to_string()),
+            _ => {}
+        }
+        if !choice.sources.contains(&source) {
+            choice.sources.push(source);
         }
     }
-    if sources.is_empty() {
+    if choice.sources.is_empty() {
         return Err(AnalysisError::Option(
-            "name at least one source: web, invited or import".into(),
+            "name at least one source: web, invited or import (import:BATCH for one batch)".into(),
         ));
     }
-    sources.sort();
-    Ok(sources)
+    choice.sources.sort();
+    Ok(choice)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -32,6 +32,8 @@ pub struct IndexRow {
     /// Design effect (R's default: against simple random sampling without
     /// replacement from the domain's estimated population).
     pub deff: Option<f64>,
+    /// Kish's design effect of the weighting alone, n / n_eff.
+    pub deff_kish: Option<f64>,
     /// Coefficient of variation, SE / estimate.
     pub cv: Option<f64>,
     pub suppressed: bool,
@@ -207,6 +209,7 @@ impl IndexRow {
             ci_low: e.ci_low,
             ci_high: e.ci_high,
             deff: e.deff,
+            deff_kish: e.n_eff.filter(|_| !e.suppressed).map(|n_eff| e.n as f64 / n_eff),
             cv: e.cv,
             suppressed: e.suppressed,
             low_precision: e.low_precision,
@@ -251,6 +254,7 @@ impl Cell for IndexRow {
         self.ci_low = None;
         self.ci_high = None;
         self.deff = None;
+        self.deff_kish = None;
         self.cv = None;
         self.low_precision = false;
         self.note = Some(note.into());

@@ -11,11 +11,12 @@ use crate::stats::RakingDiagnostics;
 /// indices, `population` for a domain's estimated population, `option`
 /// for a distribution's share (its question in `id`, its value in
 /// `option`).
-pub const INDEX_CSV_HEADER: [&str; 53] = [
+pub const INDEX_CSV_HEADER: [&str; 55] = [
     "survey",
     "wave",
     "definition_version",
     "sources",
+    "import_batches",
     "weights",
     "design_weights",
     "variance",
@@ -36,6 +37,7 @@ pub const INDEX_CSV_HEADER: [&str; 53] = [
     "ci_low",
     "ci_high",
     "deff",
+    "deff_kish",
     "cv",
     "suppressed",
     "low_precision",
@@ -108,6 +110,7 @@ struct Figures<'a> {
     ci_low: Option<f64>,
     ci_high: Option<f64>,
     deff: Option<f64>,
+    deff_kish: Option<f64>,
     cv: Option<f64>,
     suppressed: bool,
     low_precision: bool,
@@ -133,6 +136,7 @@ impl Figures<'_> {
             cell(self.ci_low),
             cell(self.ci_high),
             cell(self.deff),
+            cell(self.deff_kish),
             cell(self.cv),
             self.suppressed.to_string(),
             self.low_precision.to_string(),
@@ -172,6 +176,7 @@ impl<'a> From<&'a IndexRow> for Figures<'a> {
             ci_low: r.ci_low,
             ci_high: r.ci_high,
             deff: r.deff,
+            deff_kish: r.deff_kish,
             cv: r.cv,
             suppressed: r.suppressed,
             low_precision: r.low_precision,
@@ -197,6 +202,7 @@ impl<'a> From<&'a PopulationRow> for Figures<'a> {
             ci_low: r.ci_low,
             ci_high: r.ci_high,
             deff: None,
+            deff_kish: None,
             cv: r.cv,
             suppressed: r.suppressed,
             low_precision: r.low_precision,
@@ -222,6 +228,7 @@ impl<'a> From<&'a DistributionRow> for Figures<'a> {
             ci_low: r.ci_low,
             ci_high: r.ci_high,
             deff: r.deff,
+            deff_kish: None,
             cv: r.cv,
             suppressed: r.suppressed,
             low_precision: r.low_precision,
@@ -236,11 +243,13 @@ pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Re
     w.write_record(INDEX_CSV_HEADER)?;
     let sources: Vec<&str> = report.selection.sources.iter().map(|s| s.as_str()).collect();
     let boot = report.bootstrap.as_ref();
+    let batches: Vec<&str> = report.selection.batches.iter().map(|b| b.name.as_str()).collect();
     let head = [
         report.survey.clone(),
         report.wave.to_string(),
         report.definition.version.to_string(),
         sources.join(","),
+        batches.join(","),
         flag(&report.weights),
         flag(&report.design_weights),
         report.variance.to_string(),

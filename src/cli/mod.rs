@@ -246,10 +246,11 @@ pub struct IndexArgs {
     /// Bootstrap random seed (same seed, same result).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Which responses: web, invited, import (comma-separated); default:
-    /// the wave's probability sample (invited, else imported, else web).
+    /// Which responses: web, invited, import, or import:BATCH for one
+    /// import batch (comma-separated); default: the wave's probability
+    /// sample (imported, else invited, else web).
     #[arg(long, value_parser = crate::analysis::parse_sources)]
-    pub source: Option<Vec<crate::fieldwork::Source>>,
+    pub source: Option<crate::analysis::SourceChoice>,
     /// Leave out responses with these data-quality flags: speeder,
     /// straightliner, burst (comma-separated).
     #[arg(long, value_parser = crate::fieldwork::quality::parse_flags, default_value = "")]

@@ -200,6 +200,7 @@ impl Database {
         slug: &str,
         wave: i32,
         sources: Option<&[Source]>,
+        import_batches: Option<&[i64]>,
         excluded: &HashSet<i64>,
     ) -> Result<AnalysisColumns, DbError> {
         let source_names: Option<Vec<&str>> = sources.map(|s| s.iter().map(|s| s.as_str()).collect());
@@ -211,8 +212,12 @@ impl Database {
                 .filter(responses::survey_slug.eq(slug))
                 .filter(responses::wave.eq(wave))
                 .into_boxed();
-            match &source_names {
+            let query = match &source_names {
                 Some(names) => query.filter(responses::source.eq_any(names.clone())),
+                None => query,
+            };
+            match import_batches {
+                Some(ids) => query.filter(responses::import_batch_id.eq_any(ids.to_vec())),
                 None => query,
             }
         };

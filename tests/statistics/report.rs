@@ -185,9 +185,7 @@ fn one_wave_report_matches_r() {
                     let r = find(rows, e, "id", &w);
                     agree.number("deff", &w, "deff", &r["deff"], &e["deff"], 1e-9);
                     agree.number("deff", &w, "cv", &r["cv"], &e["cv"], SE);
-                    // Kish's weighting effect is n / n_eff.
-                    let kish = r["n"].as_f64().unwrap() / r["n_eff"].as_f64().unwrap();
-                    agree.number("deff", &w, "deff_kish (n/n_eff)", &kish.into(), &e["deff_kish"], 1e-12);
+                    agree.number("deff", &w, "deff_kish", &r["deff_kish"], &e["deff_kish"], 1e-12);
                     agree.row("deff");
                 }
                 "total" if e["level"] == "population" => {
