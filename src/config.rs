@@ -29,7 +29,7 @@ pub struct ServeConfig {
     /// Where residents open the survey, as printed on letters; `None`:
     /// the address a staff member's request came to.
     pub public_url: Option<String>,
-    /// The smallest `min_cell` the API and pages accept (docs/statistics.md §6).
+    /// The smallest `min_cell` the API and pages accept (docs/statistics.md §6.2).
     pub min_cell_floor: u64,
 }
 

@@ -80,7 +80,7 @@ pub struct CompareReport {
     pub to: i32,
     pub weights: Weights,
     pub level: f64,
-    /// `min`: df = min(df₁, df₂); `stacked`: df₁ + df₂ (docs/statistics.md §6).
+    /// `min`: df = min(df₁, df₂); `stacked`: df₁ + df₂ (docs/statistics.md §6.4).
     pub df_rule: DfRule,
     pub definitions: Definitions,
     /// What raking did to each wave (weights `raked` only).
@@ -142,6 +142,11 @@ pub fn compare(
             "compare needs two different waves, not {from} twice"
         )));
     }
+    if options.distributions {
+        return Err(AnalysisError::Option(
+            "answer distributions are figures of one wave: ask indices --distributions for each".into(),
+        ));
+    }
     let wave = |w: i32| {
         indices(
             db,
@@ -149,7 +154,6 @@ pub fn compare(
             slug,
             &IndexOptions {
                 wave: Some(w),
-                distributions: false,
                 ..options.clone()
             },
         )

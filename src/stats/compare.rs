@@ -1,4 +1,4 @@
-//! Comparison of two independent waves (docs/statistics.md §6): difference
+//! Comparison of two independent waves (docs/statistics.md §6.4): difference
 //! `Ŷ₂ − Ŷ₁`, `SE = √(SE₁² + SE₂²)`, t interval and two-sided p-value
 //! `2·P(T_df > |d/SE|)` with `df = min(df₁, df₂)` (the conservative rule)
 //! or `df₁ + df₂` (the degrees of freedom of the stacked two-wave design).

@@ -1,5 +1,6 @@
 //! Weighted means with linearised (Taylor) standard errors, domain
-//! estimation, t and logit confidence intervals (docs/statistics.md §4, §6).
+//! estimation, t and logit confidence intervals, totals, design effects
+//! and answer distributions (docs/statistics.md §4).
 //!
 //! For a domain S (a group, or everyone) and a variable y:
 //!
@@ -1009,7 +1010,7 @@ fn set_interval(e: &mut Estimate, value: f64, se: f64, kind: Kind, t: Option<f64
 }
 
 /// A total whose SE exceeds this fraction of it is flagged imprecise
-/// (docs/statistics.md §7).
+/// (docs/statistics.md §6.3).
 pub const TOTAL_CV_LIMIT: f64 = 0.3;
 
 fn wider_than(e: &Estimate, limit: f64) -> bool {
