@@ -1,30 +1,51 @@
-//! Rao–Wu rescaling bootstrap, the second variance method.
+//! Rao–Wu rescaling bootstrap, the second variance method (R's
+//! `as.svrepdesign(type = "subbootstrap")`).
 //!
 //! Replicate b: in each stratum h with n_h PSUs draw n_h − 1 PSUs with
 //! replacement (uniformly); PSU c drawn m_hc times gets the factor
 //! `r_hc = n_h/(n_h−1) · m_hc`, so the replicate design weight is
-//! `w0_i · r_hc(i)`. For raked designs each replicate is raked again to the
-//! same margins (same IPF and tolerance). The replicate estimate
-//! `θ_b = Σ_S w_i^(b) y_i / Σ_S w_i^(b)` uses the same domain S, and
+//! `d_i · r_hc(i)`. A stratum with one PSU keeps factor 1 (it adds nothing;
+//! R's weights are NaN there and it errors). Raked designs are calibrated
+//! again in every replicate the way the design was: IPF to the same margins
+//! and tolerance, or bounded raking with the same bounds (on the factor
+//! over the replicate design weight). Bounds that bind in the design can be
+//! out of reach in a replicate; there they are widened just enough, and the
+//! run counts such replicates (`widened`, see `Calibration::solve_replicate`
+//! in `rake.rs`). Per task (a column and a statistic) and domain S:
 //!
-//! `SE_boot = √( Σ_b (θ_b − θ̄)² / (B − 1) )`, `θ̄ = (1/B) Σ_b θ_b`,
+//! * mean: `θ_b = Σ_S w_i^(b) y_i / Σ_S w_i^(b)`, over the replicates in
+//!   which S has positive weight;
+//! * total: `θ_b = Σ_S w_i^(b) y_i`, over every replicate (a replicate
+//!   without members of S estimates 0);
 //!
-//! over the replicates in which the domain has positive weight
-//! (`replicates_used`). Replicate b draws from `StdRng::seed_from_u64`
-//! seeded with a SplitMix64 mix of (seed, b), so results do not depend on
-//! the number of threads and the same seed reproduces them exactly within a
-//! build.
+//! and `SE = √( Σ_b (θ_b − θ̄)² / (B_used − 1) )`, `θ̄ = (1/B_used) Σ_b θ_b`.
 //!
-//! Each estimate only depends on the data through Σ w0 and Σ w0·y per
-//! (PSU, raking cell) pair and domain, so these are aggregated once and a
-//! replicate costs O(pairs × estimates + IPF on the cells).
+//! **Replicates that cannot be calibrated.** A replicate can draw none of
+//! the PSUs of a raking category, so no factor reaches its population
+//! total (more rarely, raking cannot meet the margins together, or bounds
+//! widened ten times still cannot). R errors there (NaN weights, SPEC §9),
+//! and discarding such replicates, as R's `svrVar` does once the error is
+//! bypassed, biases the SE low. Here the replicate is drawn again from a
+//! further random stream, and the run reports how many draws were redrawn
+//! (`redrawn`) and for which categories (`redrawn_for`). The bootstrap is
+//! then conditional on every replicate keeping every category, which is
+//! harmless when this is rare: more than a tenth of B redraws, or a
+//! replicate failing 20 draws in a row, is an error naming the category.
+//!
+//! **Determinism.** Draw a of replicate b uses `StdRng::seed_from_u64` on a
+//! SplitMix64 mix of (seed, b, a), so results do not depend on the number
+//! of threads and the same seed reproduces them exactly within a build.
+//!
+//! **Cost.** Each estimate only depends on the data through Σ d and Σ d·y
+//! per (PSU, raking cell) pair and domain, so these are aggregated once and
+//! a replicate costs O(pairs × tasks + calibration on the cells).
 
 use rand::{Rng, SeedableRng};
 
 use super::design::Design;
 use super::error::StatsError;
-use super::estimate::{group_slots, run_parallel, Column, Grouping, Kind, Level, Variable, NO_GROUP};
-use super::rake::ipf_cells;
+use super::estimate::{group_slots, run_parallel, Column, Grouping, Kind, Level, Statistic, Variable, NO_GROUP};
+use super::rake::{Calibration, WeightBounds};
 use super::summation::NeumaierSum;
 
 /// Bootstrap options.
@@ -44,6 +65,81 @@ impl Default for BootstrapOptions {
             replicates: 1000,
             seed: 1,
             threads: 2,
+        }
+    }
+}
+
+/// One figure to bootstrap: a column and whether its mean or its total.
+#[derive(Debug, Clone, Copy)]
+pub struct BootstrapTask<'a> {
+    pub column: Column<'a>,
+    pub statistic: Statistic,
+}
+
+/// The name of the method, for reports.
+pub const BOOTSTRAP_METHOD: &str = "rao-wu rescaling";
+
+/// Most redraws allowed, as a share of the replicates.
+const MAX_REDRAW_SHARE: f64 = 0.10;
+/// Most draws of one replicate.
+const MAX_ATTEMPTS: usize = 20;
+
+/// What a bootstrap run did, for reports.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BootstrapSummary {
+    pub replicates: usize,
+    pub seed: u64,
+    pub method: &'static str,
+    /// Replicate draws that could not be calibrated and were drawn again.
+    pub redrawn: usize,
+    /// The raking categories (`margin=category`) behind those redraws, in
+    /// order of first occurrence.
+    pub redrawn_for: Vec<String>,
+    /// Replicates of a bounded raking whose bounds were widened because
+    /// the design's could not meet the margins there.
+    pub widened: usize,
+    /// The widest bounds such a replicate used.
+    pub widest_bounds: Option<[f64; 2]>,
+}
+
+/// Bootstrap standard errors of every task in every domain.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BootstrapRun {
+    pub replicates: usize,
+    pub seed: u64,
+    pub method: &'static str,
+    /// Replicate draws that could not be calibrated and were drawn again.
+    pub redrawn: usize,
+    /// The raking categories (`margin=category`) behind those redraws, in
+    /// order of first occurrence.
+    pub redrawn_for: Vec<String>,
+    /// Replicates of a bounded raking whose bounds were widened because
+    /// the design's could not meet the margins there
+    /// ([`Design::rake_bounded`]).
+    pub widened: usize,
+    /// The widest bounds such a replicate used.
+    pub widest_bounds: Option<[f64; 2]>,
+    /// Full-sample estimate, `[task][domain]` (domain 0 is the whole
+    /// sample, then the groups in `grouping.order`); None for an empty
+    /// domain.
+    pub estimate: Vec<Vec<Option<f64>>>,
+    /// Bootstrap SE, `[task][domain]`; None with fewer than 2 usable
+    /// replicates.
+    pub se: Vec<Vec<Option<f64>>>,
+    /// Replicates the SE is over, `[task][domain]`.
+    pub replicates_used: Vec<Vec<usize>>,
+}
+
+impl BootstrapRun {
+    pub fn summary(&self) -> BootstrapSummary {
+        BootstrapSummary {
+            replicates: self.replicates,
+            seed: self.seed,
+            method: self.method,
+            redrawn: self.redrawn,
+            redrawn_for: self.redrawn_for.clone(),
+            widened: self.widened,
+            widest_bounds: self.widest_bounds,
         }
     }
 }
@@ -74,28 +170,113 @@ fn splitmix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Sparse aggregates of one column in one domain: (pair, Σw0, Σw0·y).
+/// Seed of draw `attempt` of replicate `b`; the first draw's stream is the
+/// one replicates had before redraws existed.
+fn draw_seed(seed: u64, b: usize, attempt: usize) -> u64 {
+    let first = splitmix64(seed ^ splitmix64(b as u64 + 1));
+    if attempt == 0 {
+        first
+    } else {
+        splitmix64(first ^ splitmix64((attempt as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)))
+    }
+}
+
+/// Sparse aggregates of one column in one domain: (pair, Σd, Σd·y).
 struct Agg {
     pairs: Vec<u32>,
     a: Vec<f64>,
     y: Vec<f64>,
 }
 
-/// Rao–Wu bootstrap standard errors for every variable (score and top-two
-/// box) of the whole sample and of each group, in the order of
-/// [`estimate_all`](super::estimate::estimate_all) (score then top box).
-pub fn bootstrap_all(
+/// Why a replicate draw could not be calibrated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// No respondent of the category in the replicate.
+    Lost,
+    /// The weight bounds cannot meet the category.
+    Bounds,
+    /// Raking cannot meet the margins (or does not converge).
+    Unmet,
+}
+
+impl Cause {
+    fn reason(self) -> &'static str {
+        match self {
+            Cause::Lost => "no PSU with a respondent in it was drawn",
+            Cause::Bounds => "the weight bounds cannot meet its population total in the replicate",
+            Cause::Unmet => "raking cannot meet its population total in the replicate",
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            Cause::Bounds => " or widen the weight bounds",
+            Cause::Lost | Cause::Unmet => "",
+        }
+    }
+}
+
+/// A replicate's estimates, and the draws that failed before it.
+struct Replicate {
+    values: Vec<f64>,
+    failed_draws: usize,
+    /// The categories behind the failed draws (a draw can lose several).
+    failures: Vec<(String, Cause)>,
+    /// Bounds used when the design's could not be met.
+    widened: Option<WeightBounds>,
+}
+
+/// Why calibration of one draw failed, or a hard error.
+fn failure_of(cal: &Calibration, error: StatsError) -> Result<(String, Cause), StatsError> {
+    match error {
+        StatsError::BoundsInfeasible { margin, category, .. } => Ok((format!("{margin}={category}"), Cause::Bounds)),
+        StatsError::RakingMissesMargin { margin, category, .. } => Ok((format!("{margin}={category}"), Cause::Unmet)),
+        StatsError::CategoryNotInSample { margin, category } => Ok((format!("{margin}={category}"), Cause::Lost)),
+        // IPF names no category: the margins together.
+        StatsError::RakingDidNotConverge { .. } => {
+            let names: Vec<&str> = cal.margins.iter().map(|m| m.name.as_str()).collect();
+            Ok((names.join("+"), Cause::Unmet))
+        }
+        other => Err(other),
+    }
+}
+
+/// Rao–Wu bootstrap standard errors of each task (a column's mean or total)
+/// over the whole sample and each group of `grouping`.
+pub fn bootstrap(
     design: &Design,
-    variables: &[Variable<'_>],
+    tasks: &[BootstrapTask<'_>],
     grouping: Option<&Grouping<'_>>,
     options: &BootstrapOptions,
-) -> Result<Vec<BootstrapRow>, StatsError> {
+) -> Result<BootstrapRun, StatsError> {
     if options.replicates < 2 {
         return Err(StatsError::InvalidArgument(
             "the bootstrap needs at least 2 replicates".into(),
         ));
     }
     let n = design.len();
+    for (j, t) in tasks.iter().enumerate() {
+        let len = match t.column {
+            Column::Numeric(c) => {
+                if let Some(i) = c.iter().position(|x| x.is_infinite()) {
+                    return Err(StatsError::InvalidValue {
+                        variable: format!("bootstrap task {j}"),
+                        index: i,
+                        value: c[i],
+                    });
+                }
+                c.len()
+            }
+            Column::Indicator(c) => c.len(),
+        };
+        if len != n {
+            return Err(StatsError::LengthMismatch {
+                what: format!("values of bootstrap task {j}"),
+                expected: n,
+                got: len,
+            });
+        }
+    }
     let w0 = design.design_weights();
     let cal = design.calibration.as_deref();
     // PSUs and their strata (unclustered: each respondent).
@@ -130,31 +311,9 @@ pub fn bootstrap_all(
     }
     let pair_w0: Vec<f64> = pair_w0.iter().map(|s| s.value()).collect();
 
-    // Columns and domains.
-    let mut tasks: Vec<(usize, Column<'_>, Kind)> = Vec::new();
-    for (k, v) in variables.iter().enumerate() {
-        if v.score.len() != n {
-            return Err(StatsError::LengthMismatch {
-                what: format!("values of '{}'", v.id),
-                expected: n,
-                got: v.score.len(),
-            });
-        }
-        tasks.push((k, Column::Numeric(v.score), Kind::Mean));
-        if let Some(t) = v.top_box {
-            if t.len() != n {
-                return Err(StatsError::LengthMismatch {
-                    what: format!("top-two box of '{}'", v.id),
-                    expected: n,
-                    got: t.len(),
-                });
-            }
-            tasks.push((k, Column::Indicator(t), Kind::Proportion));
-        }
-    }
-    let (slots, n_groups, order): (Vec<u16>, usize, &[u32]) = match grouping {
-        Some(g) => (group_slots(n, g)?, g.order.len(), g.order),
-        None => (Vec::new(), 0, &[]),
+    let (slots, n_groups): (Vec<u16>, usize) = match grouping {
+        Some(g) => (group_slots(n, g)?, g.order.len()),
+        None => (Vec::new(), 0),
     };
     let nd = 1 + n_groups;
     // aggs[j * nd + d]
@@ -163,7 +322,7 @@ pub fn bootstrap_all(
         let mut y = vec![NeumaierSum::ZERO; nd * n_pairs];
         let mut touched = vec![false; nd * n_pairs];
         for i in 0..n {
-            let v = match tasks[j].1 {
+            let v = match tasks[j].column {
                 Column::Numeric(c) => c[i],
                 Column::Indicator(c) => match c[i] {
                     Some(true) => 1.0,
@@ -210,6 +369,7 @@ pub fn bootstrap_all(
     .into_iter()
     .flatten()
     .collect();
+    let statistic_of = |q: usize| tasks[q / nd].statistic;
 
     // Per-stratum PSU lists.
     let h_count = design.n_strata();
@@ -218,10 +378,12 @@ pub fn bootstrap_all(
         stratum_psus[h as usize].push(p as u32);
     }
 
-    let n_m = cal.map_or(0, |c| c.margins.len());
+    // θ for every (task, domain) given the final factor of every pair; NaN
+    // where a mean's domain has no weight.
     let estimate_with = |g: &[f64]| -> Vec<f64> {
         aggs.iter()
-            .map(|ag| {
+            .enumerate()
+            .map(|(q, ag)| {
                 let mut num = NeumaierSum::ZERO;
                 let mut den = NeumaierSum::ZERO;
                 for (k, &p) in ag.pairs.iter().enumerate() {
@@ -229,70 +391,130 @@ pub fn bootstrap_all(
                     num.add(f * ag.y[k]);
                     den.add(f * ag.a[k]);
                 }
-                if den.value() > 0.0 {
-                    num.value() / den.value()
-                } else {
-                    f64::NAN
+                match statistic_of(q) {
+                    Statistic::Total => num.value(),
+                    Statistic::Mean if den.value() > 0.0 => num.value() / den.value(),
+                    Statistic::Mean => f64::NAN,
                 }
             })
             .collect()
     };
-    let rake_factors = |r_pair: &[f64]| -> Result<Vec<f64>, StatsError> {
-        match cal {
-            None => Ok(vec![1.0; 1]),
-            Some(c) => {
-                let mut cw = vec![NeumaierSum::ZERO; k_count];
-                for p in 0..n_pairs {
-                    cw[pair_cell[p] as usize].add(r_pair[p] * pair_w0[p]);
-                }
-                let cw: Vec<f64> = cw.iter().map(|s| s.value()).collect();
-                let (f, _) = ipf_cells(&cw, &c.cells.flat, n_m, &c.offsets, &c.targets, &c.margins, &c.options)?;
-                Ok(f)
-            }
-        }
-    };
-    // Full-sample estimates (replicate factor 1).
     let full = {
-        let ones = vec![1.0; n_pairs];
-        let f = rake_factors(&ones)?;
-        let g: Vec<f64> = (0..n_pairs).map(|p| f[pair_cell[p] as usize]).collect();
+        let g: Vec<f64> = (0..n_pairs)
+            .map(|p| cal.map_or(1.0, |c| c.cell_factor[pair_cell[p] as usize]))
+            .collect();
         estimate_with(&g)
     };
 
-    let replicates: Vec<Result<Vec<f64>, StatsError>> = run_parallel(options.replicates, options.threads, |b| {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(splitmix64(options.seed ^ splitmix64(b as u64 + 1)));
-        let mut r_psu = vec![0.0; p_count];
-        for psus in &stratum_psus {
-            let nh = psus.len();
-            if nh < 2 {
-                for &p in psus {
-                    r_psu[p as usize] = 1.0;
+    let replicates: Vec<Result<Replicate, StatsError>> = run_parallel(options.replicates, options.threads, |b| {
+        let mut failures = Vec::new();
+        let mut widened = None;
+        for attempt in 0..MAX_ATTEMPTS {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(draw_seed(options.seed, b, attempt));
+            let mut r_psu = vec![0.0; p_count];
+            for psus in &stratum_psus {
+                let nh = psus.len();
+                if nh < 2 {
+                    for &p in psus {
+                        r_psu[p as usize] = 1.0;
+                    }
+                    continue;
                 }
-                continue;
+                let scale = nh as f64 / (nh - 1) as f64;
+                for _ in 0..nh - 1 {
+                    let k = rng.random_range(0..nh);
+                    r_psu[psus[k] as usize] += scale;
+                }
             }
-            let scale = nh as f64 / (nh - 1) as f64;
-            for _ in 0..nh - 1 {
-                let k = rng.random_range(0..nh);
-                r_psu[psus[k] as usize] += scale;
-            }
+            let r_pair: Vec<f64> = (0..n_pairs).map(|p| r_psu[pair_psu[p] as usize]).collect();
+            let f = match cal {
+                None => vec![1.0; k_count],
+                Some(c) => {
+                    let mut cw = vec![NeumaierSum::ZERO; k_count];
+                    for p in 0..n_pairs {
+                        cw[pair_cell[p] as usize].add(r_pair[p] * pair_w0[p]);
+                    }
+                    let cw: Vec<f64> = cw.iter().map(|s| s.value()).collect();
+                    let lost = c.empty_categories(&cw);
+                    if !lost.is_empty() {
+                        failures.extend(lost.into_iter().map(|a| (c.category_label(a), Cause::Lost)));
+                        continue;
+                    }
+                    match c.solve_replicate(&cw) {
+                        Ok((f, wide)) => {
+                            widened = wide;
+                            f
+                        }
+                        Err(e) => {
+                            failures.push(failure_of(c, e)?);
+                            continue;
+                        }
+                    }
+                }
+            };
+            let g: Vec<f64> = (0..n_pairs).map(|p| r_pair[p] * f[pair_cell[p] as usize]).collect();
+            return Ok(Replicate {
+                values: estimate_with(&g),
+                failed_draws: attempt,
+                failures,
+                widened,
+            });
         }
-        let r_pair: Vec<f64> = (0..n_pairs).map(|p| r_psu[pair_psu[p] as usize]).collect();
-        let f = rake_factors(&r_pair)?;
-        let g: Vec<f64> = (0..n_pairs).map(|p| r_pair[p] * f[pair_cell[p] as usize]).collect();
-        Ok(estimate_with(&g))
+        let (category, cause) = failures.last().cloned().expect("failed draws");
+        Err(StatsError::BootstrapReplicateFails {
+            replicate: b + 1,
+            attempts: MAX_ATTEMPTS,
+            category,
+            reason: cause.reason().into(),
+            hint: cause.hint().into(),
+        })
     });
     let mut reps = Vec::with_capacity(replicates.len());
     for r in replicates {
         reps.push(r?);
     }
 
-    let mut out = Vec::with_capacity(aggs.len());
-    for d in 0..nd {
-        for (j, (k, _, kind)) in tasks.iter().enumerate() {
+    let redrawn: usize = reps.iter().map(|r| r.failed_draws).sum();
+    let mut redrawn_for: Vec<String> = Vec::new();
+    let mut counts: Vec<(usize, Cause)> = Vec::new();
+    for (label, cause) in reps.iter().flat_map(|r| &r.failures) {
+        match redrawn_for.iter().position(|x| x == label) {
+            Some(k) => counts[k].0 += 1,
+            None => {
+                redrawn_for.push(label.clone());
+                counts.push((1, *cause));
+            }
+        }
+    }
+    let limit = (MAX_REDRAW_SHARE * options.replicates as f64).floor() as usize;
+    if redrawn > limit {
+        let k = (0..counts.len())
+            .max_by_key(|&k| (counts[k].0, usize::MAX - k))
+            .expect("redraws");
+        return Err(StatsError::BootstrapTooManyRedraws {
+            category: redrawn_for[k].clone(),
+            reason: counts[k].1.reason().into(),
+            hint: counts[k].1.hint().into(),
+            redrawn,
+            replicates: options.replicates,
+            limit,
+        });
+    }
+
+    let mut estimate = vec![vec![None; nd]; tasks.len()];
+    let mut se = vec![vec![None; nd]; tasks.len()];
+    let mut replicates_used = vec![vec![0; nd]; tasks.len()];
+    for j in 0..tasks.len() {
+        for d in 0..nd {
             let q = j * nd + d;
-            let vals: Vec<f64> = reps.iter().map(|r| r[q]).filter(|x| !x.is_nan()).collect();
+            if aggs[q].pairs.is_empty() {
+                continue;
+            }
+            let vals: Vec<f64> = reps.iter().map(|r| r.values[q]).filter(|x| !x.is_nan()).collect();
             let used = vals.len();
-            let se = if used >= 2 {
+            replicates_used[j][d] = used;
+            estimate[j][d] = Some(full[q]).filter(|x| !x.is_nan());
+            if used >= 2 {
                 let mut s = NeumaierSum::ZERO;
                 for &x in &vals {
                     s.add(x);
@@ -302,19 +524,65 @@ pub fn bootstrap_all(
                 for &x in &vals {
                     ss.add((x - m) * (x - m));
                 }
-                Some((ss.value() / (used - 1) as f64).sqrt())
-            } else {
-                None
-            };
-            let est = full[q];
+                se[j][d] = Some((ss.value() / (used - 1) as f64).sqrt());
+            }
+        }
+    }
+    Ok(BootstrapRun {
+        replicates: options.replicates,
+        seed: options.seed,
+        method: BOOTSTRAP_METHOD,
+        redrawn,
+        redrawn_for,
+        widened: reps.iter().filter(|r| r.widened.is_some()).count(),
+        widest_bounds: reps.iter().filter_map(|r| r.widened).fold(None, |acc, b| {
+            let [l, u] = acc.unwrap_or([b.lower, b.upper]);
+            Some([l.min(b.lower), u.max(b.upper)])
+        }),
+        estimate,
+        se,
+        replicates_used,
+    })
+}
+
+/// [`bootstrap`] of every variable's score mean and top-two-box share, for
+/// the whole sample and each group, as rows in the order of
+/// [`estimate_all`](super::estimate::estimate_all) (score then top box).
+pub fn bootstrap_all(
+    design: &Design,
+    variables: &[Variable<'_>],
+    grouping: Option<&Grouping<'_>>,
+    options: &BootstrapOptions,
+) -> Result<Vec<BootstrapRow>, StatsError> {
+    let mut tasks = Vec::new();
+    let mut meta: Vec<(usize, Kind)> = Vec::new();
+    for (k, v) in variables.iter().enumerate() {
+        tasks.push(BootstrapTask {
+            column: Column::Numeric(v.score),
+            statistic: Statistic::Mean,
+        });
+        meta.push((k, Kind::Mean));
+        if let Some(t) = v.top_box {
+            tasks.push(BootstrapTask {
+                column: Column::Indicator(t),
+                statistic: Statistic::Mean,
+            });
+            meta.push((k, Kind::Proportion));
+        }
+    }
+    let run = bootstrap(design, &tasks, grouping, options)?;
+    let nd = 1 + grouping.map_or(0, |g| g.order.len());
+    let mut out = Vec::with_capacity(tasks.len() * nd);
+    for d in 0..nd {
+        for (j, &(k, kind)) in meta.iter().enumerate() {
             out.push(BootstrapRow {
-                level: variables[*k].level,
-                id: variables[*k].id.clone(),
-                group: if d == 0 { None } else { Some(order[d - 1]) },
-                kind: *kind,
-                estimate: if est.is_nan() { None } else { Some(est) },
-                se,
-                replicates_used: used,
+                level: variables[k].level,
+                id: variables[k].id.clone(),
+                group: if d == 0 { None } else { grouping.map(|g| g.order[d - 1]) },
+                kind,
+                estimate: run.estimate[j][d],
+                se: run.se[j][d],
+                replicates_used: run.replicates_used[j][d],
             });
         }
     }

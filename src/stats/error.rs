@@ -132,6 +132,59 @@ pub enum StatsError {
         relative: f64,
         tolerance: f64,
     },
+    /// Bounded raking cannot meet a margin within its bounds.
+    #[error(
+        "raking: weights bounded to [{lower}, {upper}] × design weight cannot meet margin {margin}={category}: the \
+         population total is {target}, the closest the bounded weights come is {achieved} ({}); widen the bounds or \
+         collapse categories",
+        fmt_iterations(*.iterations)
+    )]
+    BoundsInfeasible {
+        margin: String,
+        category: String,
+        /// Bounds on final / design weight.
+        lower: f64,
+        upper: f64,
+        target: f64,
+        /// The category's total with the weights where the solver stopped
+        /// (or, when the bounds alone rule the target out, the nearest
+        /// total they allow).
+        achieved: f64,
+        /// Newton iterations done (0: the bounds alone rule it out).
+        iterations: usize,
+    },
+    /// Too many bootstrap replicates could not be calibrated and were drawn
+    /// again.
+    #[error(
+        "bootstrap: {redrawn} draws of the {replicates} replicates could not be calibrated and were drawn again (at \
+         most {limit} allowed), most often because of raking category {category} ({reason}); collapse it with a \
+         neighbouring category{hint}, or use the linearised variance"
+    )]
+    BootstrapTooManyRedraws {
+        /// `margin=category` that caused most redraws.
+        category: String,
+        /// What went wrong for it.
+        reason: String,
+        /// Hint specific to the cause ("" or ", widen the weight bounds").
+        hint: String,
+        redrawn: usize,
+        replicates: usize,
+        limit: usize,
+    },
+    /// One bootstrap replicate could not be calibrated in any of its draws.
+    #[error(
+        "bootstrap: replicate {replicate} could not be calibrated in {attempts} draws in a row (last: raking \
+         category {category}, {reason}); collapse the category with a neighbouring one{hint}, or use the linearised \
+         variance"
+    )]
+    BootstrapReplicateFails {
+        /// 1-based replicate number.
+        replicate: usize,
+        attempts: usize,
+        category: String,
+        reason: String,
+        hint: String,
+    },
     /// Invalid argument (confidence level, replicate count, …).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -148,6 +201,13 @@ pub enum StatsError {
     /// A comparison needs two published estimates.
     #[error("cannot compare: {0}")]
     NotComparable(String),
+}
+
+fn fmt_iterations(iterations: usize) -> String {
+    match iterations {
+        0 => "the bounds alone rule it out".into(),
+        k => format!("after {k} Newton iterations"),
+    }
 }
 
 fn fmt_id(id: &Option<String>) -> String {

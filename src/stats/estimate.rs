@@ -8,8 +8,10 @@
 //! * `u_i = (y_i − Ŷ) / Σ_S w` for i in S, 0 for every other respondent,
 //!   `z_i = w_i u_i` (the design is never cut down to the domain);
 //! * raked designs: `z_i ← w_i (u_i − Σ_m α_{m,c_m(i)})`, α from 10 rounds
-//!   of the per-margin centring of R's `svyrecvar` (see
-//!   [`Calibration::alpha`](super::rake)), computed on category sums;
+//!   of the per-margin centring of R's `svyrecvar`, or for bounded raking
+//!   the coefficients of calibrate's design-weighted regression (see
+//!   `Calibration::alpha` in [`super::rake`]), computed on category sums;
+//! * totals: `u_i = y_i` (not centred); the rest as for means;
 //! * `Var = Σ_h n_h/(n_h−1) Σ_c (z_hc − z̄_h)²` over all PSUs of the sample;
 //! * `df` = PSUs with ≥1 member of S − strata with ≥1 member of S;
 //! * CI `Ŷ ± t_{df,(1+L)/2} SE`; for shares the logit interval

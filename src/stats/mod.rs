@@ -8,11 +8,12 @@
 //!    top-two-box indicators; dimension and overall composites.
 //! 2. [`design`]: [`Design::unweighted`] (weights `none`), [`Design::new`]
 //!    (weights `design`: validated weights, strata, PSUs), then optionally
-//!    [`Design::rake`] (weights `raked`, [`rake`]).
+//!    [`Design::rake`] (weights `raked`, [`rake`]) or
+//!    [`Design::rake_bounded`] (raked within bounds on the factors).
 //! 3. [`estimate`]: [`estimate_all`] computes every row (whole sample, then
 //!    each group) with linearised SEs, t / logit CIs, n_eff, suppression and
 //!    precision flags; [`estimate()`] computes a single figure.
-//! 4. [`bootstrap`]: Rao–Wu rescaling bootstrap SEs (second method).
+//! 4. [`bootstrap()`]: Rao–Wu rescaling bootstrap SEs (second method).
 //! 5. [`compare`]: two waves.
 //!
 //! No I/O, no logging, no global state.
@@ -33,7 +34,9 @@ pub mod summation;
 #[cfg(test)]
 mod tests;
 
-pub use bootstrap::{bootstrap_all, BootstrapOptions, BootstrapRow};
+pub use bootstrap::{
+    bootstrap, bootstrap_all, BootstrapOptions, BootstrapRow, BootstrapRun, BootstrapSummary, BootstrapTask, BOOTSTRAP_METHOD,
+};
 pub use compare::{compare, compare_values, Comparison, DfRule};
 pub use design::{validate_weights, Design, DesignSpec, LonelyPsu, WeightMode};
 pub use error::StatsError;
@@ -42,7 +45,7 @@ pub use estimate::{
     with_standard_error, CiUnavailable, CodedAnswers, CodedItem, Column, DomainStats, Estimate, EstimateOptions,
     Grouping, Kind, Level, OptionShare, Row, Statistic, Variable, TOTAL_CV_LIMIT,
 };
-pub use rake::{Margin, RakeOptions, RakingDiagnostics};
+pub use rake::{Margin, RakeOptions, RakingDiagnostics, RakingMethod, WeightBounds};
 pub use scores::{
     column_from_options, column_to_options, composites, composites_coded, likert_option_scores, score_codes,
     top_two_options, weighted_row_mean, Composites, DimensionSpec, ItemScores,

@@ -4,8 +4,11 @@
 
 mod behaviour;
 mod bootstrap;
+mod bounded;
 mod perf;
 mod reference;
+mod replicates;
+mod report_data;
 
 use super::*;
 
