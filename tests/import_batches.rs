@@ -128,13 +128,14 @@ fn safety_night_index(dir: &Path, wave: &str) -> (u64, f64) {
             "csv",
         ],
     );
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
     let (level, id, n, estimate) = (column("level"), column("id"), column("n"), column("estimate"));
-    let cells: Vec<&str> = lines
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .find(|cells| cells[level] == "item" && cells[id] == "safety_night")
+    let cells = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|cells| &cells[level] == "item" && &cells[id] == "safety_night")
         .unwrap_or_else(|| panic!("no safety_night row in {csv}"));
     (cells[n].parse().unwrap(), cells[estimate].parse().unwrap())
 }

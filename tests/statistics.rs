@@ -183,13 +183,13 @@ fn reimporting_adds_nothing_and_csv_output_has_the_same_columns() {
     );
     assert!(ok, "{stderr}");
     let header = stdout.lines().next().unwrap();
-    assert_eq!(header, civicpulse::analysis::INDEX_CSV_HEADER.join(","));
+    assert_eq!(header, civicpulse::analysis::index_csv_header().join(","));
     // The report's own fields on every row, then the figure: a CSV file
     // says everything the JSON does.
     let overall = stdout.lines().nth(1).unwrap();
     assert!(
         overall.starts_with(
-            "livability,2026,1,import,interviews,design,stored,linearized,,,fail,,overall,overall,,,1197,,"
+            "livability,2026,1,import,interviews,design,stored,linearized,,,,fail,,overall,overall,,,1197,,"
         ),
         "{overall}"
     );
@@ -392,10 +392,13 @@ fn comparing_two_waves_gives_differences_with_se_ci_and_p() {
 
 #[test]
 fn bootstrap_is_reproducible_and_close_to_linearized() {
+    // Every figure of the report gets a bootstrap SE: indices, satisfied
+    // rates and their totals, populations, answer shares; the output says
+    // how the bootstrap ran.
     let dir = setup();
     std::fs::write(dir.path().join("margins.csv"), MARGINS).unwrap();
     for weights in ["design", "raked"] {
-        let mut args = vec!["--weights", weights];
+        let mut args = vec!["--weights", weights, "--distributions"];
         if weights == "raked" {
             args.extend(["--margins", "margins.csv"]);
         }
@@ -403,26 +406,61 @@ fn bootstrap_is_reproducible_and_close_to_linearized() {
         args.extend(["--variance", "bootstrap", "--replicates", "2000", "--seed", "7"]);
         let boot = indices_json(dir.path(), &args);
         assert_eq!(boot["variance"], "bootstrap");
+        assert_eq!(boot["bootstrap"]["replicates"], 2000);
+        assert_eq!(boot["bootstrap"]["seed"], 7);
+        assert_eq!(boot["bootstrap"]["method"], "rao-wu rescaling");
+        assert_eq!(boot["bootstrap"]["redrawn"], 0);
         let again = indices_json(dir.path(), &args);
         assert_eq!(boot, again, "same seed, same result");
-        for (l, b) in linear["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(boot["rows"].as_array().unwrap())
-        {
+        let mut compared = 0;
+        let mut close = |what: String, l: &Value, b: &Value, tolerance: f64| {
             let (Some(ls), Some(bs)) = (l["se"].as_f64(), b["se"].as_f64()) else {
-                continue;
+                return;
             };
+            if ls < 1e-12 {
+                // A constant (or a raking margin's share): nothing to resample.
+                assert!(bs.abs() < 1e-9, "{what}: bootstrap SE {bs} of a constant");
+                return;
+            }
+            assert!(bs != ls, "{what}: the bootstrap SE replaced the linearised one");
             assert!(
-                (bs / ls - 1.0).abs() < 0.10,
-                "{weights} {}: bootstrap SE {bs} vs linearised {ls}",
-                l["id"]
+                (bs / ls - 1.0).abs() < tolerance,
+                "{weights} {what}: bootstrap SE {bs} vs linearised {ls}"
             );
+            compared += 1;
+        };
+        let pairs = |key: &str| {
+            linear[key]
+                .as_array()
+                .unwrap()
+                .clone()
+                .into_iter()
+                .zip(boot[key].as_array().unwrap().clone())
+        };
+        for (l, b) in pairs("rows") {
+            close(format!("{}", l["id"]), &l, &b, 0.10);
+            if l["level"] == "item" {
+                close(format!("{} top box", l["id"]), &l["top_box"], &b["top_box"], 0.10);
+                let (lt, bt) = (&l["top_box"]["total"], &b["top_box"]["total"]);
+                close(format!("{} satisfied", l["id"]), lt, bt, 0.10);
+            }
             // Same figure by two summation orders (codes vs columns): equal to rounding.
-            let (le, be) = (l["estimate"].as_f64().unwrap(), b["estimate"].as_f64().unwrap());
-            assert!((le - be).abs() <= 1e-12 * le.abs(), "{le} vs {be}");
+            if let (Some(le), Some(be)) = (l["estimate"].as_f64(), b["estimate"].as_f64()) {
+                assert!((le - be).abs() <= 1e-12 * le.abs(), "{le} vs {be}");
+            }
         }
+        for (l, b) in pairs("population") {
+            // After raking the population is a margin: SE 0 both ways.
+            if weights == "design" {
+                close("population".into(), &l, &b, 0.10);
+            }
+        }
+        for (l, b) in pairs("distributions") {
+            if l["share"].as_f64().is_some_and(|s| s > 0.05) {
+                close(format!("{} = {}", l["question"], l["option"]), &l, &b, 0.15);
+            }
+        }
+        assert!(compared > 100, "{weights}: {compared} SEs compared");
     }
 }
 

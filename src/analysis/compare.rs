@@ -5,7 +5,7 @@
 
 use super::options::{AnalysisError, IndexOptions, Weights};
 use super::report::{flag, indices, DefinitionUsed, IndexRow, TopBox};
-use super::tables::cell;
+use super::tables::{cell, raking_cells, raking_header};
 use crate::db::Database;
 use crate::registry::SurveyRegistry;
 use crate::stats::{self, Comparison, DfRule, RakingDiagnostics};
@@ -277,51 +277,70 @@ pub const COMPARE_CSV_HEADER: [&str; 37] = [
     "report_notes",
 ];
 
+/// The CSV header of `compare`: [`COMPARE_CSV_HEADER`], then each wave's
+/// raking diagnostics.
+pub fn compare_csv_header() -> Vec<String> {
+    COMPARE_CSV_HEADER
+        .iter()
+        .map(|c| c.to_string())
+        .chain(raking_header("raking_from_"))
+        .chain(raking_header("raking_to_"))
+        .collect()
+}
+
 pub fn write_compare_csv(report: &CompareReport, out: &mut dyn std::io::Write) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(COMPARE_CSV_HEADER)?;
+    w.write_record(compare_csv_header())?;
+    let raking: Vec<String> = raking_cells(report.raking.as_ref().map(|r| &r.from))
+        .into_iter()
+        .chain(raking_cells(report.raking.as_ref().map(|r| &r.to)))
+        .collect();
     for r in &report.rows {
         let tb = r.top_box.as_ref();
         let c = &r.change;
-        w.write_record([
-            report.survey.clone(),
-            report.from.to_string(),
-            report.to.to_string(),
-            flag(&report.weights),
-            flag(&report.df_rule),
-            report.definitions.from.version.to_string(),
-            report.definitions.to.version.to_string(),
-            r.level.to_string(),
-            r.id.clone(),
-            r.group.clone().unwrap_or_default(),
-            cell(r.from),
-            cell(r.to),
-            r.n_from.to_string(),
-            r.n_to.to_string(),
-            cell(r.n_eff_from),
-            cell(r.n_eff_to),
-            r.low_precision_from.to_string(),
-            r.low_precision_to.to_string(),
-            cell(c.difference),
-            cell(c.se),
-            cell(c.df),
-            cell(c.ci_low),
-            cell(c.ci_high),
-            cell(c.p_value),
-            c.significant.to_string(),
-            c.note.clone().unwrap_or_default(),
-            cell(tb.and_then(|t| t.from)),
-            cell(tb.and_then(|t| t.to)),
-            cell(tb.and_then(|t| t.change.difference)),
-            cell(tb.and_then(|t| t.change.se)),
-            cell(tb.and_then(|t| t.change.df)),
-            cell(tb.and_then(|t| t.change.ci_low)),
-            cell(tb.and_then(|t| t.change.ci_high)),
-            cell(tb.and_then(|t| t.change.p_value)),
-            tb.map(|t| t.change.significant.to_string()).unwrap_or_default(),
-            tb.and_then(|t| t.change.note.clone()).unwrap_or_default(),
-            report.notes.join(" | "),
-        ])?;
+        w.write_record(
+            [
+                report.survey.clone(),
+                report.from.to_string(),
+                report.to.to_string(),
+                flag(&report.weights),
+                flag(&report.df_rule),
+                report.definitions.from.version.to_string(),
+                report.definitions.to.version.to_string(),
+                r.level.to_string(),
+                r.id.clone(),
+                r.group.clone().unwrap_or_default(),
+                cell(r.from),
+                cell(r.to),
+                r.n_from.to_string(),
+                r.n_to.to_string(),
+                cell(r.n_eff_from),
+                cell(r.n_eff_to),
+                r.low_precision_from.to_string(),
+                r.low_precision_to.to_string(),
+                cell(c.difference),
+                cell(c.se),
+                cell(c.df),
+                cell(c.ci_low),
+                cell(c.ci_high),
+                cell(c.p_value),
+                c.significant.to_string(),
+                c.note.clone().unwrap_or_default(),
+                cell(tb.and_then(|t| t.from)),
+                cell(tb.and_then(|t| t.to)),
+                cell(tb.and_then(|t| t.change.difference)),
+                cell(tb.and_then(|t| t.change.se)),
+                cell(tb.and_then(|t| t.change.df)),
+                cell(tb.and_then(|t| t.change.ci_low)),
+                cell(tb.and_then(|t| t.change.ci_high)),
+                cell(tb.and_then(|t| t.change.p_value)),
+                tb.map(|t| t.change.significant.to_string()).unwrap_or_default(),
+                tb.and_then(|t| t.change.note.clone()).unwrap_or_default(),
+                report.notes.join(" | "),
+            ]
+            .into_iter()
+            .chain(raking.iter().cloned()),
+        )?;
     }
     w.flush()?;
     Ok(())

@@ -58,10 +58,10 @@ pub(super) fn design(
     db: &Database,
     wave: &WaveData<'_>,
     slug: &str,
-    weights: Weights,
+    options: &IndexOptions,
     totals: Option<&[MarginTotal]>,
-    lonely_psu: LonelyPsu,
 ) -> Result<DesignChoice, AnalysisError> {
+    let (weights, lonely_psu) = (options.weights, options.lonely_psu);
     let data = &wave.data;
     if weights == Weights::None {
         return Ok(DesignChoice {
@@ -104,7 +104,10 @@ pub(super) fn design(
     let design = match totals {
         Some(totals) if weights == Weights::Raked => {
             let margins = build_margins(slug, totals, wave)?;
-            design.rake(&margins, &RakeOptions::default())?
+            match options.weight_bounds {
+                Some(bounds) => design.rake_bounded(&margins, bounds, &RakeOptions::default())?,
+                None => design.rake(&margins, &RakeOptions::default())?,
+            }
         }
         _ => design,
     };

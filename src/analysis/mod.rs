@@ -13,6 +13,7 @@
 //!
 //! No arithmetic of the methodology happens here; that is `stats`'s.
 
+mod bootstrap;
 mod compare;
 mod design;
 mod distribution;
@@ -25,14 +26,15 @@ mod report;
 mod suppression;
 mod tables;
 
-pub use compare::{compare, write_compare_csv, CompareReport, CompareRow, COMPARE_CSV_HEADER};
+pub use compare::{compare, compare_csv_header, write_compare_csv, CompareReport, CompareRow, COMPARE_CSV_HEADER};
 pub use design::DesignWeights;
 pub use distribution::DistributionRow;
 pub use fieldwork::fieldwork;
 pub use groups::GROUP_SEPARATOR;
 pub use load::{default_sources, flags_of, BatchUsed, Exclusions, Selection};
 pub use options::{
-    parse_lonely_psu, parse_margins, parse_sources, AnalysisError, IndexOptions, SourceChoice, Variance, Weights,
+    parse_lonely_psu, parse_margins, parse_sources, parse_weight_bounds, AnalysisError, IndexOptions, SourceChoice,
+    Variance, Weights,
 };
-pub use report::{indices, BootstrapUsed, IndexReport, IndexRow, PopulationRow, TopBox, Total};
-pub use tables::{write_index_csv, INDEX_CSV_HEADER};
+pub use report::{indices, IndexReport, IndexRow, PopulationRow, TopBox, Total};
+pub use tables::{index_csv_header, write_index_csv, INDEX_CSV_HEADER};

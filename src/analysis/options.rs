@@ -4,7 +4,7 @@
 use crate::db::MarginTotal;
 use crate::fieldwork::wave::UnknownSource;
 use crate::fieldwork::{Flags, Source};
-use crate::stats::{self, LonelyPsu};
+use crate::stats::{self, LonelyPsu, WeightBounds};
 use serde::Serialize;
 use std::io::Read;
 
@@ -58,6 +58,24 @@ pub struct IndexOptions {
     pub lonely_psu: LonelyPsu,
     /// Also the answer distribution of every choice question.
     pub distributions: bool,
+    /// Raking within these multiples of the design weights (bounded
+    /// raking); only with weights `raked`.
+    pub weight_bounds: Option<WeightBounds>,
+}
+
+/// Parse `L,U`: raked weights stay within L and U times the design weights.
+pub fn parse_weight_bounds(s: &str) -> Result<WeightBounds, AnalysisError> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let number = |p: &str| p.parse::<f64>().ok().filter(|x| x.is_finite());
+    match parts.as_slice() {
+        [lower, upper] => match (number(lower), number(upper)) {
+            (Some(lower), Some(upper)) => WeightBounds::new(lower, upper).map_err(|e| AnalysisError::Option(e.to_string())),
+            _ => Err(AnalysisError::Option(format!("weight bounds must be two numbers L,U, not {s:?}"))),
+        },
+        _ => Err(AnalysisError::Option(format!(
+            "weight bounds are two numbers L,U (e.g. 0.5,2: each raked weight between half and twice its design weight), not {s:?}"
+        ))),
+    }
 }
 
 /// Parse `fail|remove|certainty|adjust|average`.
@@ -88,6 +106,7 @@ impl Default for IndexOptions {
             exclude_flagged: Flags::default(),
             lonely_psu: LonelyPsu::Fail,
             distributions: false,
+            weight_bounds: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Indices of one wave: load, design, prepare, estimate, and shape the
 //! engine's rows for JSON (the CSV is in `tables`).
 
+use super::bootstrap::{bootstrap_figures, Figures};
 use super::design::{design, resolve_margins, DesignChoice, DesignWeights};
 use super::distribution::{answers, DistributionRow};
 use super::groups::Groups;
@@ -12,7 +13,7 @@ use crate::db::Database;
 use crate::fieldwork::Source;
 use crate::registry::SurveyRegistry;
 use crate::stats::{
-    self, BootstrapOptions, Estimate, EstimateOptions, Kind, Level, LonelyPsu, RakingDiagnostics, Variable,
+    self, BootstrapOptions, BootstrapSummary, Estimate, EstimateOptions, Level, LonelyPsu, RakingDiagnostics, Variable,
 };
 use serde::Serialize;
 
@@ -111,9 +112,10 @@ pub struct IndexReport {
     pub design_weights: DesignWeights,
     pub level: f64,
     pub variance: &'static str,
-    /// How the bootstrap ran (variance `bootstrap` only).
+    /// How the bootstrap ran (variance `bootstrap` only): method, B, seed,
+    /// replicates redrawn and bounds widened.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bootstrap: Option<BootstrapUsed>,
+    pub bootstrap: Option<BootstrapSummary>,
     /// How strata with a single PSU count.
     pub lonely_psu: LonelyPsu,
     /// What the raking did (weights `raked` only).
@@ -129,15 +131,6 @@ pub struct IndexReport {
     /// Answer distributions (`--distributions`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distributions: Option<Vec<DistributionRow>>,
-}
-
-/// The bootstrap behind the standard errors, so that a figure can be
-/// reproduced.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct BootstrapUsed {
-    pub method: &'static str,
-    pub replicates: usize,
-    pub seed: u64,
 }
 
 /// The definition a wave's indices were computed with: the newest
@@ -315,6 +308,11 @@ pub fn indices(
             options.level
         )));
     }
+    if options.weight_bounds.is_some() && options.weights != Weights::Raked {
+        return Err(AnalysisError::Option(
+            "weight bounds limit the raking: give them with --weights raked".into(),
+        ));
+    }
     let started = std::time::Instant::now();
     let wave = load_wave(db, registry, slug, options)?;
     log::debug!("loaded {} respondents in {:?}", wave.data.len(), started.elapsed());
@@ -328,7 +326,7 @@ pub fn indices(
         design,
         weights_from,
         mut notes,
-    } = design(db, &wave, slug, options.weights, totals.as_deref(), options.lonely_psu)?;
+    } = design(db, &wave, slug, options, totals.as_deref())?;
     let lonely = design.lonely_strata();
     if !lonely.is_empty() {
         notes.push(format!(
@@ -404,54 +402,40 @@ pub fn indices(
         }
         rows = merged;
     }
-    let population = stats::population_totals(&design, grouping.as_ref(), &estimate_options)?;
+    let mut population = stats::population_totals(&design, grouping.as_ref(), &estimate_options)?;
     let answers = if options.distributions {
         answers(&wave)?
     } else {
         Vec::new()
     };
     let coded_answers: Vec<stats::CodedAnswers<'_>> = answers.iter().map(|a| a.coded()).collect();
-    let shares = stats::distributions(&design, &coded_answers, grouping.as_ref(), &estimate_options)?;
+    let mut shares = stats::distributions(&design, &coded_answers, grouping.as_ref(), &estimate_options)?;
     log::debug!("{} estimates after {:?}", rows.len(), started.elapsed());
 
     let (variance, bootstrap) = match options.variance {
         Variance::Linearized => ("linearized", None),
         Variance::Bootstrap { replicates, seed } => {
-            let boot = stats::bootstrap_all(
+            let summary = bootstrap_figures(
                 &design,
                 &variables,
+                &coded_answers,
                 grouping.as_ref(),
+                Figures {
+                    rows: &mut rows,
+                    population: &mut population,
+                    shares: &mut shares,
+                },
                 &BootstrapOptions {
                     replicates,
                     seed,
                     threads: 2,
                 },
+                &estimate_options,
             )?;
-            let key = |level: Level, id: &str, group: Option<u32>, kind: Kind| {
-                boot.iter()
-                    .find(|b| b.level == level && b.id == id && b.group == group && b.kind == kind)
-                    .and_then(|b| b.se)
-            };
-            for row in &mut rows {
-                row.score = stats::with_standard_error(
-                    &row.score,
-                    key(row.level, &row.id, row.group, Kind::Mean),
-                    Kind::Mean,
-                    &estimate_options,
-                );
-                if let Some(t) = &row.top_box {
-                    let se = key(row.level, &row.id, row.group, Kind::Proportion);
-                    row.top_box = Some(stats::with_standard_error(t, se, Kind::Proportion, &estimate_options));
-                }
+            if summary.redrawn > 0 || summary.widened > 0 {
+                notes.push(bootstrap_note(&summary));
             }
-            (
-                "bootstrap",
-                Some(BootstrapUsed {
-                    method: "rao-wu rescaling",
-                    replicates,
-                    seed,
-                }),
-            )
+            ("bootstrap", Some(summary))
         }
     };
 
@@ -530,4 +514,27 @@ fn left_out_note(selection: &Selection) -> Option<String> {
         },
         all.join(",")
     ))
+}
+
+/// What the bootstrap had to do beyond plain draws.
+fn bootstrap_note(summary: &BootstrapSummary) -> String {
+    let mut parts = Vec::new();
+    if summary.redrawn > 0 {
+        parts.push(format!(
+            "{} draws were redrawn because a replicate lost a raking category ({})",
+            summary.redrawn,
+            summary.redrawn_for.join(", ")
+        ));
+    }
+    if summary.widened > 0 {
+        let widest = summary
+            .widest_bounds
+            .map(|[l, u]| format!(" (widest [{l:.3}, {u:.3}])"))
+            .unwrap_or_default();
+        parts.push(format!(
+            "{} replicates could not meet the weight bounds and were raked within wider ones{widest}",
+            summary.widened
+        ));
+    }
+    format!("bootstrap: {} (docs/statistics.md §4.5)", parts.join("; "))
 }

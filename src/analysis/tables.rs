@@ -7,11 +7,12 @@ use super::distribution::DistributionRow;
 use super::report::{flag, IndexReport, IndexRow, PopulationRow, TopBox};
 use crate::stats::RakingDiagnostics;
 
-/// CSV columns of `indices`. `level` is overall, dimension or item for
+/// CSV columns of `indices` before the raking ones ([`index_csv_header`]
+/// has them all). `level` is overall, dimension or item for
 /// indices, `population` for a domain's estimated population, `option`
 /// for a distribution's share (its question in `id`, its value in
 /// `option`).
-pub const INDEX_CSV_HEADER: [&str; 55] = [
+pub const INDEX_CSV_HEADER: [&str; 47] = [
     "survey",
     "wave",
     "definition_version",
@@ -22,6 +23,7 @@ pub const INDEX_CSV_HEADER: [&str; 55] = [
     "variance",
     "bootstrap_replicates",
     "bootstrap_seed",
+    "bootstrap_redrawn",
     "lonely_psu",
     "by",
     "level",
@@ -58,33 +60,60 @@ pub const INDEX_CSV_HEADER: [&str; 55] = [
     "top_box_total_cv",
     "top_box_total_low_precision",
     "report_notes",
-    "raking_method",
-    "raking_sweeps",
-    "raking_max_margin_error",
+];
+
+/// The raking columns, after `prefix` (e.g. `raking_`, `raking_from_`).
+pub(super) fn raking_header(prefix: &str) -> Vec<String> {
+    RAKING_COLUMNS.iter().map(|c| format!("{prefix}{c}")).collect()
+}
+
+const RAKING_COLUMNS: [&str; 14] = [
+    "method",
+    "sweeps",
+    "converged",
+    "max_margin_error",
+    "worst_category",
     "weight_min",
     "weight_max",
     "weight_cv",
     "factor_min",
     "factor_max",
-    "factors_at_bounds",
+    "bound_lower",
+    "bound_upper",
+    "at_lower",
+    "at_upper",
 ];
 
-/// The raking columns of a CSV row: empty unless the weights were raked.
-pub(super) fn raking_cells(raking: Option<&RakingDiagnostics>) -> [String; 9] {
+/// The raking cells of a CSV row: empty unless the weights were raked.
+pub(super) fn raking_cells(raking: Option<&RakingDiagnostics>) -> Vec<String> {
     match raking {
-        None => Default::default(),
-        Some(r) => [
-            "ipf".to_string(),
+        None => vec![String::new(); RAKING_COLUMNS.len()],
+        Some(r) => vec![
+            flag(&r.method),
             r.sweeps.to_string(),
+            r.converged.to_string(),
             r.max_margin_error.to_string(),
+            r.worst_category.clone(),
             r.weight_min.to_string(),
             r.weight_max.to_string(),
             r.weight_cv.to_string(),
             r.factor_min.to_string(),
             r.factor_max.to_string(),
-            String::new(),
+            cell(r.bounds.map(|b| b[0])),
+            cell(r.bounds.map(|b| b[1])),
+            r.at_lower.to_string(),
+            r.at_upper.to_string(),
         ],
     }
+}
+
+/// The CSV header of `indices`.
+pub fn index_csv_header() -> Vec<String> {
+    INDEX_CSV_HEADER
+        .iter()
+        .map(|c| c.to_string())
+        .chain(raking_header("raking_"))
+        .collect()
 }
 
 pub(super) fn cell(x: Option<f64>) -> String {
@@ -240,7 +269,7 @@ impl<'a> From<&'a DistributionRow> for Figures<'a> {
 
 pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(INDEX_CSV_HEADER)?;
+    w.write_record(index_csv_header())?;
     let sources: Vec<&str> = report.selection.sources.iter().map(|s| s.as_str()).collect();
     let boot = report.bootstrap.as_ref();
     let batches: Vec<&str> = report.selection.batches.iter().map(|b| b.name.as_str()).collect();
@@ -255,6 +284,7 @@ pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Re
         report.variance.to_string(),
         boot.map(|b| b.replicates.to_string()).unwrap_or_default(),
         boot.map(|b| b.seed.to_string()).unwrap_or_default(),
+        boot.map(|b| b.redrawn.to_string()).unwrap_or_default(),
         flag(&report.lonely_psu),
         report.by.clone().unwrap_or_default(),
     ];

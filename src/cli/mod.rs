@@ -232,6 +232,10 @@ pub struct IndexArgs {
     /// Population margins (question,value,total) for --weights raked; default: the wave's stored margins.
     #[arg(long)]
     pub margins: Option<PathBuf>,
+    /// With --weights raked: keep every raked weight between L and U times
+    /// its design weight (bounded raking, R's calibrate bounds), e.g. 0.5,2.
+    #[arg(long, value_parser = crate::analysis::parse_weight_bounds)]
+    pub weight_bounds: Option<crate::stats::WeightBounds>,
     /// Confidence level.
     #[arg(long, default_value_t = 0.95)]
     pub level: f64,
@@ -312,6 +316,7 @@ impl IndexArgs {
             exclude_flagged: self.exclude_flagged,
             lonely_psu: self.lonely_psu,
             distributions: self.distributions,
+            weight_bounds: self.weight_bounds,
             variance: match self.variance {
                 VarianceArg::Linearized => crate::analysis::Variance::Linearized,
                 VarianceArg::Bootstrap => crate::analysis::Variance::Bootstrap {

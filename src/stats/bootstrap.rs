@@ -256,26 +256,7 @@ pub fn bootstrap(
     }
     let n = design.len();
     for (j, t) in tasks.iter().enumerate() {
-        let len = match t.column {
-            Column::Numeric(c) => {
-                if let Some(i) = c.iter().position(|x| x.is_infinite()) {
-                    return Err(StatsError::InvalidValue {
-                        variable: format!("bootstrap task {j}"),
-                        index: i,
-                        value: c[i],
-                    });
-                }
-                c.len()
-            }
-            Column::Indicator(c) => c.len(),
-        };
-        if len != n {
-            return Err(StatsError::LengthMismatch {
-                what: format!("values of bootstrap task {j}"),
-                expected: n,
-                got: len,
-            });
-        }
+        t.column.check(design, &format!("bootstrap task {j}"))?;
     }
     let w0 = design.design_weights();
     let cal = design.calibration.as_deref();
@@ -322,14 +303,7 @@ pub fn bootstrap(
         let mut y = vec![NeumaierSum::ZERO; nd * n_pairs];
         let mut touched = vec![false; nd * n_pairs];
         for i in 0..n {
-            let v = match tasks[j].column {
-                Column::Numeric(c) => c[i],
-                Column::Indicator(c) => match c[i] {
-                    Some(true) => 1.0,
-                    Some(false) => 0.0,
-                    None => f64::NAN,
-                },
-            };
+            let v = tasks[j].column.value(i);
             if v.is_nan() {
                 continue;
             }

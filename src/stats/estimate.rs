@@ -35,6 +35,9 @@ pub enum Column<'a> {
     Numeric(&'a [f64]),
     /// 0/1 indicators such as the top-two box; `None` is missing.
     Indicator(&'a [Option<bool>]),
+    /// A value per answer code (`values[code]`, `None` missing): an item's
+    /// option indicators without a column of their own.
+    Coded { codes: &'a [u8], values: &'a [Option<f64>] },
 }
 
 impl Column<'_> {
@@ -42,6 +45,54 @@ impl Column<'_> {
         match self {
             Column::Numeric(v) => v.len(),
             Column::Indicator(v) => v.len(),
+            Column::Coded { codes, .. } => codes.len(),
+        }
+    }
+
+    /// Respondent i's value; `NaN` when missing.
+    #[inline(always)]
+    pub(super) fn value(&self, i: usize) -> f64 {
+        match self {
+            Column::Numeric(v) => v[i],
+            Column::Indicator(v) => match v[i] {
+                Some(true) => 1.0,
+                Some(false) => 0.0,
+                None => f64::NAN,
+            },
+            Column::Coded { codes, values } => values[codes[i] as usize].unwrap_or(f64::NAN),
+        }
+    }
+
+    /// One value per respondent of `design`, and every value finite.
+    pub(super) fn check(&self, design: &Design, what: &str) -> Result<(), StatsError> {
+        if self.len() != design.len() {
+            return Err(StatsError::LengthMismatch {
+                what: format!("values of '{what}'"),
+                expected: design.len(),
+                got: self.len(),
+            });
+        }
+        let bad = match self {
+            Column::Numeric(v) => v.iter().position(|x| x.is_infinite()),
+            Column::Indicator(_) => None,
+            Column::Coded { codes, values } => {
+                if let Some(&code) = codes.iter().find(|&&c| c as usize >= values.len()) {
+                    return Err(StatsError::InvalidArgument(format!(
+                        "'{what}': code {code} has no value"
+                    )));
+                }
+                codes
+                    .iter()
+                    .position(|&c| values[c as usize].is_some_and(|x| x.is_infinite()))
+            }
+        };
+        match bad {
+            Some(index) => Err(StatsError::InvalidValue {
+                variable: what.into(),
+                index,
+                value: self.value(index),
+            }),
+            None => Ok(()),
         }
     }
 }
@@ -88,6 +139,8 @@ pub enum CiUnavailable {
     /// Lonely PSU rule `average` with every stratum of the domain lonely:
     /// there is no other stratum to average.
     NoVariance,
+    /// Bootstrap: fewer than two replicates gave the domain any weight.
+    TooFewReplicates,
     /// The share is 0 or 1: the logit interval is not defined.
     BoundaryProportion,
 }
@@ -102,6 +155,9 @@ impl std::fmt::Display for CiUnavailable {
             }
             CiUnavailable::NoVariance => {
                 "no standard error: every stratum of the domain has a single PSU, so --lonely-psu average has nothing to average"
+            }
+            CiUnavailable::TooFewReplicates => {
+                "no bootstrap standard error: fewer than two replicates gave this domain any weight"
             }
             CiUnavailable::BoundaryProportion => {
                 "CI not defined: the share is 0 or 1, so the logit interval does not exist"
@@ -303,19 +359,10 @@ pub(super) fn domain_stats(
     slots: &[u16],
     n_groups: usize,
 ) -> Vec<DomainStats> {
+    // The numeric case is the hot one: a closure without a match.
     match column {
         Column::Numeric(v) => domain_stats_impl(design, |i| v[i], statistic, slots, n_groups),
-        Column::Indicator(v) => domain_stats_impl(
-            design,
-            |i| match v[i] {
-                Some(true) => 1.0,
-                Some(false) => 0.0,
-                None => f64::NAN,
-            },
-            statistic,
-            slots,
-            n_groups,
-        ),
+        other => domain_stats_impl(design, |i| other.value(i), statistic, slots, n_groups),
     }
 }
 
@@ -874,15 +921,26 @@ impl TCache {
     }
 }
 
-/// `e` with another standard error (e.g. a bootstrap one) in place of the
-/// linearised one: the CI, design effect, CV and precision flag are
-/// recomputed from it with the same degrees of freedom. Without an
-/// estimate or an SE, `e` is returned unchanged.
+/// `e` with a bootstrap standard error in place of the linearised one: the
+/// CI, design effect, CV and precision flag are recomputed from it with the
+/// same degrees of freedom. Without an estimate `e` is returned unchanged;
+/// without a bootstrap SE (fewer than two replicates gave the domain
+/// weight) it has no SE and says why, rather than keep the linearised one.
 pub fn with_standard_error(e: &Estimate, se: Option<f64>, kind: Kind, options: &EstimateOptions) -> Estimate {
-    let (Some(value), Some(se)) = (e.estimate, se) else {
+    let Some(value) = e.estimate else {
         return e.clone();
     };
     let mut out = e.clone();
+    let Some(se) = se else {
+        out.se = None;
+        out.ci_low = None;
+        out.ci_high = None;
+        out.deff = None;
+        out.cv = None;
+        out.ci_unavailable = Some(CiUnavailable::TooFewReplicates);
+        out.low_precision = true;
+        return out;
+    };
     // The design effect's denominator (the SRS variance) does not change.
     out.deff = match (e.deff, e.se) {
         (Some(deff), Some(old)) if old > 0.0 => Some(deff * (se / old).powi(2)),
@@ -1029,23 +1087,7 @@ fn expit(x: f64) -> f64 {
 }
 
 fn check_column(design: &Design, what: &str, column: Column<'_>) -> Result<(), StatsError> {
-    if column.len() != design.len() {
-        return Err(StatsError::LengthMismatch {
-            what: format!("values of '{what}'"),
-            expected: design.len(),
-            got: column.len(),
-        });
-    }
-    if let Column::Numeric(v) = column {
-        if let Some(i) = v.iter().position(|x| x.is_infinite()) {
-            return Err(StatsError::InvalidValue {
-                variable: what.into(),
-                index: i,
-                value: v[i],
-            });
-        }
-    }
-    Ok(())
+    column.check(design, what)
 }
 
 fn check_options(options: &EstimateOptions) -> Result<(), StatsError> {
@@ -1413,12 +1455,13 @@ pub fn distributions(
         questions
             .iter()
             .map(|q| {
-                let columns: Vec<Vec<f64>> = tables(q)
-                    .iter()
-                    .map(|t| q.codes.iter().map(|&c| t[c as usize].unwrap_or(f64::NAN)).collect())
-                    .collect();
-                run_parallel(columns.len(), options.threads, |k| {
-                    domain_stats(design, Column::Numeric(&columns[k]), Statistic::Mean, &slots, n_groups)
+                let tables = tables(q);
+                run_parallel(tables.len(), options.threads, |k| {
+                    let column = Column::Coded {
+                        codes: q.codes,
+                        values: &tables[k],
+                    };
+                    domain_stats(design, column, Statistic::Mean, &slots, n_groups)
                 })
             })
             .collect()

@@ -35,7 +35,8 @@ pub mod summation;
 mod tests;
 
 pub use bootstrap::{
-    bootstrap, bootstrap_all, BootstrapOptions, BootstrapRow, BootstrapRun, BootstrapSummary, BootstrapTask, BOOTSTRAP_METHOD,
+    bootstrap, bootstrap_all, BootstrapOptions, BootstrapRow, BootstrapRun, BootstrapSummary, BootstrapTask,
+    BOOTSTRAP_METHOD,
 };
 pub use compare::{compare, compare_values, Comparison, DfRule};
 pub use design::{validate_weights, Design, DesignSpec, LonelyPsu, WeightMode};

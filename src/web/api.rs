@@ -142,10 +142,11 @@ async fn authenticate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<
     name.ok_or_else(|| unauthorized("this API token is not valid"))
 }
 
-const COMMON_PARAMS: [&str; 12] = [
+const COMMON_PARAMS: [&str; 13] = [
     "wave",
     "by",
     "weights",
+    "weight_bounds",
     "level",
     "min_cell",
     "variance",
@@ -239,6 +240,12 @@ impl Params {
                 Some(l) => analysis::parse_lonely_psu(l).map_err(|e| ApiError::bad_request(e.to_string()))?,
                 None => defaults.lonely_psu,
             },
+            weight_bounds: self
+                .0
+                .get("weight_bounds")
+                .map(|b| analysis::parse_weight_bounds(b))
+                .transpose()
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
             distributions: match self.0.get("distributions").map(String::as_str) {
                 None | Some("false") => false,
                 Some("true") => true,

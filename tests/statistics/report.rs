@@ -362,16 +362,16 @@ fn comparison_matches_r_under_both_df_rules() {
     agree.report();
 }
 
-/// Raking to the 2026 margins: the weights and every index.
+/// Raking to the 2026 margins, plainly and within bounds on the factors:
+/// the weights and every index.
 #[test]
-fn raked_report_matches_r() {
+fn raked_reports_match_r() {
     let dir = waves();
     let expected = reference();
     let mut agree = Agreement::default();
     let margins = format!("{REPORT}/margins.csv");
-    let report = json(
-        dir.path(),
-        &[
+    for (figure, bounds) in [("raked", None), ("raked_bounded", Some("0.5,2"))] {
+        let mut args = vec![
             "indices",
             "livability",
             "--wave",
@@ -384,25 +384,56 @@ fn raked_report_matches_r() {
             "raked",
             "--margins",
             &margins,
-        ],
-    );
-    let raking = &report["raking"];
-    for e in expected.iter().filter(|e| e["figure"] == "raked") {
-        let w = what(e);
-        if e["level"] == "weights" {
-            for (ours, theirs) in [
-                ("weight_min", "w_min"),
-                ("weight_max", "w_max"),
-                ("factor_min", "g_min"),
-                ("factor_max", "g_max"),
-            ] {
-                agree.number("raked", &w, theirs, &raking[ours], &e[theirs], 1e-9);
-            }
-            agree.row("raked");
-            continue;
+        ];
+        if let Some(bounds) = bounds {
+            args.extend(["--weight-bounds", bounds]);
         }
-        agree.index("raked", &w, find(rows_of(&report, "rows"), e, "id", &w), e);
+        let report = json(dir.path(), &args);
+        let raking = &report["raking"];
+        assert_eq!(raking["method"], if bounds.is_some() { "bounded" } else { "ipf" });
+        assert!(raking["max_margin_error"].as_f64().unwrap() < 1e-9);
+        for e in expected.iter().filter(|e| e["figure"] == figure) {
+            let w = what(e);
+            if e["level"] == "weights" {
+                for (ours, theirs) in [
+                    ("weight_min", "w_min"),
+                    ("weight_max", "w_max"),
+                    ("factor_min", "g_min"),
+                    ("factor_max", "g_max"),
+                ] {
+                    agree.number(figure, &w, theirs, &raking[ours], &e[theirs], 1e-9);
+                }
+                if bounds.is_some() {
+                    agree.exact(figure, &w, "n_at_lower", &raking["at_lower"], &e["n_at_lower"]);
+                    agree.exact(figure, &w, "n_at_upper", &raking["at_upper"], &e["n_at_upper"]);
+                }
+                agree.row(figure);
+                continue;
+            }
+            agree.index(figure, &w, find(rows_of(&report, "rows"), e, "id", &w), e);
+        }
+        agree.covered(&expected, figure);
     }
     agree.report();
-    agree.covered(&expected, "raked");
+    // Bounds that no weights can meet are refused, naming the category.
+    let (ok, _, stderr) = civicpulse(
+        dir.path(),
+        &[
+            "indices",
+            "livability",
+            "--wave",
+            "2026",
+            "--weights",
+            "raked",
+            "--margins",
+            &margins,
+            "--weight-bounds",
+            "0.6,1.6",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("age_group=18-29") && stderr.contains("[0.6, 1.6]"),
+        "{stderr}"
+    );
 }

@@ -394,3 +394,68 @@ fn raking_that_cannot_meet_its_margins_is_an_error() {
     let sd = ((4.0 * 50.0f64 * 50.0) / 3.0).sqrt();
     assert!((d.weight_cv - sd / mean).abs() < 1e-12);
 }
+
+/// Answer distributions: the one-pass coded method equals a column per
+/// option, and the shares of a domain add up to 1.
+#[test]
+fn distributions_coded_equal_one_column_per_option() {
+    use super::report_data::Wave;
+    let wave = Wave::load("wave2026.csv");
+    let design = wave.design(LonelyPsu::Fail);
+    let options = EstimateOptions {
+        min_cell: 0,
+        ..Default::default()
+    };
+    let grouping = wave.grouping();
+    // mob_parking's answers as codes 1..=6 (0: no answer).
+    let values = ["1", "2", "3", "4", "5", "dk"];
+    let codes: Vec<u8> = wave.answers["mob_parking"]
+        .iter()
+        .map(|a| values.iter().position(|v| v == a).map_or(0, |k| k as u8 + 1))
+        .collect();
+    let question = CodedAnswers {
+        id: "mob_parking",
+        codes: &codes,
+        options: values.len(),
+    };
+    let shares = distributions(&design, &[question], Some(&grouping), &options).unwrap();
+    let domains = 1 + grouping.order.len();
+    assert_eq!(shares.len(), domains * values.len());
+    for (k, _) in values.iter().enumerate() {
+        let table: Vec<Option<f64>> = (0..=values.len())
+            .map(|c| (c != 0).then_some(if c == k + 1 { 1.0 } else { 0.0 }))
+            .collect();
+        let column = Column::Coded {
+            codes: &codes,
+            values: &table,
+        };
+        let by_column = &estimate_columns(&design, &[(column, Kind::Share)], Some(&grouping), &options).unwrap()[0];
+        for (d, e) in by_column.iter().enumerate() {
+            let coded = &shares[d * values.len() + k];
+            assert_eq!((coded.option, coded.share.n, coded.share.df), (k, e.n, e.df));
+            for (a, b) in [
+                (coded.share.estimate, e.estimate),
+                (coded.share.se, e.se),
+                (coded.share.ci_low, e.ci_low),
+            ] {
+                let (a, b) = (a.unwrap(), b.unwrap());
+                assert!(
+                    (a - b).abs() <= 1e-13 * b.abs().max(1e-3),
+                    "option {k} domain {d}: {a} vs {b}"
+                );
+            }
+        }
+    }
+    for d in 0..domains {
+        let total: f64 = shares[d * values.len()..(d + 1) * values.len()]
+            .iter()
+            .map(|s| s.share.estimate.unwrap())
+            .sum();
+        assert!((total - 1.0).abs() < 1e-12, "domain {d}: shares add to {total}");
+    }
+    // The whole sample's mob_parking shares, as R gives them (SPEC §1).
+    let r = [0.0815, 0.2134, 0.3256, 0.2267, 0.0856, 0.0673];
+    for (k, &p) in r.iter().enumerate() {
+        assert!((shares[k].share.estimate.unwrap() - p).abs() < 5e-5, "option {k}");
+    }
+}

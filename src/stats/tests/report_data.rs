@@ -15,37 +15,15 @@ fn read(file: &str) -> String {
     std::fs::read_to_string(format!("{DIR}/{file}")).unwrap_or_else(|e| panic!("{DIR}/{file}: {e}"))
 }
 
-/// CSV with RFC 4180 quoting (the free-text `suggestions` has commas).
+/// A CSV file's header and records (the free-text `suggestions` is quoted
+/// and has commas).
 pub(crate) fn parse_quoted_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut records: Vec<Vec<String>> = Vec::new();
-    let mut record: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(ch) = chars.next() {
-        match (quoted, ch) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
-    }
-    records.retain(|r| !(r.len() == 1 && r[0].is_empty()));
-    let header = records.remove(0);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let records = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
     (header, records)
 }
 
