@@ -31,7 +31,7 @@ pub enum StatsError {
     #[error("the sample has no respondents")]
     EmptySample,
     /// A stratum contains a single PSU, so its variance cannot be estimated.
-    #[error("stratum '{stratum}' has only one primary sampling unit (PSU); its variance cannot be estimated: merge it with a neighbouring stratum, or choose how to treat it with --lonely-psu remove|certainty|adjust|average")]
+    #[error("{} has only one primary sampling unit (PSU); its variance cannot be estimated: merge it with a neighbouring stratum, or choose how to treat it with --lonely-psu remove|certainty|adjust|average", stratum_label(stratum))]
     SinglePsuStratum {
         /// Name of the stratum.
         stratum: String,
@@ -214,5 +214,15 @@ fn fmt_id(id: &Option<String>) -> String {
     match id {
         Some(s) => format!(" (id '{s}')"),
         None => String::new(),
+    }
+}
+
+/// A stratum as messages name it; respondents without one (open-link
+/// answers in a wave without a frame) share the stratum with no name.
+fn stratum_label(stratum: &str) -> String {
+    if stratum.is_empty() {
+        "the stratum of respondents without one (open-link answers)".into()
+    } else {
+        format!("stratum '{stratum}'")
     }
 }

@@ -6,6 +6,7 @@ mod fieldwork_pages;
 mod form_pages;
 mod helpers;
 mod integrity;
+mod interview_wave;
 mod invitations;
 mod lockout;
 mod privacy;
