@@ -3,26 +3,13 @@
 //! an import that adds nothing fails unless told to expect it; batches are
 //! listed, replaced and deleted whole, and every change is audited.
 
+mod support;
+use support::civicpulse;
+
 use civicpulse::db::{Database, DatabaseUrl};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
-
-fn civicpulse(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_civicpulse"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("runs");
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 /// Runs a command that must succeed; its standard output.
 fn ok(dir: &Path, args: &[&str]) -> String {

@@ -29,19 +29,7 @@ pub(super) fn bootstrap_figures(
     estimate_options: &EstimateOptions,
 ) -> Result<BootstrapSummary, stats::StatsError> {
     let ones = vec![1.0; design.len()];
-    // One value table per option: 1 for it, 0 for the other answers.
-    let tables: Vec<Vec<Vec<Option<f64>>>> = questions
-        .iter()
-        .map(|q| {
-            (1..=q.options)
-                .map(|k| {
-                    (0..=q.options)
-                        .map(|c| (c != 0).then_some(if c == k { 1.0 } else { 0.0 }))
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
+    let tables: Vec<Vec<Vec<Option<f64>>>> = questions.iter().map(CodedAnswers::indicator_tables).collect();
     let mut tasks: Vec<BootstrapTask<'_>> = Vec::new();
     fn task<'a>(column: Column<'a>, statistic: Statistic, tasks: &mut Vec<BootstrapTask<'a>>) -> usize {
         tasks.push(BootstrapTask { column, statistic });
@@ -98,5 +86,5 @@ pub(super) fn bootstrap_figures(
             }
         }
     }
-    Ok(run.summary())
+    Ok(run.summary)
 }

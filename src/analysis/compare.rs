@@ -160,8 +160,8 @@ pub fn compare(
     };
     let (earlier, later) = (wave(from)?, wave(to)?);
     let level = options.level;
-    let figure = |r: &IndexRow| Some((r.estimate?, r.se?, r.df as f64));
-    let share = |t: &TopBox, df: u64| Some((t.estimate?, t.se?, df as f64));
+    let figure = |r: &IndexRow| Some((r.figure.estimate?, r.figure.se?, r.df as f64));
+    let share = |t: &TopBox, df: u64| Some((t.figure.estimate?, t.figure.se?, df as f64));
     let mut rows = Vec::new();
     for b in &later.rows {
         let a = earlier
@@ -171,8 +171,8 @@ pub fn compare(
         let top_box = b.top_box.as_ref().map(|tb| {
             let ta = a.and_then(|a| Some((a.top_box.as_ref()?, a.df)));
             TopBoxChange {
-                from: ta.and_then(|(t, _)| t.estimate),
-                to: tb.estimate,
+                from: ta.and_then(|(t, _)| t.figure.estimate),
+                to: tb.figure.estimate,
                 change: change(ta.and_then(|(t, df)| share(t, df)), share(tb, b.df), level, rule),
             }
         });
@@ -184,14 +184,14 @@ pub fn compare(
             level: b.level,
             id: b.id.clone(),
             group: b.group.clone(),
-            from: a.and_then(|a| a.estimate),
-            to: b.estimate,
+            from: a.and_then(|a| a.figure.estimate),
+            to: b.figure.estimate,
             n_from: a.map_or(0, |a| a.n),
             n_to: b.n,
             n_eff_from: a.and_then(|a| a.n_eff),
             n_eff_to: b.n_eff,
-            low_precision_from: a.is_some_and(|a| a.low_precision),
-            low_precision_to: b.low_precision,
+            low_precision_from: a.is_some_and(|a| a.status.low_precision),
+            low_precision_to: b.status.low_precision,
             change: changed,
             top_box,
         });

@@ -3,6 +3,7 @@
 //! and per group (docs/statistics.md §4.4). What a yearly report tabulates
 //! beside the indices.
 
+use super::figure::{Figure, Status};
 use super::load::{choice_column, WaveData};
 use super::options::AnalysisError;
 use super::suppression::Cell;
@@ -21,17 +22,12 @@ pub struct DistributionRow {
     pub n: u64,
     /// Respondents of the domain who chose this option (withheld with the share).
     pub count: Option<u64>,
-    pub share: Option<f64>,
-    pub se: Option<f64>,
     pub df: u64,
-    pub ci_low: Option<f64>,
-    pub ci_high: Option<f64>,
-    pub deff: Option<f64>,
-    pub cv: Option<f64>,
-    pub suppressed: bool,
-    pub low_precision: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    /// The share (0–1) and its precision.
+    #[serde(flatten)]
+    pub figure: Figure,
+    #[serde(flatten)]
+    pub status: Status,
 }
 
 impl DistributionRow {
@@ -42,16 +38,9 @@ impl DistributionRow {
             option: option.to_string(),
             n: e.n,
             count: (!e.suppressed).then_some(count),
-            share: e.estimate,
-            se: e.se,
             df: e.df,
-            ci_low: e.ci_low,
-            ci_high: e.ci_high,
-            deff: e.deff,
-            cv: e.cv,
-            suppressed: e.suppressed,
-            low_precision: e.low_precision,
-            note: e.ci_unavailable.map(|c| c.to_string()),
+            figure: e.into(),
+            status: e.into(),
         }
     }
 }
@@ -64,26 +53,12 @@ impl Cell for DistributionRow {
         self.n
     }
     fn suppressed(&self) -> bool {
-        self.suppressed
+        self.status.suppressed
     }
     fn withhold(&mut self, note: &str) {
-        *self = DistributionRow {
-            question: std::mem::take(&mut self.question),
-            group: self.group.take(),
-            option: std::mem::take(&mut self.option),
-            n: self.n,
-            count: None,
-            share: None,
-            se: None,
-            df: self.df,
-            ci_low: None,
-            ci_high: None,
-            deff: None,
-            cv: None,
-            suppressed: true,
-            low_precision: false,
-            note: Some(note.into()),
-        };
+        self.count = None;
+        self.figure = Figure::default();
+        self.status = Status::withheld(note);
     }
 }
 

@@ -18,6 +18,7 @@ mod compare;
 mod design;
 mod distribution;
 mod fieldwork;
+mod figure;
 mod groups;
 mod load;
 mod options;
@@ -30,6 +31,7 @@ pub use compare::{compare, compare_csv_header, write_compare_csv, CompareReport,
 pub use design::DesignWeights;
 pub use distribution::DistributionRow;
 pub use fieldwork::fieldwork;
+pub use figure::{Figure, Status};
 pub use groups::GROUP_SEPARATOR;
 pub use load::{default_sources, flags_of, BatchUsed, Exclusions, Selection};
 pub use options::{

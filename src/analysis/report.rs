@@ -4,6 +4,7 @@
 use super::bootstrap::{bootstrap_figures, Figures};
 use super::design::{design, resolve_margins, DesignChoice, DesignWeights};
 use super::distribution::{answers, DistributionRow};
+use super::figure::{Figure, Status};
 use super::groups::Groups;
 use super::load::{load_wave, Selection};
 use super::options::{AnalysisError, IndexOptions, Variance, Weights};
@@ -17,7 +18,7 @@ use crate::stats::{
 };
 use serde::Serialize;
 
-/// One published figure, as JSON/CSV show it.
+/// One index (overall, dimension or item) in one domain.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct IndexRow {
     pub level: &'static str,
@@ -25,22 +26,13 @@ pub struct IndexRow {
     pub group: Option<String>,
     pub n: u64,
     pub n_eff: Option<f64>,
-    pub estimate: Option<f64>,
-    pub se: Option<f64>,
     pub df: u64,
-    pub ci_low: Option<f64>,
-    pub ci_high: Option<f64>,
-    /// Design effect (R's default: against simple random sampling without
-    /// replacement from the domain's estimated population).
-    pub deff: Option<f64>,
+    #[serde(flatten)]
+    pub figure: Figure,
     /// Kish's design effect of the weighting alone, n / n_eff.
     pub deff_kish: Option<f64>,
-    /// Coefficient of variation, SE / estimate.
-    pub cv: Option<f64>,
-    pub suppressed: bool,
-    pub low_precision: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    #[serde(flatten)]
+    pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_box: Option<TopBox>,
 }
@@ -49,16 +41,10 @@ pub struct IndexRow {
 /// options, and how many residents that is.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TopBox {
-    pub estimate: Option<f64>,
-    pub se: Option<f64>,
-    pub ci_low: Option<f64>,
-    pub ci_high: Option<f64>,
-    pub deff: Option<f64>,
-    pub cv: Option<f64>,
-    pub suppressed: bool,
-    pub low_precision: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    #[serde(flatten)]
+    pub figure: Figure,
+    #[serde(flatten)]
+    pub status: Status,
     /// The estimated number of satisfied residents (`svytotal`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<Total>,
@@ -67,15 +53,10 @@ pub struct TopBox {
 /// A weighted total with its precision.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Total {
-    pub estimate: Option<f64>,
-    pub se: Option<f64>,
-    pub ci_low: Option<f64>,
-    pub ci_high: Option<f64>,
-    pub deff: Option<f64>,
-    pub cv: Option<f64>,
-    pub low_precision: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    #[serde(flatten)]
+    pub figure: Figure,
+    #[serde(flatten)]
+    pub status: Status,
 }
 
 /// The estimated population a domain stands for (`svytotal(~one)`): the
@@ -84,16 +65,11 @@ pub struct Total {
 pub struct PopulationRow {
     pub group: Option<String>,
     pub n: u64,
-    pub estimate: Option<f64>,
-    pub se: Option<f64>,
     pub df: u64,
-    pub ci_low: Option<f64>,
-    pub ci_high: Option<f64>,
-    pub cv: Option<f64>,
-    pub suppressed: bool,
-    pub low_precision: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    #[serde(flatten)]
+    pub figure: Figure,
+    #[serde(flatten)]
+    pub status: Status,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,38 +127,15 @@ pub(super) fn flag<T: Serialize>(value: &T) -> String {
     }
 }
 
-fn note(e: &Estimate) -> Option<String> {
-    e.ci_unavailable.map(|c| c.to_string())
-}
-
-impl Total {
-    fn new(e: &Estimate) -> Total {
-        Total {
-            estimate: e.estimate,
-            se: e.se,
-            ci_low: e.ci_low,
-            ci_high: e.ci_high,
-            deff: e.deff,
-            cv: e.cv,
-            low_precision: e.low_precision,
-            note: note(e),
-        }
-    }
-}
-
 impl TopBox {
     fn new(share: &Estimate, total: Option<&Estimate>) -> TopBox {
         TopBox {
-            estimate: share.estimate,
-            se: share.se,
-            ci_low: share.ci_low,
-            ci_high: share.ci_high,
-            deff: share.deff,
-            cv: share.cv,
-            suppressed: share.suppressed,
-            low_precision: share.low_precision,
-            note: note(share),
-            total: total.filter(|t| !t.suppressed).map(Total::new),
+            figure: share.into(),
+            status: share.into(),
+            total: total.filter(|t| !t.suppressed).map(|t| Total {
+                figure: t.into(),
+                status: t.into(),
+            }),
         }
     }
 }
@@ -196,36 +149,11 @@ impl IndexRow {
             group,
             n: e.n,
             n_eff: e.n_eff,
-            estimate: e.estimate,
-            se: e.se,
             df: e.df,
-            ci_low: e.ci_low,
-            ci_high: e.ci_high,
-            deff: e.deff,
+            figure: e.into(),
             deff_kish: e.n_eff.filter(|_| !e.suppressed).map(|n_eff| e.n as f64 / n_eff),
-            cv: e.cv,
-            suppressed: e.suppressed,
-            low_precision: e.low_precision,
-            note: note(e),
+            status: e.into(),
             top_box: row.top_box.as_ref().map(|t| TopBox::new(t, row.top_box_total.as_ref())),
-        }
-    }
-}
-
-impl PopulationRow {
-    fn new(group: Option<String>, e: &Estimate) -> PopulationRow {
-        PopulationRow {
-            group,
-            n: e.n,
-            estimate: e.estimate,
-            se: e.se,
-            df: e.df,
-            ci_low: e.ci_low,
-            ci_high: e.ci_high,
-            cv: e.cv,
-            suppressed: e.suppressed,
-            low_precision: e.low_precision,
-            note: note(e),
         }
     }
 }
@@ -238,30 +166,16 @@ impl Cell for IndexRow {
         self.n
     }
     fn suppressed(&self) -> bool {
-        self.suppressed
+        self.status.suppressed
     }
     fn withhold(&mut self, note: &str) {
-        self.suppressed = true;
-        self.estimate = None;
-        self.se = None;
-        self.ci_low = None;
-        self.ci_high = None;
-        self.deff = None;
+        self.figure = Figure::default();
         self.deff_kish = None;
-        self.cv = None;
-        self.low_precision = false;
-        self.note = Some(note.into());
+        self.status = Status::withheld(note);
         if let Some(t) = &mut self.top_box {
             *t = TopBox {
-                estimate: None,
-                se: None,
-                ci_low: None,
-                ci_high: None,
-                deff: None,
-                cv: None,
-                suppressed: true,
-                low_precision: false,
-                note: Some(note.into()),
+                figure: Figure::default(),
+                status: Status::withheld(note),
                 total: None,
             };
         }
@@ -276,22 +190,11 @@ impl Cell for PopulationRow {
         self.n
     }
     fn suppressed(&self) -> bool {
-        self.suppressed
+        self.status.suppressed
     }
     fn withhold(&mut self, note: &str) {
-        *self = PopulationRow {
-            group: self.group.take(),
-            n: self.n,
-            estimate: None,
-            se: None,
-            df: self.df,
-            ci_low: None,
-            ci_high: None,
-            cv: None,
-            suppressed: true,
-            low_precision: false,
-            note: Some(note.into()),
-        };
+        self.figure = Figure::default();
+        self.status = Status::withheld(note);
     }
 }
 
@@ -448,7 +351,13 @@ pub fn indices(
     let domains = std::iter::once(None).chain(grouping.iter().flat_map(|g| g.order.iter().map(|&c| Some(c))));
     let mut population: Vec<PopulationRow> = domains
         .zip(&population)
-        .map(|(g, e)| PopulationRow::new(group_name(g), e))
+        .map(|(g, e)| PopulationRow {
+            group: group_name(g),
+            n: e.n,
+            df: e.df,
+            figure: e.into(),
+            status: e.into(),
+        })
         .collect();
     protect_suppressed_cells(&mut population, |_| ());
     let distributions = options.distributions.then(|| {

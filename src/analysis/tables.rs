@@ -4,6 +4,7 @@
 //! everything the JSON does.
 
 use super::distribution::DistributionRow;
+use super::figure::{Figure, Status};
 use super::report::{flag, IndexReport, IndexRow, PopulationRow, TopBox};
 use crate::stats::RakingDiagnostics;
 
@@ -124,8 +125,8 @@ fn count(x: Option<u64>) -> String {
     x.map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// The columns from `level` to `note`, one line's own figures.
-struct Figures<'a> {
+/// The columns from `level` to `top_box_total_low_precision`: one line's own figures.
+struct Line<'a> {
     level: &'a str,
     id: &'a str,
     group: Option<&'a str>,
@@ -133,25 +134,37 @@ struct Figures<'a> {
     n: u64,
     count: Option<u64>,
     n_eff: Option<f64>,
-    estimate: Option<f64>,
-    se: Option<f64>,
     df: u64,
-    ci_low: Option<f64>,
-    ci_high: Option<f64>,
-    deff: Option<f64>,
+    figure: &'a Figure,
     deff_kish: Option<f64>,
-    cv: Option<f64>,
-    suppressed: bool,
-    low_precision: bool,
-    note: Option<&'a str>,
+    status: &'a Status,
     top_box: Option<&'a TopBox>,
 }
 
-impl Figures<'_> {
+fn figure_cells(f: Option<&Figure>) -> [String; 6] {
+    let f = f.cloned().unwrap_or_default();
+    [f.estimate, f.se, f.ci_low, f.ci_high, f.deff, f.cv].map(cell)
+}
+
+fn status_cells(s: Option<&Status>, with_suppressed: bool) -> Vec<String> {
+    let mut cells = Vec::new();
+    if with_suppressed {
+        cells.push(s.map(|s| s.suppressed.to_string()).unwrap_or_default());
+    }
+    cells.push(s.map(|s| s.low_precision.to_string()).unwrap_or_default());
+    if with_suppressed {
+        cells.push(s.and_then(|s| s.note.clone()).unwrap_or_default());
+    }
+    cells
+}
+
+impl Line<'_> {
     fn cells(&self) -> Vec<String> {
         let tb = self.top_box;
         let total = tb.and_then(|t| t.total.as_ref());
-        vec![
+        let [estimate, se, ci_low, ci_high, deff, cv] = figure_cells(Some(self.figure));
+        let [t_estimate, t_se, t_ci_low, t_ci_high, _, t_cv] = figure_cells(total.map(|t| &t.figure));
+        let mut cells = vec![
             self.level.to_string(),
             self.id.to_string(),
             self.group.unwrap_or_default().to_string(),
@@ -159,39 +172,27 @@ impl Figures<'_> {
             self.n.to_string(),
             count(self.count),
             cell(self.n_eff),
-            cell(self.estimate),
-            cell(self.se),
+            estimate,
+            se,
             self.df.to_string(),
-            cell(self.ci_low),
-            cell(self.ci_high),
-            cell(self.deff),
+            ci_low,
+            ci_high,
+            deff,
             cell(self.deff_kish),
-            cell(self.cv),
-            self.suppressed.to_string(),
-            self.low_precision.to_string(),
-            self.note.unwrap_or_default().to_string(),
-            cell(tb.and_then(|t| t.estimate)),
-            cell(tb.and_then(|t| t.se)),
-            cell(tb.and_then(|t| t.ci_low)),
-            cell(tb.and_then(|t| t.ci_high)),
-            cell(tb.and_then(|t| t.deff)),
-            cell(tb.and_then(|t| t.cv)),
-            tb.map(|t| t.suppressed.to_string()).unwrap_or_default(),
-            tb.map(|t| t.low_precision.to_string()).unwrap_or_default(),
-            tb.and_then(|t| t.note.clone()).unwrap_or_default(),
-            cell(total.and_then(|t| t.estimate)),
-            cell(total.and_then(|t| t.se)),
-            cell(total.and_then(|t| t.ci_low)),
-            cell(total.and_then(|t| t.ci_high)),
-            cell(total.and_then(|t| t.cv)),
-            total.map(|t| t.low_precision.to_string()).unwrap_or_default(),
-        ]
+            cv,
+        ];
+        cells.extend(status_cells(Some(self.status), true));
+        cells.extend(figure_cells(tb.map(|t| &t.figure)));
+        cells.extend(status_cells(tb.map(|t| &t.status), true));
+        cells.extend([t_estimate, t_se, t_ci_low, t_ci_high, t_cv]);
+        cells.extend(status_cells(total.map(|t| &t.status), false));
+        cells
     }
 }
 
-impl<'a> From<&'a IndexRow> for Figures<'a> {
+impl<'a> From<&'a IndexRow> for Line<'a> {
     fn from(r: &'a IndexRow) -> Self {
-        Figures {
+        Line {
             level: r.level,
             id: &r.id,
             group: r.group.as_deref(),
@@ -199,25 +200,18 @@ impl<'a> From<&'a IndexRow> for Figures<'a> {
             n: r.n,
             count: None,
             n_eff: r.n_eff,
-            estimate: r.estimate,
-            se: r.se,
             df: r.df,
-            ci_low: r.ci_low,
-            ci_high: r.ci_high,
-            deff: r.deff,
+            figure: &r.figure,
             deff_kish: r.deff_kish,
-            cv: r.cv,
-            suppressed: r.suppressed,
-            low_precision: r.low_precision,
-            note: r.note.as_deref(),
+            status: &r.status,
             top_box: r.top_box.as_ref(),
         }
     }
 }
 
-impl<'a> From<&'a PopulationRow> for Figures<'a> {
+impl<'a> From<&'a PopulationRow> for Line<'a> {
     fn from(r: &'a PopulationRow) -> Self {
-        Figures {
+        Line {
             level: "population",
             id: "population",
             group: r.group.as_deref(),
@@ -225,25 +219,18 @@ impl<'a> From<&'a PopulationRow> for Figures<'a> {
             n: r.n,
             count: None,
             n_eff: None,
-            estimate: r.estimate,
-            se: r.se,
             df: r.df,
-            ci_low: r.ci_low,
-            ci_high: r.ci_high,
-            deff: None,
+            figure: &r.figure,
             deff_kish: None,
-            cv: r.cv,
-            suppressed: r.suppressed,
-            low_precision: r.low_precision,
-            note: r.note.as_deref(),
+            status: &r.status,
             top_box: None,
         }
     }
 }
 
-impl<'a> From<&'a DistributionRow> for Figures<'a> {
+impl<'a> From<&'a DistributionRow> for Line<'a> {
     fn from(r: &'a DistributionRow) -> Self {
-        Figures {
+        Line {
             level: "option",
             id: &r.question,
             group: r.group.as_deref(),
@@ -251,17 +238,10 @@ impl<'a> From<&'a DistributionRow> for Figures<'a> {
             n: r.n,
             count: r.count,
             n_eff: None,
-            estimate: r.share,
-            se: r.se,
             df: r.df,
-            ci_low: r.ci_low,
-            ci_high: r.ci_high,
-            deff: r.deff,
+            figure: &r.figure,
             deff_kish: None,
-            cv: r.cv,
-            suppressed: r.suppressed,
-            low_precision: r.low_precision,
-            note: r.note.as_deref(),
+            status: &r.status,
             top_box: None,
         }
     }
@@ -294,9 +274,9 @@ pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Re
     let lines = report
         .rows
         .iter()
-        .map(Figures::from)
-        .chain(report.population.iter().map(Figures::from))
-        .chain(report.distributions.iter().flatten().map(Figures::from));
+        .map(Line::from)
+        .chain(report.population.iter().map(Line::from))
+        .chain(report.distributions.iter().flatten().map(Line::from));
     for figures in lines {
         w.write_record(head.iter().cloned().chain(figures.cells()).chain(tail.iter().cloned()))?;
     }

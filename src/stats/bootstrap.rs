@@ -96,7 +96,8 @@ pub struct BootstrapSummary {
     /// order of first occurrence.
     pub redrawn_for: Vec<String>,
     /// Replicates of a bounded raking whose bounds were widened because
-    /// the design's could not meet the margins there.
+    /// the design's could not meet the margins there
+    /// ([`Design::rake_bounded`]).
     pub widened: usize,
     /// The widest bounds such a replicate used.
     pub widest_bounds: Option<[f64; 2]>,
@@ -105,20 +106,9 @@ pub struct BootstrapSummary {
 /// Bootstrap standard errors of every task in every domain.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BootstrapRun {
-    pub replicates: usize,
-    pub seed: u64,
-    pub method: &'static str,
-    /// Replicate draws that could not be calibrated and were drawn again.
-    pub redrawn: usize,
-    /// The raking categories (`margin=category`) behind those redraws, in
-    /// order of first occurrence.
-    pub redrawn_for: Vec<String>,
-    /// Replicates of a bounded raking whose bounds were widened because
-    /// the design's could not meet the margins there
-    /// ([`Design::rake_bounded`]).
-    pub widened: usize,
-    /// The widest bounds such a replicate used.
-    pub widest_bounds: Option<[f64; 2]>,
+    /// What the run did: B, seed, method, redraws, widened bounds.
+    #[serde(flatten)]
+    pub summary: BootstrapSummary,
     /// Full-sample estimate, `[task][domain]` (domain 0 is the whole
     /// sample, then the groups in `grouping.order`); None for an empty
     /// domain.
@@ -128,20 +118,6 @@ pub struct BootstrapRun {
     pub se: Vec<Vec<Option<f64>>>,
     /// Replicates the SE is over, `[task][domain]`.
     pub replicates_used: Vec<Vec<usize>>,
-}
-
-impl BootstrapRun {
-    pub fn summary(&self) -> BootstrapSummary {
-        BootstrapSummary {
-            replicates: self.replicates,
-            seed: self.seed,
-            method: self.method,
-            redrawn: self.redrawn,
-            redrawn_for: self.redrawn_for.clone(),
-            widened: self.widened,
-            widest_bounds: self.widest_bounds,
-        }
-    }
 }
 
 /// Bootstrap result for one variable (score or top-two box) in one domain.
@@ -503,16 +479,18 @@ pub fn bootstrap(
         }
     }
     Ok(BootstrapRun {
-        replicates: options.replicates,
-        seed: options.seed,
-        method: BOOTSTRAP_METHOD,
-        redrawn,
-        redrawn_for,
-        widened: reps.iter().filter(|r| r.widened.is_some()).count(),
-        widest_bounds: reps.iter().filter_map(|r| r.widened).fold(None, |acc, b| {
-            let [l, u] = acc.unwrap_or([b.lower, b.upper]);
-            Some([l.min(b.lower), u.max(b.upper)])
-        }),
+        summary: BootstrapSummary {
+            replicates: options.replicates,
+            seed: options.seed,
+            method: BOOTSTRAP_METHOD,
+            redrawn,
+            redrawn_for,
+            widened: reps.iter().filter(|r| r.widened.is_some()).count(),
+            widest_bounds: reps.iter().filter_map(|r| r.widened).fold(None, |acc, b| {
+                let [l, u] = acc.unwrap_or([b.lower, b.upper]);
+                Some([l.min(b.lower), u.max(b.upper)])
+            }),
+        },
         estimate,
         se,
         replicates_used,

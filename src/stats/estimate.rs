@@ -1296,6 +1296,21 @@ pub struct CodedAnswers<'a> {
     pub options: usize,
 }
 
+impl CodedAnswers<'_> {
+    /// One value table per option, by code: 1 for the option, 0 for the
+    /// other answers, no value without an answer. Its mean in a domain is
+    /// the option's share (for [`Column::Coded`]).
+    pub fn indicator_tables(&self) -> Vec<Vec<Option<f64>>> {
+        (1..=self.options)
+            .map(|k| {
+                (0..=self.options)
+                    .map(|c| (c != 0).then_some(if c == k { 1.0 } else { 0.0 }))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
 /// The share of one option among a domain's respondents who answered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptionShare {
@@ -1432,17 +1447,7 @@ pub fn distributions(
     for q in questions {
         check_codes(design, q.id, q.codes, q.options + 1)?;
     }
-    // One value table per option: 1 for the option, 0 for the others, no
-    // value without an answer.
-    let tables = |q: &CodedAnswers<'_>| -> Vec<Vec<Option<f64>>> {
-        (1..=q.options)
-            .map(|k| {
-                (0..=q.options)
-                    .map(|c| (c != 0).then_some(if c == k { 1.0 } else { 0.0 }))
-                    .collect()
-            })
-            .collect()
-    };
+    let tables = |q: &CodedAnswers<'_>| q.indicator_tables();
     let max_codes = questions.iter().map(|q| q.options + 1).max().unwrap_or(1);
     let stats: Vec<Vec<Vec<DomainStats>>> = if coded_fits(design, n_groups, max_codes) {
         run_parallel(questions.len(), options.threads, |j| {

@@ -6,22 +6,12 @@
 //! interviews' alone, saying what they left out and how to include it.
 
 use crate::helpers::*;
-use serde_json::Value;
-use std::process::Command;
+use crate::support::civicpulse_on;
 
 fn civicpulse(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_civicpulse"))
-        .args(args)
-        .env("DATABASE_URL", format!("sqlite://{}", app.db_path.display()))
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("runs");
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    civicpulse_on(&app.db_path, args)
 }
+use serde_json::Value;
 
 fn indices(app: &TestApp, extra: &[&str]) -> Value {
     let wave = this_year().to_string();

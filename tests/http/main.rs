@@ -14,5 +14,7 @@ mod sample_weights;
 mod staff;
 mod structure;
 mod submission;
+#[path = "../support/mod.rs"]
+mod support;
 mod survey_dates;
 mod translations;

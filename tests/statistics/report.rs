@@ -220,7 +220,7 @@ fn one_wave_report_matches_r() {
                     for field in ["n", "count", "df"] {
                         agree.exact("distribution", &w, field, &r[field], &e[field]);
                     }
-                    agree.number("distribution", &w, "share", &r["share"], &e["share"], 1e-12);
+                    agree.number("distribution", &w, "share", &r["estimate"], &e["share"], 1e-12);
                     for field in ["se", "ci_low", "ci_high"] {
                         agree.number("distribution", &w, field, &r[field], &e[field], SE);
                     }

@@ -419,15 +419,16 @@ fn distributions_coded_equal_one_column_per_option() {
         options: values.len(),
     };
     let shares = distributions(&design, &[question], Some(&grouping), &options).unwrap();
+    assert_eq!(
+        question.indicator_tables()[5],
+        [None, Some(0.0), Some(0.0), Some(0.0), Some(0.0), Some(0.0), Some(1.0)]
+    );
     let domains = 1 + grouping.order.len();
     assert_eq!(shares.len(), domains * values.len());
-    for (k, _) in values.iter().enumerate() {
-        let table: Vec<Option<f64>> = (0..=values.len())
-            .map(|c| (c != 0).then_some(if c == k + 1 { 1.0 } else { 0.0 }))
-            .collect();
+    for (k, table) in question.indicator_tables().iter().enumerate() {
         let column = Column::Coded {
             codes: &codes,
-            values: &table,
+            values: table,
         };
         let by_column = &estimate_columns(&design, &[(column, Kind::Share)], Some(&grouping), &options).unwrap()[0];
         for (d, e) in by_column.iter().enumerate() {

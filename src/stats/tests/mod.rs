@@ -43,6 +43,73 @@ pub(crate) fn encode(values: &[&str]) -> (Vec<u32>, Vec<String>) {
     (codes, names)
 }
 
+/// Margins from `question,value,total` rows, coded on the sample's
+/// answers to each question (`answers`); a sample category the rows lack
+/// gets no total, so that raking refuses it.
+pub(crate) fn margins(rows: &[Vec<String>], answers: impl Fn(&str) -> Vec<String>) -> Vec<Margin> {
+    let mut margins: Vec<Margin> = Vec::new();
+    for r in rows {
+        if margins.iter().any(|m| m.name == r[0]) {
+            continue;
+        }
+        let of_question = rows.iter().filter(|x| x[0] == r[0]);
+        let mut categories: Vec<String> = of_question.clone().map(|x| x[1].clone()).collect();
+        let mut totals: Vec<Option<f64>> = of_question.map(|x| Some(x[2].parse().unwrap())).collect();
+        let codes = answers(&r[0])
+            .iter()
+            .map(|v| match categories.iter().position(|c| c == v) {
+                Some(k) => k as u32,
+                None => {
+                    categories.push(v.clone());
+                    totals.push(None);
+                    (categories.len() - 1) as u32
+                }
+            })
+            .collect();
+        margins.push(Margin {
+            name: r[0].clone(),
+            categories,
+            codes,
+            totals,
+        });
+    }
+    margins
+}
+
+/// Overall, the dimensions and the items, in that order, as the
+/// reference scripts list them.
+pub(crate) fn variables<'a>(
+    composites: &'a Composites,
+    dim_ids: &[String],
+    item_ids: &[String],
+    item_scores: &'a [Vec<f64>],
+    item_top: &'a [Vec<Option<bool>>],
+) -> Vec<Variable<'a>> {
+    let mut v = vec![Variable {
+        level: Level::Overall,
+        id: "overall".into(),
+        score: &composites.overall,
+        top_box: None,
+    }];
+    for (d, id) in dim_ids.iter().enumerate() {
+        v.push(Variable {
+            level: Level::Dimension,
+            id: id.clone(),
+            score: &composites.dimensions[d],
+            top_box: None,
+        });
+    }
+    for (j, id) in item_ids.iter().enumerate() {
+        v.push(Variable {
+            level: Level::Item,
+            id: id.clone(),
+            score: &item_scores[j],
+            top_box: Some(&item_top[j]),
+        });
+    }
+    v
+}
+
 /// The reference data set, scored and prepared.
 pub(crate) struct RefData {
     pub n: usize,
@@ -120,35 +187,7 @@ impl RefData {
         let composites = composites(&cols, &dims).unwrap();
 
         let (_, mrows) = parse_csv(MARGINS_CSV);
-        let mut margins: Vec<Margin> = Vec::new();
-        for r in &mrows {
-            if !margins.iter().any(|m| m.name == r[0]) {
-                let sample = get(&r[0]);
-                let mut cats: Vec<String> = mrows.iter().filter(|x| x[0] == r[0]).map(|x| x[1].clone()).collect();
-                let mut totals: Vec<Option<f64>> = mrows
-                    .iter()
-                    .filter(|x| x[0] == r[0])
-                    .map(|x| Some(x[2].parse().unwrap()))
-                    .collect();
-                let codes = sample
-                    .iter()
-                    .map(|v| match cats.iter().position(|c| c == v) {
-                        Some(k) => k as u32,
-                        None => {
-                            cats.push(v.to_string());
-                            totals.push(None);
-                            (cats.len() - 1) as u32
-                        }
-                    })
-                    .collect();
-                margins.push(Margin {
-                    name: r[0].clone(),
-                    categories: cats,
-                    codes,
-                    totals,
-                });
-            }
-        }
+        let margins = margins(&mrows, |question| get(question).iter().map(|v| v.to_string()).collect());
         RefData {
             n,
             ids,
@@ -185,29 +224,13 @@ impl RefData {
     }
 
     pub fn variables(&self) -> Vec<Variable<'_>> {
-        let mut v = vec![Variable {
-            level: Level::Overall,
-            id: "overall".into(),
-            score: &self.composites.overall,
-            top_box: None,
-        }];
-        for (d, id) in self.dim_ids.iter().enumerate() {
-            v.push(Variable {
-                level: Level::Dimension,
-                id: id.clone(),
-                score: &self.composites.dimensions[d],
-                top_box: None,
-            });
-        }
-        for (j, id) in self.item_ids.iter().enumerate() {
-            v.push(Variable {
-                level: Level::Item,
-                id: id.clone(),
-                score: &self.item_scores[j],
-                top_box: Some(&self.item_top[j]),
-            });
-        }
-        v
+        variables(
+            &self.composites,
+            &self.dim_ids,
+            &self.item_ids,
+            &self.item_scores,
+            &self.item_top,
+        )
     }
 
     pub fn grouping(&self) -> Grouping<'_> {

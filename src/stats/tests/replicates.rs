@@ -93,21 +93,28 @@ fn replicates_that_lose_a_category_are_redrawn() {
     };
     let tasks = [mean_task(&toy.y)];
     let run = bootstrap(&d, &tasks, None, &opts).unwrap();
-    assert!(run.redrawn > 0 && run.redrawn <= 40, "{}", run.redrawn);
-    assert_eq!(run.redrawn_for, vec!["group=x".to_string()]);
+    assert!(
+        run.summary.redrawn > 0 && run.summary.redrawn <= 40,
+        "{}",
+        run.summary.redrawn
+    );
+    assert_eq!(run.summary.redrawn_for, vec!["group=x".to_string()]);
     assert_eq!(run.replicates_used[0][0], 400);
     assert!(run.se[0][0].unwrap() > 0.0);
-    assert_eq!((run.replicates, run.seed, run.method), (400, 11, BOOTSTRAP_METHOD));
+    assert_eq!(
+        (run.summary.replicates, run.summary.seed, run.summary.method),
+        (400, 11, BOOTSTRAP_METHOD)
+    );
     let again = bootstrap(&d, &tasks, None, &BootstrapOptions { threads: 4, ..opts }).unwrap();
     assert_eq!(run, again);
-    let summary = serde_json::to_value(run.summary()).unwrap();
+    let summary = serde_json::to_value(&run.summary).unwrap();
     assert_eq!(summary["method"], "rao-wu rescaling");
-    assert_eq!(summary["redrawn"], run.redrawn);
+    assert_eq!(summary["redrawn"], run.summary.redrawn);
     assert_eq!(summary["redrawn_for"][0], "group=x");
     // Without raking nothing needs a redraw.
     let plain = bootstrap(&toy.design(), &tasks, None, &opts).unwrap();
-    assert_eq!((plain.redrawn, plain.redrawn_for.len()), (0, 0));
-    println!("redrawn {} of 400, SE {:?}", run.redrawn, run.se[0][0]);
+    assert_eq!((plain.summary.redrawn, plain.summary.redrawn_for.len()), (0, 0));
+    println!("redrawn {} of 400, SE {:?}", run.summary.redrawn, run.se[0][0]);
 }
 
 /// SPEC §9's toy: 3 strata × 3 PSUs, category x in one PSU, lost by 4 in 9
@@ -216,7 +223,7 @@ fn totals_agree_with_linearisation() {
             );
         }
         let run = bootstrap(&design, &tasks, None, &opts).unwrap();
-        assert_eq!(run.redrawn, 0);
+        assert_eq!(run.summary.redrawn, 0);
         for (j, lin) in linear.iter().enumerate() {
             assert!(rel(run.estimate[j][0].unwrap(), lin.estimate.unwrap()) < 1e-12);
             assert_eq!(run.replicates_used[j][0], 500);
@@ -288,9 +295,13 @@ fn bounded_design_bootstrap() {
     }
     // [0.5, 2] binds in the design (38 at 2 for age 18-29, which needs
     // 1.77 × its design weight): some replicates need more.
-    assert_eq!(run.redrawn, 0);
-    assert!(run.widened > 0 && run.widened < 300, "{}", run.widened);
-    let [lower, upper] = run.widest_bounds.unwrap();
+    assert_eq!(run.summary.redrawn, 0);
+    assert!(
+        run.summary.widened > 0 && run.summary.widened < 300,
+        "{}",
+        run.summary.widened
+    );
+    let [lower, upper] = run.summary.widest_bounds.unwrap();
     assert!(lower <= 0.5 && upper > 2.0, "{lower} {upper}");
     let again = bootstrap(&design, &tasks, None, &BootstrapOptions { threads: 3, ..opts }).unwrap();
     assert_eq!(run, again);
@@ -304,9 +315,9 @@ fn bounded_design_bootstrap() {
         )
         .unwrap();
     let run_loose = bootstrap(&loose, &tasks, None, &opts).unwrap();
-    assert_eq!((run_loose.widened, run_loose.widest_bounds), (0, None));
+    assert_eq!((run_loose.summary.widened, run_loose.summary.widest_bounds), (0, None));
     println!(
         "bounded bootstrap: widened {} of 300 (widest {:?}); SE ratio {lo:.4} .. {hi:.4}",
-        run.widened, run.widest_bounds
+        run.summary.widened, run.summary.widest_bounds
     );
 }

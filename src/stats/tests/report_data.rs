@@ -169,63 +169,19 @@ impl Wave {
     /// this wave's answers.
     pub fn margins(&self) -> Vec<Margin> {
         let (_, rows) = parse_quoted_csv(&read("margins.csv"));
-        let mut margins: Vec<Margin> = Vec::new();
-        for r in &rows {
-            if margins.iter().any(|m| m.name == r[0]) {
-                continue;
-            }
-            let mut categories: Vec<String> = rows.iter().filter(|x| x[0] == r[0]).map(|x| x[1].clone()).collect();
-            let mut totals: Vec<Option<f64>> = rows
-                .iter()
-                .filter(|x| x[0] == r[0])
-                .map(|x| Some(x[2].parse().unwrap()))
-                .collect();
-            let codes = self.answers[&r[0]]
-                .iter()
-                .map(|v| match categories.iter().position(|c| c == v) {
-                    Some(k) => k as u32,
-                    None => {
-                        categories.push(v.clone());
-                        totals.push(None);
-                        (categories.len() - 1) as u32
-                    }
-                })
-                .collect();
-            margins.push(Margin {
-                name: r[0].clone(),
-                categories,
-                codes,
-                totals,
-            });
-        }
-        margins
+        super::margins(&rows, |question| self.answers[question].clone())
     }
 
     /// Overall, the dimensions and the items, in `reference.R`'s order.
     pub fn variables(&self) -> Vec<Variable<'_>> {
-        let mut v = vec![Variable {
-            level: Level::Overall,
-            id: "overall".into(),
-            score: &self.composites.overall,
-            top_box: None,
-        }];
-        for (d, spec) in self.dims.iter().enumerate() {
-            v.push(Variable {
-                level: Level::Dimension,
-                id: spec.id.clone(),
-                score: &self.composites.dimensions[d],
-                top_box: None,
-            });
-        }
-        for (j, id) in self.item_ids.iter().enumerate() {
-            v.push(Variable {
-                level: Level::Item,
-                id: id.clone(),
-                score: &self.item_scores[j],
-                top_box: Some(&self.item_top[j]),
-            });
-        }
-        v
+        let dim_ids: Vec<String> = self.dims.iter().map(|d| d.id.clone()).collect();
+        super::variables(
+            &self.composites,
+            &dim_ids,
+            &self.item_ids,
+            &self.item_scores,
+            &self.item_top,
+        )
     }
 
     /// By answered district.
