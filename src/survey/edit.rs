@@ -227,7 +227,7 @@ pub fn add_question(
 }
 
 /// Set what a question's settings are: `required` (written only when
-/// true), its dimension, its weight (`None`: the default, 1) and its
+/// true; an optional question drops its `required_error`), its dimension, its weight (`None`: the default, 1) and its
 /// show_if condition. The dimension must be declared, the weight positive
 /// and finite, and show_if must name an earlier question and answers it
 /// offers.
@@ -277,6 +277,11 @@ pub fn set_question_settings(
     }
     let question = &mut raw.sections[s].questions[q];
     question.required = required.then_some(true);
+    if !required {
+        // Only a required question is ever left unanswered with an error,
+        // and validation refuses the message on an optional one.
+        question.required_error = None;
+    }
     question.dimension = dimension;
     question.weight = weight;
     question.show_if = show_if;
@@ -306,6 +311,7 @@ pub fn add_option(raw: &mut RawSurvey, question: &str, value: &str, label: RawTe
         value: value.to_string(),
         label,
         score: None,
+        missing: None,
     });
     Ok(())
 }
@@ -458,11 +464,13 @@ text = { zh = "白天", en = "Day", ko = "낮" }
             kind: RawQuestionType::Likert,
             scale: Some("agree3".into()),
             reverse: None,
+            not_applicable: None,
             required: None,
             dimension: None,
             weight: None,
             text: RawText::default(),
             help: None,
+            required_error: None,
             options: None,
             max_choices: None,
             low_label: None,

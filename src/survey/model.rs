@@ -9,7 +9,7 @@
 
 use super::raw::{RawQuestion, RawQuestionType, RawShowIf, RawSurvey, RawText};
 use crate::lang::Lang;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -109,12 +109,84 @@ string_newtype!(
 /// Question ids are the same kind of identifier as section and dimension ids.
 pub type QuestionId = Id;
 
+/// Why an answer option is no opinion on the subject. Both kinds are
+/// missing for scoring (never 0) and each is counted on its own in an
+/// item's figures: "don't know" says the resident cannot judge, "does not
+/// apply" that the subject is not part of their life (no child at school,
+/// no car).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Missing {
+    DontKnow,
+    NotApplicable,
+}
+
+impl Missing {
+    pub const ALL: [Missing; 2] = [Missing::DontKnow, Missing::NotApplicable];
+
+    /// The name in definition files, exports and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Missing::DontKnow => "dont_know",
+            Missing::NotApplicable => "not_applicable",
+        }
+    }
+
+    /// The option value a Likert scale gives this answer.
+    pub fn likert_value(self) -> &'static str {
+        match self {
+            Missing::DontKnow => "dk",
+            Missing::NotApplicable => "na",
+        }
+    }
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One answer option. Validation builds every `Choice`, and never one with
+/// both a score and a `missing`: a scored option has `missing: None`; a
+/// missing one ("don't know", "does not apply") has no score. An option
+/// with neither is an unscored answer (a district, "other").
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Choice {
     pub value: OptionValue,
     pub label: Localized,
-    /// 0–100, or `None` for an unscored option such as "don't know".
+    /// 0–100, or `None` for an unscored or a missing option.
     pub score: Option<f64>,
+    /// `Some` for an answer that is no opinion on the subject.
+    pub missing: Option<Missing>,
+}
+
+impl Choice {
+    fn scored(value: OptionValue, label: Localized, score: f64) -> Choice {
+        Choice {
+            value,
+            label,
+            score: Some(score),
+            missing: None,
+        }
+    }
+
+    fn missing(value: OptionValue, label: Localized, missing: Missing) -> Choice {
+        Choice {
+            value,
+            label,
+            score: None,
+            missing: Some(missing),
+        }
+    }
+
+    pub fn is_dont_know(&self) -> bool {
+        self.missing == Some(Missing::DontKnow)
+    }
+
+    pub fn is_not_applicable(&self) -> bool {
+        self.missing == Some(Missing::NotApplicable)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -180,12 +252,26 @@ pub struct Question {
     pub weight: f64,
     pub text: Localized,
     pub help: Option<Localized>,
+    /// The designer's words for a required question left unanswered
+    /// ("Choose your age group"); only a required question has one.
+    pub required_error: Option<Localized>,
     pub show_if: Option<ShowIf>,
     /// Index into `Survey::sections`.
     pub section: usize,
 }
 
 impl Question {
+    /// What to tell a resident who left this required question unanswered,
+    /// when the definition says it; callers fall back to a general message.
+    pub fn required_message(&self, lang: Lang) -> Option<&str> {
+        self.required_error.as_ref().map(|t| t.get(lang))
+    }
+
+    /// The options that are no opinion on the subject, with their kind.
+    pub fn missing_options(&self) -> impl Iterator<Item = (&Choice, Missing)> {
+        self.kind.options().iter().filter_map(|c| c.missing.map(|m| (c, m)))
+    }
+
     pub fn option(&self, value: &str) -> Option<&Choice> {
         self.kind.options().iter().find(|c| c.value.as_str() == value)
     }
@@ -417,7 +503,7 @@ impl Validator {
         let intro = self.text(&top, "intro", &raw.intro);
         let thanks = self.text(&top, "thanks", &raw.thanks);
 
-        let mut scales: HashMap<&str, (Vec<Localized>, Option<Localized>)> = HashMap::new();
+        let mut scales: HashMap<&str, ScaleTexts> = HashMap::new();
         for (name, scale) in &raw.scales {
             let place = Place::Scale(name.clone());
             if !(2..=11).contains(&scale.labels.len()) {
@@ -434,7 +520,15 @@ impl Validator {
                 .map(|(i, l)| self.text(&place, &format!("labels[{}]", i + 1), l))
                 .collect();
             let dont_know = self.optional_text(&place, "dont_know", &scale.dont_know);
-            scales.insert(name.as_str(), (labels, dont_know));
+            let not_applicable = self.optional_text(&place, "not_applicable", &scale.not_applicable);
+            scales.insert(
+                name.as_str(),
+                ScaleTexts {
+                    labels,
+                    dont_know,
+                    not_applicable,
+                },
+            );
         }
 
         let mut dimensions = Vec::new();
@@ -539,6 +633,7 @@ impl Validator {
             );
         }
         let mut seen = HashSet::new();
+        let mut seen_missing = HashSet::new();
         options
             .iter()
             .enumerate()
@@ -564,10 +659,42 @@ impl Validator {
                         );
                     }
                 }
-                Choice {
-                    value,
-                    label: self.text(place, &format!("{field}.label"), &o.label),
-                    score: o.score,
+                let label = self.text(place, &format!("{field}.label"), &o.label);
+                match o.missing {
+                    None => Choice {
+                        value,
+                        label,
+                        score: o.score,
+                        missing: None,
+                    },
+                    Some(missing) => {
+                        if o.score.is_some() {
+                            self.issue(
+                                place,
+                                &format!("{field}.score"),
+                                format!(
+                                    "a {missing} option is missing for scoring, so it cannot carry a score; \
+                                     remove the score or the `missing`"
+                                ),
+                            );
+                        }
+                        if raw.kind == RawQuestionType::MultiChoice {
+                            self.issue(
+                                place,
+                                &format!("{field}.missing"),
+                                "a multi_choice question cannot have a missing option: it could be ticked \
+                                 together with real answers",
+                            );
+                        }
+                        if !seen_missing.insert(missing) {
+                            self.issue(
+                                place,
+                                &format!("{field}.missing"),
+                                format!("a question can have only one {missing} option, and this is the second"),
+                            );
+                        }
+                        Choice::missing(value, label, missing)
+                    }
                 }
             })
             .collect()
@@ -590,7 +717,7 @@ impl Validator {
         &mut self,
         raw: &RawQuestion,
         section: usize,
-        scales: &HashMap<&str, (Vec<Localized>, Option<Localized>)>,
+        scales: &HashMap<&str, ScaleTexts>,
         dimension_index: &HashMap<String, usize>,
         earlier: &[Question],
         earlier_index: &HashMap<String, usize>,
@@ -609,7 +736,21 @@ impl Validator {
                             self.issue(&place, "scale", format!("there is no scale named {name:?}"));
                             Vec::new()
                         }
-                        Some((labels, dont_know)) => likert_options(labels, dont_know, raw.reverse.unwrap_or(false)),
+                        Some(scale) => {
+                            let offers_na = raw.not_applicable.unwrap_or(false);
+                            if offers_na && scale.not_applicable.is_none() {
+                                self.issue(
+                                    &place,
+                                    "not_applicable",
+                                    format!(
+                                        "scale {name:?} has no not_applicable text; add \
+                                         `not_applicable = {{ zh = …, en = …, ko = … }}` to the scale, \
+                                         or leave this setting out"
+                                    ),
+                                );
+                            }
+                            likert_options(scale, offers_na, raw.reverse.unwrap_or(false))
+                        }
                     },
                 };
                 self.forbid(&place, raw, raw.options.is_some(), "options");
@@ -664,6 +805,23 @@ impl Validator {
         if raw.kind != RawQuestionType::Likert {
             self.forbid(&place, raw, raw.scale.is_some(), "scale");
             self.forbid(&place, raw, raw.reverse.is_some(), "reverse");
+            if raw.not_applicable.is_some() {
+                let advice = match raw.kind {
+                    RawQuestionType::SingleChoice => {
+                        "; give the option that does not apply `missing = \"not_applicable\"` instead"
+                    }
+                    _ => "",
+                };
+                self.issue(
+                    &place,
+                    "not_applicable",
+                    format!(
+                        "not_applicable does not apply to a {} question (only a likert question offers its \
+                         scale's \"does not apply\"){advice}",
+                        raw.kind.name()
+                    ),
+                );
+            }
         }
         if raw.kind != RawQuestionType::MultiChoice {
             self.forbid(&place, raw, raw.max_choices.is_some(), "max_choices");
@@ -686,6 +844,15 @@ impl Validator {
         if dimension.is_some() && !kind.options().iter().any(|o| o.score.is_some()) {
             self.issue(&place, "dimension", "only a scored question can belong to a dimension");
         }
+        let required = raw.required.unwrap_or(false);
+        if raw.required_error.is_some() && !required {
+            self.issue(
+                &place,
+                "required_error",
+                "required_error is shown when a required question is left unanswered, and this question \
+                 is not required; set `required = true` or leave required_error out",
+            );
+        }
         let weight = self.weight(&place, "weight", raw.weight.unwrap_or(1.0));
         let show_if = raw
             .show_if
@@ -694,11 +861,12 @@ impl Validator {
         Question {
             id,
             kind,
-            required: raw.required.unwrap_or(false),
+            required,
             dimension,
             weight,
             text: self.text(&place, "text", &raw.text),
             help: self.optional_text(&place, "help", &raw.help),
+            required_error: self.optional_text(&place, "required_error", &raw.required_error),
             show_if,
             section,
         }
@@ -770,27 +938,44 @@ impl RawQuestionType {
     }
 }
 
-/// Options `"1"`…`"k"` scored `100·(x−1)/(k−1)` (reversed on request), then `"dk"`.
-fn likert_options(labels: &[Localized], dont_know: &Option<Localized>, reverse: bool) -> Vec<Choice> {
-    let k = labels.len();
-    let mut options: Vec<Choice> = labels
+/// The validated texts of a scale.
+struct ScaleTexts {
+    labels: Vec<Localized>,
+    dont_know: Option<Localized>,
+    not_applicable: Option<Localized>,
+}
+
+/// Options `"1"`…`"k"` scored `100·(x−1)/(k−1)` (reversed on request), then
+/// `"dk"` when the scale has "don't know", then `"na"` when the question
+/// offers the scale's "does not apply". Appending keeps the codes of the
+/// scored options and of "don't know" the same with or without `"na"`.
+fn likert_options(scale: &ScaleTexts, offers_na: bool, reverse: bool) -> Vec<Choice> {
+    let k = scale.labels.len();
+    let mut options: Vec<Choice> = scale
+        .labels
         .iter()
         .enumerate()
         .map(|(i, label)| {
             let step = if reverse { k - 1 - i } else { i };
-            Choice {
-                value: OptionValue((i + 1).to_string()),
-                label: label.clone(),
-                score: Some(100.0 * step as f64 / (k.max(2) - 1) as f64),
-            }
+            Choice::scored(
+                OptionValue((i + 1).to_string()),
+                label.clone(),
+                100.0 * step as f64 / (k.max(2) - 1) as f64,
+            )
         })
         .collect();
-    if let Some(label) = dont_know {
-        options.push(Choice {
-            value: OptionValue("dk".to_string()),
-            label: label.clone(),
-            score: None,
-        });
+    let offered = [
+        (Missing::DontKnow, scale.dont_know.as_ref()),
+        (Missing::NotApplicable, scale.not_applicable.as_ref().filter(|_| offers_na)),
+    ];
+    for (missing, label) in offered {
+        if let Some(label) = label {
+            options.push(Choice::missing(
+                OptionValue(missing.likert_value().to_string()),
+                label.clone(),
+                missing,
+            ));
+        }
     }
     options
 }
@@ -800,15 +985,15 @@ fn rating_options() -> Vec<Choice> {
     (0..=10)
         .map(|x: u32| {
             let s = x.to_string();
-            Choice {
-                value: OptionValue(s.clone()),
-                label: Localized {
+            Choice::scored(
+                OptionValue(s.clone()),
+                Localized {
                     zh: s.clone(),
                     en: s.clone(),
                     ko: s,
                 },
-                score: Some(f64::from(x) * 10.0),
-            }
+                f64::from(x) * 10.0,
+            )
         })
         .collect()
 }

@@ -7,6 +7,7 @@
 //! The same structs serialise back to TOML, which is what makes the
 //! file → database → file round trip lossless.
 
+use super::model::Missing;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -45,6 +46,10 @@ pub struct RawScale {
     pub labels: Vec<RawText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dont_know: Option<RawText>,
+    /// "Does not apply": offered only by the questions that opt in with
+    /// `not_applicable = true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_applicable: Option<RawText>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -88,6 +93,9 @@ pub struct RawQuestion {
     pub scale: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reverse: Option<bool>,
+    /// Likert only: also offer the scale's "does not apply" (`"na"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_applicable: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,6 +105,9 @@ pub struct RawQuestion {
     pub text: RawText,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<RawText>,
+    /// What a resident reads when they leave this required question unanswered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_error: Option<RawText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<RawOption>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,6 +129,10 @@ pub struct RawOption {
     pub label: RawText,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
+    /// Marks an answer that is no opinion on the subject ("don't know",
+    /// "does not apply"): never scored, counted on its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Missing>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

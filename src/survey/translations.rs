@@ -12,8 +12,10 @@
 //!
 //! Paths, in file order:
 //! `title`, `intro`, `thanks`, `scales.{name}.labels[{i}]`,
-//! `scales.{name}.dont_know`, `dimensions.{id}.title`, `sections.{id}.title`,
+//! `scales.{name}.dont_know`, `scales.{name}.not_applicable`,
+//! `dimensions.{id}.title`, `sections.{id}.title`,
 //! `sections.{id}.description`, `questions.{id}.text`, `questions.{id}.help`,
+//! `questions.{id}.required_error`,
 //! `questions.{id}.low_label`, `questions.{id}.high_label` and
 //! `questions.{id}.options.{value}.label`. When a broken draft repeats an
 //! id, the path names the first slot; validation reports the repetition.
@@ -103,6 +105,9 @@ fn walk(raw: &mut RawSurvey, visit: &mut dyn FnMut(String, &mut RawText)) {
         if let Some(dont_know) = &mut scale.dont_know {
             visit(format!("scales.{name}.dont_know"), dont_know);
         }
+        if let Some(not_applicable) = &mut scale.not_applicable {
+            visit(format!("scales.{name}.not_applicable"), not_applicable);
+        }
     }
     for dimension in &mut raw.dimensions {
         visit(format!("dimensions.{}.title", dimension.id), &mut dimension.title);
@@ -117,6 +122,7 @@ fn walk(raw: &mut RawSurvey, visit: &mut dyn FnMut(String, &mut RawText)) {
             visit(format!("questions.{id}.text"), &mut q.text);
             for (field, text) in [
                 ("help", &mut q.help),
+                ("required_error", &mut q.required_error),
                 ("low_label", &mut q.low_label),
                 ("high_label", &mut q.high_label),
             ] {

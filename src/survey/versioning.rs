@@ -13,7 +13,7 @@
 //! a draft that does not pass full validation yet (a missing translation).
 //! Pure code: no I/O.
 
-use super::model::Survey;
+use super::model::{Missing, Survey};
 use super::raw::{RawQuestion, RawQuestionType, RawSurvey};
 use std::fmt;
 
@@ -72,6 +72,27 @@ pub fn check(previous: &[&Survey], next: &RawSurvey) -> Vec<VersionProblem> {
             .filter(|v| !values.iter().any(|n| n == v))
             .map(|v| format!("{v:?}"))
             .collect();
+        // A kept value keeps what it says about the resident: a scored
+        // answer does not become "don't know", nor "don't know" "does not
+        // apply", or the separate counts of the versions would not add up.
+        for option in old.kind.options() {
+            let Some(now) = missing_of(next, question, option.value.as_str()) else {
+                continue;
+            };
+            if now != option.missing {
+                let name = |m: Option<Missing>| m.map_or("an answer".to_string(), |m| format!("a {m} option"));
+                problems.push(VersionProblem {
+                    question: question.id.clone(),
+                    message: format!(
+                        "option {:?} was {} in version {old_version} and would become {}; an option keeps \
+                         its meaning, so add a new option with a new value, or {ADVICE}",
+                        option.value.as_str(),
+                        name(option.missing),
+                        name(now)
+                    ),
+                });
+            }
+        }
         if !gone.is_empty() {
             let (noun, verb) = if gone.len() == 1 {
                 ("value", "is")
@@ -101,6 +122,24 @@ fn type_name(kind: RawQuestionType) -> &'static str {
     }
 }
 
+/// What kind of missing the raw question's option `value` is (`Some(None)`
+/// for an answer), or `None` when the question does not offer it.
+fn missing_of(survey: &RawSurvey, question: &RawQuestion, value: &str) -> Option<Option<Missing>> {
+    match question.kind {
+        RawQuestionType::SingleChoice | RawQuestionType::MultiChoice => question
+            .options
+            .iter()
+            .flatten()
+            .find(|o| o.value == value)
+            .map(|o| o.missing),
+        _ => option_values(survey, question)?.iter().find(|v| *v == value).map(|v| {
+            Missing::ALL
+                .into_iter()
+                .find(|m| question.kind == RawQuestionType::Likert && m.likert_value() == v)
+        }),
+    }
+}
+
 /// The answer values a raw question offers, as validation would give them
 /// (see `docs/survey-format.md`); `None` when its scale does not exist.
 pub(super) fn option_values(survey: &RawSurvey, question: &RawQuestion) -> Option<Vec<String>> {
@@ -109,7 +148,10 @@ pub(super) fn option_values(survey: &RawSurvey, question: &RawQuestion) -> Optio
             let scale = survey.scales.get(question.scale.as_deref()?)?;
             let mut values: Vec<String> = (1..=scale.labels.len()).map(|i| i.to_string()).collect();
             if scale.dont_know.is_some() {
-                values.push("dk".to_string());
+                values.push(Missing::DontKnow.likert_value().to_string());
+            }
+            if scale.not_applicable.is_some() && question.not_applicable == Some(true) {
+                values.push(Missing::NotApplicable.likert_value().to_string());
             }
             Some(values)
         }

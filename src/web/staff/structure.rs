@@ -343,6 +343,7 @@ fn options_of(text: &str) -> Vec<RawOption> {
                     ko: next(),
                 },
                 score: None,
+                missing: None,
             }
         })
         .collect()
@@ -402,11 +403,13 @@ fn operation_of(fields: &Fields) -> Result<Operation, String> {
                     .then(|| fields.optional("scale"))
                     .flatten(),
                 reverse: None,
+                not_applicable: None,
                 required: None,
                 dimension: None,
                 weight: None,
                 text: fields.text("text"),
                 help: None,
+                required_error: None,
                 options: (!options.is_empty()).then_some(options),
                 max_choices: None,
                 low_label: None,
