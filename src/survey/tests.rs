@@ -291,3 +291,191 @@ fn control_characters_are_removed_from_text() {
         .unwrap();
     assert_eq!(a.get("note"), Some(&AnswerValue::Text("ab\tc".into())));
 }
+
+/// BASE with a "does not apply" on the scale, offered by `night`.
+fn with_not_applicable() -> String {
+    BASE.replace(
+        r#"dont_know = { zh = "不了解", en = "Don't know", ko = "잘 모름" }"#,
+        r#"dont_know = { zh = "不了解", en = "Don't know", ko = "잘 모름" }
+not_applicable = { zh = "不适用", en = "Does not apply to me", ko = "해당 없음" }"#,
+    )
+    .replacen(
+        "scale = \"sat3\"\nrequired = true\ndimension",
+        "scale = \"sat3\"\nnot_applicable = true\nrequired = true\ndimension",
+        1,
+    )
+}
+
+#[test]
+fn does_not_apply_is_a_missing_option_of_the_questions_that_offer_it() {
+    let s = Survey::from_toml("na.toml", &with_not_applicable()).unwrap();
+    let night = s.question("night").unwrap();
+    let options = night.kind.options();
+    let values: Vec<&str> = options.iter().map(|o| o.value.as_str()).collect();
+    assert_eq!(values, ["1", "2", "3", "dk", "na"]);
+    let kinds: Vec<Option<Missing>> = options.iter().map(|o| o.missing).collect();
+    assert_eq!(
+        kinds,
+        [None, None, None, Some(Missing::DontKnow), Some(Missing::NotApplicable)]
+    );
+    assert_eq!(options[4].label.get(crate::lang::Lang::Ko), "해당 없음");
+    assert!(options[3].is_dont_know() && options[4].is_not_applicable());
+    // Neither missing option is scored; every scored one is not missing.
+    assert!(options.iter().all(|o| o.score.is_some() != o.missing.is_some()));
+    // A question on the same scale that does not opt in keeps "don't know" only.
+    let signs = s.question("signs").unwrap();
+    let values: Vec<&str> = signs.kind.options().iter().map(|o| o.value.as_str()).collect();
+    assert_eq!(values, ["1", "2", "3", "dk"]);
+    // Both count as missing in the scores, never as 0.
+    let scores: Vec<Option<f64>> = options.iter().map(|o| o.score).collect();
+    let items = crate::stats::score_codes("night", &[Some(3), Some(4), Some(2)], &scores).unwrap();
+    assert!(items.score[0].is_nan() && items.score[1].is_nan());
+    assert_eq!(items.score[2], 100.0);
+    // Answers accept "na" where it is offered, and only there.
+    let errors = s
+        .validate(&raw(&[("kind", "foreign"), ("night", "na"), ("signs", "na")]))
+        .unwrap_err();
+    assert_eq!(
+        errors,
+        [AnswerError {
+            question: "signs".into(),
+            problem: AnswerProblem::NotAnOption { value: "na".into() }
+        }]
+    );
+    // The round trip keeps the setting.
+    assert_eq!(Survey::from_toml("again", &s.to_toml()).unwrap(), s);
+}
+
+#[test]
+fn does_not_apply_and_missing_options_are_checked_at_load() {
+    // A question opts in, but its scale has no "does not apply".
+    let p = problems(&BASE.replacen(
+        "scale = \"sat3\"\nrequired = true\ndimension",
+        "scale = \"sat3\"\nnot_applicable = true\nrequired = true\ndimension",
+        1,
+    ));
+    assert!(
+        has(
+            &p,
+            r#"question "night", field "not_applicable": scale "sat3" has no not_applicable text"#
+        ),
+        "{p:?}"
+    );
+    // Question kinds that cannot offer it.
+    let p = problems(&with_not_applicable().replace(
+        "type = \"rating\"\n",
+        "type = \"rating\"\nnot_applicable = true\n",
+    ));
+    assert!(
+        has(
+            &p,
+            r#"question "score", field "not_applicable": not_applicable does not apply to a rating question"#
+        ),
+        "{p:?}"
+    );
+    let p = problems(&BASE.replace(
+        "id = \"kind\"\ntype = \"single_choice\"\n",
+        "id = \"kind\"\ntype = \"single_choice\"\nnot_applicable = true\n",
+    ));
+    assert!(has(&p, r#"missing = "not_applicable"` instead"#), "{p:?}");
+    // An unknown kind of missing, or a typo in the setting, is refused by name.
+    let p = problems(&BASE.replace(
+        r#"{ value = "foreign", label = { zh = "外籍", en = "Foreign", ko = "외국인" } }"#,
+        r#"{ value = "foreign", label = { zh = "外籍", en = "Foreign", ko = "외국인" }, missing = "maybe" }"#,
+    ));
+    assert!(has(&p, "unknown variant `maybe`"), "{p:?}");
+    assert!(has(&p, "dont_know") && has(&p, "not_applicable"), "{p:?}");
+    let p = problems(&BASE.replace("reverse = true\n", "reverse = true\nnot_aplicable = true\n"));
+    assert!(has(&p, "not_aplicable"), "{p:?}");
+    // A missing option with a score, twice the same kind, or in a multi_choice.
+    let p = problems(&BASE.replace(
+        r#"{ value = "foreign", label = { zh = "外籍", en = "Foreign", ko = "외국인" } },"#,
+        r#"{ value = "foreign", label = { zh = "外籍", en = "Foreign", ko = "외국인" } },
+  { value = "none", label = { zh = "无", en = "None", ko = "없음" }, missing = "not_applicable", score = 0 },
+  { value = "none2", label = { zh = "无2", en = "None 2", ko = "없음 2" }, missing = "not_applicable" },"#,
+    ));
+    assert!(
+        has(
+            &p,
+            r#"question "kind", field "options[3].score": a not_applicable option is missing for scoring, so it cannot carry a score"#
+        ),
+        "{p:?}"
+    );
+    assert!(
+        has(
+            &p,
+            r#"field "options[4].missing": a question can have only one not_applicable option"#
+        ),
+        "{p:?}"
+    );
+    let p = problems(&BASE.replace(
+        r#"{ value = "parks", label = { zh = "公园", en = "Parks", ko = "공원" } },"#,
+        r#"{ value = "parks", label = { zh = "公园", en = "Parks", ko = "공원" } },
+  { value = "na", label = { zh = "不适用", en = "Does not apply", ko = "해당 없음" }, missing = "not_applicable" },"#,
+    ));
+    assert!(
+        has(&p, r#"question "likes", field "options[4].missing": a multi_choice question cannot have a missing option"#),
+        "{p:?}"
+    );
+    // A single choice may mark a missing option; it is unscored and says its kind.
+    let s = Survey::from_toml(
+        "ok.toml",
+        &BASE.replace(
+            r#"{ value = "foreign", label = { zh = "外籍", en = "Foreign", ko = "외국인" } },"#,
+            r#"{ value = "foreign", label = { zh = "外籍", en = "Foreign", ko = "외국인" } },
+  { value = "unsure", label = { zh = "说不清", en = "Not sure", ko = "잘 모름" }, missing = "dont_know" },"#,
+        ),
+    )
+    .unwrap();
+    let unsure = s.question("kind").unwrap().option("unsure").unwrap();
+    assert_eq!((unsure.missing, unsure.score), (Some(Missing::DontKnow), None));
+}
+
+#[test]
+fn a_required_question_may_say_what_to_choose() {
+    let text = BASE.replace(
+        "id = \"kind\"\ntype = \"single_choice\"\nrequired = true\n",
+        "id = \"kind\"\ntype = \"single_choice\"\nrequired = true\n\
+         required_error = { zh = \"请选择您的居民类型\", en = \"Choose what kind of resident you are\", ko = \"주민 유형을 선택해 주십시오\" }\n",
+    );
+    let s = Survey::from_toml("ok.toml", &text).unwrap();
+    let kind = s.question("kind").unwrap();
+    assert_eq!(kind.required_message(crate::lang::Lang::Zh), Some("请选择您的居民类型"));
+    assert_eq!(
+        kind.required_message(crate::lang::Lang::En),
+        Some("Choose what kind of resident you are")
+    );
+    assert_eq!(kind.required_message(crate::lang::Lang::Ko), Some("주민 유형을 선택해 주십시오"));
+    assert_eq!(s.question("night").unwrap().required_message(crate::lang::Lang::En), None);
+    assert_eq!(Survey::from_toml("again", &s.to_toml()).unwrap(), s);
+    // Checked like every localized text, and only on a required question.
+    let p = problems(&text.replace(", ko = \"주민 유형을 선택해 주십시오\"", ""));
+    assert!(
+        has(&p, r#"question "kind", field "required_error.ko": missing Korean text"#),
+        "{p:?}"
+    );
+    let p = problems(&text.replace(
+        "id = \"kind\"\ntype = \"single_choice\"\nrequired = true\n",
+        "id = \"kind\"\ntype = \"single_choice\"\n",
+    ));
+    assert!(
+        has(&p, r#"question "kind", field "required_error": required_error is shown when a required question is left unanswered"#),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn every_required_question_of_the_builtin_surveys_says_what_to_choose() {
+    for survey in builtin_definitions() {
+        for q in survey.questions.iter().filter(|q| q.required) {
+            for lang in crate::lang::Lang::ALL {
+                assert!(
+                    q.required_message(lang).is_some_and(|m| !m.trim().is_empty()),
+                    "{} {}: no required_error in {lang}",
+                    survey.slug,
+                    q.id
+                );
+            }
+        }
+    }
+}

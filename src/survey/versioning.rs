@@ -366,6 +366,37 @@ text = { zh = "意见", en = "Comment", ko = "의견" }
     }
 
     #[test]
+    fn does_not_apply_may_be_added_but_an_option_keeps_its_kind_of_missing() {
+        let add_na = |raw: &mut RawSurvey| {
+            raw.scales.get_mut("sat3").unwrap().not_applicable = raw.scales["sat3"].dont_know.clone();
+            question(raw, "safety").not_applicable = Some(true);
+        };
+        assert_eq!(check(&[&v1()], &next(add_na)), []);
+        let v2 = Survey::from_raw(next(add_na)).unwrap();
+        // Taking "does not apply" away again loses an answer value.
+        let mut raw = next(|_| {});
+        raw.version = 3;
+        let problems = check(&[&v2, &v1()], &raw);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].message.contains(r#"option value "na" of version 2 is gone"#),
+            "{problems:?}"
+        );
+        // A kept option value does not change what kind of answer it is.
+        let raw = next(|raw| {
+            question(raw, "kind").options.as_mut().unwrap()[1].missing = Some(Missing::NotApplicable);
+        });
+        let problems = check(&[&v1()], &raw);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .message
+                .contains(r#"option "foreign" was an answer in version 1 and would become a not_applicable option"#),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn an_unknown_scale_is_left_to_validation() {
         let raw = next(|raw| question(raw, "safety").scale = Some("nope".into()));
         assert_eq!(check(&[&v1()], &raw), []);
