@@ -1,5 +1,6 @@
 //! Answer distributions: for every choice question, the weighted share of
-//! each option ("don't know" included) among those who answered, overall
+//! each option ("don't know" and "does not apply" included, each its own
+//! answer) among those who answered, overall
 //! and per group (docs/statistics.md §4.4). What a yearly report tabulates
 //! beside the indices.
 
@@ -8,7 +9,7 @@ use super::load::{choice_column, WaveData};
 use super::options::AnalysisError;
 use super::suppression::Cell;
 use crate::stats::{CodedAnswers, Estimate};
-use crate::survey::QuestionKind;
+use crate::survey::{Missing, QuestionKind};
 use serde::Serialize;
 
 /// One option's share in one domain.
@@ -18,6 +19,10 @@ pub struct DistributionRow {
     pub group: Option<String>,
     /// The option's value, as stored and as in CSV exports.
     pub option: String,
+    /// For "don't know" and "does not apply": which of them the option is.
+    /// Such an answer has its own share, like any other answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Missing>,
     /// Respondents of the domain who answered the question.
     pub n: u64,
     /// Respondents of the domain who chose this option (withheld with the share).
@@ -31,11 +36,18 @@ pub struct DistributionRow {
 }
 
 impl DistributionRow {
-    pub(super) fn new(question: &str, group: Option<String>, option: &str, count: u64, e: &Estimate) -> Self {
+    pub(super) fn new(
+        question: &str,
+        group: Option<String>,
+        option: &(String, Option<Missing>),
+        count: u64,
+        e: &Estimate,
+    ) -> Self {
         DistributionRow {
             question: question.to_string(),
             group,
-            option: option.to_string(),
+            option: option.0.clone(),
+            missing: option.1,
             n: e.n,
             count: (!e.suppressed).then_some(count),
             df: e.df,
@@ -64,11 +76,11 @@ impl Cell for DistributionRow {
 
 /// A choice question's answers as codes (0: no answer, k: the k-th option
 /// of the wave's definition, matched by value across versions), with its
-/// option values.
+/// option values and which of them are missing answers.
 pub(super) struct Answers {
     pub(super) id: String,
     pub(super) codes: Vec<u8>,
-    pub(super) values: Vec<String>,
+    pub(super) values: Vec<(String, Option<Missing>)>,
 }
 
 impl Answers {
@@ -93,7 +105,12 @@ pub(super) fn answers(wave: &WaveData<'_>) -> Result<Vec<Answers>, AnalysisError
             )
         })
         .map(|q| {
-            let values: Vec<String> = q.kind.options().iter().map(|o| o.value.to_string()).collect();
+            let values: Vec<(String, Option<Missing>)> = q
+                .kind
+                .options()
+                .iter()
+                .map(|o| (o.value.to_string(), o.missing))
+                .collect();
             if values.len() >= u8::MAX as usize {
                 return Err(AnalysisError::Option(format!(
                     "question {} has {} options; distributions take at most 254",

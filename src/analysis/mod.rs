@@ -38,5 +38,5 @@ pub use options::{
     parse_lonely_psu, parse_margins, parse_sources, parse_weight_bounds, AnalysisError, IndexOptions, SourceChoice,
     Variance, Weights,
 };
-pub use report::{indices, IndexReport, IndexRow, PopulationRow, TopBox, Total};
+pub use report::{indices, IndexReport, IndexRow, MissingCounts, PopulationRow, TopBox, Total};
 pub use tables::{index_csv_header, write_index_csv, INDEX_CSV_HEADER};

@@ -6,7 +6,7 @@ use super::design::{design, resolve_margins, DesignChoice, DesignWeights};
 use super::distribution::{answers, DistributionRow};
 use super::figure::{Figure, Status};
 use super::groups::Groups;
-use super::load::{load_wave, Selection};
+use super::load::{choice_column, load_wave, Selection, WaveData};
 use super::options::{AnalysisError, IndexOptions, Variance, Weights};
 use super::prepare::{level_name, prepare, PreparedItem};
 use super::suppression::{protect_suppressed_cells, Cell};
@@ -16,7 +16,9 @@ use crate::registry::SurveyRegistry;
 use crate::stats::{
     self, BootstrapOptions, BootstrapSummary, Estimate, EstimateOptions, Level, LonelyPsu, RakingDiagnostics, Variable,
 };
+use crate::survey::Missing;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// One index (overall, dimension or item) in one domain.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -27,6 +29,11 @@ pub struct IndexRow {
     pub n: u64,
     pub n_eff: Option<f64>,
     pub df: u64,
+    /// Items: respondents of the domain who answered "don't know" and
+    /// "does not apply". Both are missing for the score, so neither is in
+    /// `n`; withheld with the figure.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<MissingCounts>,
     #[serde(flatten)]
     pub figure: Figure,
     /// Kish's design effect of the weighting alone, n / n_eff.
@@ -35,6 +42,23 @@ pub struct IndexRow {
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_box: Option<TopBox>,
+}
+
+/// How many respondents of a domain gave each kind of missing answer to an
+/// item (unweighted, like `n`).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct MissingCounts {
+    pub n_dont_know: u64,
+    pub n_not_applicable: u64,
+}
+
+impl MissingCounts {
+    fn add(&mut self, missing: Missing) {
+        match missing {
+            Missing::DontKnow => self.n_dont_know += 1,
+            Missing::NotApplicable => self.n_not_applicable += 1,
+        }
+    }
 }
 
 /// The satisfied rate of an item: the share answering one of the top two
@@ -141,7 +165,13 @@ impl TopBox {
 }
 
 impl IndexRow {
-    fn new(level: Level, id: &str, group: Option<String>, row: &stats::Row) -> IndexRow {
+    fn new(
+        level: Level,
+        id: &str,
+        group: Option<String>,
+        row: &stats::Row,
+        missing: Option<MissingCounts>,
+    ) -> IndexRow {
         let e = &row.score;
         IndexRow {
             level: level_name(level),
@@ -150,6 +180,7 @@ impl IndexRow {
             n: e.n,
             n_eff: e.n_eff,
             df: e.df,
+            missing: missing.filter(|_| !e.suppressed),
             figure: e.into(),
             deff_kish: e.n_eff.filter(|_| !e.suppressed).map(|n_eff| e.n as f64 / n_eff),
             status: e.into(),
@@ -170,6 +201,7 @@ impl Cell for IndexRow {
     }
     fn withhold(&mut self, note: &str) {
         self.figure = Figure::default();
+        self.missing = None;
         self.deff_kish = None;
         self.status = Status::withheld(note);
         if let Some(t) = &mut self.top_box {
@@ -343,9 +375,16 @@ pub fn indices(
     };
 
     let group_name = |g: Option<u32>| -> Option<String> { Some(groups.as_ref()?.name(g?)) };
+    let missing = missing_counts(&wave, prepared.items.iter().map(|i| i.id.as_str()), groups.as_ref());
     let mut out: Vec<IndexRow> = rows
         .iter()
-        .map(|r| IndexRow::new(r.level, &r.id, group_name(r.group), r))
+        .map(|r| {
+            let counts = match r.level {
+                Level::Item => missing.get(&(r.id.clone(), r.group)).copied().or(Some(MissingCounts::default())),
+                _ => None,
+            };
+            IndexRow::new(r.level, &r.id, group_name(r.group), r, counts)
+        })
         .collect();
     protect_suppressed_cells(&mut out, |r| (r.level, r.id.clone()));
     let domains = std::iter::once(None).chain(grouping.iter().flat_map(|g| g.order.iter().map(|&c| Some(c))));
@@ -392,6 +431,41 @@ pub fn indices(
         population,
         distributions,
     })
+}
+
+/// Per (item, domain): the respondents who answered "don't know" or "does
+/// not apply" (the whole sample is domain `None`). Answers are matched to
+/// the wave's definition by option value, so every version counts alike.
+fn missing_counts<'a>(
+    wave: &WaveData<'_>,
+    items: impl Iterator<Item = &'a str>,
+    groups: Option<&Groups>,
+) -> HashMap<(String, Option<u32>), MissingCounts> {
+    let mut out = HashMap::new();
+    for id in items {
+        let Some(question) = wave.definition.question(id) else {
+            continue;
+        };
+        let kinds: Vec<Option<Missing>> = question.kind.options().iter().map(|o| o.missing).collect();
+        if kinds.iter().all(Option::is_none) {
+            continue;
+        }
+        for (i, answer) in choice_column(wave.definition, id, wave).into_iter().enumerate() {
+            let Some(kind) = answer.and_then(|a| kinds.get(a as usize).copied().flatten()) else {
+                continue;
+            };
+            let mut count = |domain: Option<u32>| {
+                out.entry((id.to_string(), domain))
+                    .or_insert_with(MissingCounts::default)
+                    .add(kind)
+            };
+            count(None);
+            if let Some(group) = groups.and_then(|g| g.codes[i]) {
+                count(Some(group));
+            }
+        }
+    }
+    out
 }
 
 /// Say which responses of the wave were left out by source, and how to

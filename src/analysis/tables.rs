@@ -5,15 +5,18 @@
 
 use super::distribution::DistributionRow;
 use super::figure::{Figure, Status};
-use super::report::{flag, IndexReport, IndexRow, PopulationRow, TopBox};
+use super::report::{flag, IndexReport, IndexRow, MissingCounts, PopulationRow, TopBox};
+use crate::survey::Missing;
 use crate::stats::RakingDiagnostics;
 
 /// CSV columns of `indices` before the raking ones ([`index_csv_header`]
 /// has them all). `level` is overall, dimension or item for
 /// indices, `population` for a domain's estimated population, `option`
 /// for a distribution's share (its question in `id`, its value in
-/// `option`).
-pub const INDEX_CSV_HEADER: [&str; 47] = [
+/// `option`, and in `missing` `dont_know` or `not_applicable` when the
+/// option is one). `n_dont_know` and `n_not_applicable` count an item's
+/// missing answers of each kind in the domain, beside `n` who scored it.
+pub const INDEX_CSV_HEADER: [&str; 50] = [
     "survey",
     "wave",
     "definition_version",
@@ -31,8 +34,11 @@ pub const INDEX_CSV_HEADER: [&str; 47] = [
     "id",
     "group",
     "option",
+    "missing",
     "n",
     "count",
+    "n_dont_know",
+    "n_not_applicable",
     "n_eff",
     "estimate",
     "se",
@@ -131,8 +137,10 @@ struct Line<'a> {
     id: &'a str,
     group: Option<&'a str>,
     option: Option<&'a str>,
+    missing: Option<Missing>,
     n: u64,
     count: Option<u64>,
+    missing_counts: Option<MissingCounts>,
     n_eff: Option<f64>,
     df: u64,
     figure: &'a Figure,
@@ -169,8 +177,11 @@ impl Line<'_> {
             self.id.to_string(),
             self.group.unwrap_or_default().to_string(),
             self.option.unwrap_or_default().to_string(),
+            self.missing.map(|m| m.as_str().to_string()).unwrap_or_default(),
             self.n.to_string(),
             count(self.count),
+            count(self.missing_counts.map(|m| m.n_dont_know)),
+            count(self.missing_counts.map(|m| m.n_not_applicable)),
             cell(self.n_eff),
             estimate,
             se,
@@ -197,8 +208,10 @@ impl<'a> From<&'a IndexRow> for Line<'a> {
             id: &r.id,
             group: r.group.as_deref(),
             option: None,
+            missing: None,
             n: r.n,
             count: None,
+            missing_counts: r.missing,
             n_eff: r.n_eff,
             df: r.df,
             figure: &r.figure,
@@ -216,8 +229,10 @@ impl<'a> From<&'a PopulationRow> for Line<'a> {
             id: "population",
             group: r.group.as_deref(),
             option: None,
+            missing: None,
             n: r.n,
             count: None,
+            missing_counts: None,
             n_eff: None,
             df: r.df,
             figure: &r.figure,
@@ -235,8 +250,10 @@ impl<'a> From<&'a DistributionRow> for Line<'a> {
             id: &r.question,
             group: r.group.as_deref(),
             option: Some(&r.option),
+            missing: r.missing,
             n: r.n,
             count: r.count,
+            missing_counts: None,
             n_eff: None,
             df: r.df,
             figure: &r.figure,
