@@ -54,7 +54,7 @@ fn validate_accepts_the_built_in_survey_and_names_every_problem_of_a_broken_one(
         dir.path(),
     );
     assert!(ok);
-    assert!(stdout.contains("ok (livability v1"));
+    assert!(stdout.contains("ok (livability v2"));
 
     // A typo'd field is a syntax error that names the field and line.
     let typo = dir.path().join("typo.toml");
@@ -88,7 +88,7 @@ fn survey_show_prints_the_published_definition() {
     assert!(ok, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["slug"], "livability");
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     assert_eq!(v["languages"], serde_json::json!(["zh", "en", "ko"]));
     let dims: Vec<&str> = v["dimensions"]
         .as_array()

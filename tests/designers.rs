@@ -54,9 +54,10 @@ fn shown_version(cwd: &Path) -> u64 {
     shown["version"].as_u64().unwrap()
 }
 
-/// The published v1 as a raw model, for tests to edit into a new file.
-fn exported_v1(cwd: &Path) -> RawSurvey {
-    toml::from_str(&ok(&["survey", "export", "livability", "--version", "1"], cwd)).unwrap()
+/// The current published version (the built-in v2) as a raw model, for
+/// tests to edit into a new file.
+fn exported_published(cwd: &Path) -> RawSurvey {
+    toml::from_str(&ok(&["survey", "export", "livability"], cwd)).unwrap()
 }
 
 fn write_definition(cwd: &Path, name: &str, raw: &RawSurvey) -> String {
@@ -86,44 +87,48 @@ fn export_then_import_as_a_draft_round_trips_losslessly() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let v1 = ok(&["survey", "export", "livability"], d);
-    assert!(v1.contains("\nversion = 1\n"), "{v1}");
+    assert!(v1.contains("\nversion = 2\n"), "{v1}");
     std::fs::write(d.join("v1.toml"), &v1).unwrap();
 
     let stdout = ok(&["survey", "import", "v1.toml"], d);
-    assert!(stdout.contains("stored livability v2 as a draft"), "{stdout}");
+    assert!(stdout.contains("stored livability v3 as a draft"), "{stdout}");
     let draft = ok(&["survey", "export", "livability", "--draft"], d);
 
     // The same file but for the version line.
     let differing: Vec<(&str, &str)> = v1.lines().zip(draft.lines()).filter(|(a, b)| a != b).collect();
-    assert_eq!(differing, [("version = 1", "version = 2")]);
+    assert_eq!(differing, [("version = 2", "version = 3")]);
     assert_eq!(v1.lines().count(), draft.lines().count());
-    assert_eq!(v1.replacen("\nversion = 1\n", "\nversion = 2\n", 1), draft);
+    assert_eq!(v1.replacen("\nversion = 2\n", "\nversion = 3\n", 1), draft);
 
     // And the same survey once parsed, apart from its version.
     let first = Survey::from_toml("v1", &v1).unwrap();
     let second = Survey::from_toml("draft", &draft).unwrap();
-    assert_eq!(second.version, 2);
+    assert_eq!(second.version, 3);
     let mut renumbered = second.raw().clone();
-    renumbered.version = 1;
+    renumbered.version = 2;
     assert_eq!(&renumbered, first.raw());
 
-    // The draft is not served: residents and `survey show` still see v1.
-    assert_eq!(shown_version(d), 1);
+    // The draft is not served: residents and `survey show` still see v2.
+    assert_eq!(shown_version(d), 2);
     assert_eq!(
         versions(d),
-        [("v1".into(), "published".into()), ("v2".into(), "draft".into())]
+        [
+            ("v1".into(), "published".into()),
+            ("v2".into(), "published".into()),
+            ("v3".into(), "draft".into())
+        ]
     );
     let list = ok(&["survey", "list"], d);
-    assert!(list.contains("v1: 0") && !list.contains("v2"), "{list}");
+    assert!(list.contains("v1: 0, v2: 0") && !list.contains("v3"), "{list}");
 
-    // Importing again replaces the draft rather than adding v3.
+    // Importing again replaces the draft rather than adding v4.
     ok(&["survey", "import", "v1.toml"], d);
-    assert_eq!(versions(d).len(), 2);
+    assert_eq!(versions(d).len(), 3);
 
     assert!(audit(d).contains(&(
         COMMAND_LINE_ACTOR.to_string(),
         "survey.import".to_string(),
-        "livability v2 (draft)".to_string()
+        "livability v3 (draft)".to_string()
     )));
 }
 
@@ -131,7 +136,7 @@ fn export_then_import_as_a_draft_round_trips_losslessly() {
 fn a_draft_missing_a_korean_text_is_stored_but_not_published() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut raw = exported_v1(d);
+    let mut raw = exported_published(d);
     question(&mut raw, "safety_night").text.ko = None;
     let file = write_definition(d, "no-ko.toml", &raw);
 
@@ -150,9 +155,13 @@ fn a_draft_missing_a_korean_text_is_stored_but_not_published() {
 
     assert_eq!(
         versions(d),
-        [("v1".into(), "published".into()), ("v2".into(), "draft".into())]
+        [
+            ("v1".into(), "published".into()),
+            ("v2".into(), "published".into()),
+            ("v3".into(), "draft".into())
+        ]
     );
-    assert_eq!(shown_version(d), 1);
+    assert_eq!(shown_version(d), 2);
     assert!(!audit(d).iter().any(|(_, action, _)| action == "survey.publish"));
 
     let (found, _, stderr) = run(&["survey", "publish", "nosuch"], d);
@@ -163,14 +172,14 @@ fn a_draft_missing_a_korean_text_is_stored_but_not_published() {
 fn a_changed_type_or_a_lost_option_is_refused_with_the_advice_to_retire_it() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut raw = exported_v1(d);
+    let mut raw = exported_published(d);
     question(&mut raw, "district").kind = RawQuestionType::MultiChoice;
     let file = write_definition(d, "retyped.toml", &raw);
     let (stored, _, stderr) = run(&["survey", "import", &file], d);
     assert!(!stored);
     assert!(
         stderr.contains(
-            r#"question "district": was a single_choice question in version 1 and would become multi_choice"#
+            r#"question "district": was a single_choice question in version 2 and would become multi_choice"#
         ),
         "{stderr}"
     );
@@ -179,7 +188,7 @@ fn a_changed_type_or_a_lost_option_is_refused_with_the_advice_to_retire_it() {
         "{stderr}"
     );
 
-    let mut raw = exported_v1(d);
+    let mut raw = exported_published(d);
     question(&mut raw, "district")
         .options
         .as_mut()
@@ -189,15 +198,15 @@ fn a_changed_type_or_a_lost_option_is_refused_with_the_advice_to_retire_it() {
     let (stored, _, stderr) = run(&["survey", "import", &file, "--publish"], d);
     assert!(!stored);
     assert!(
-        stderr.contains(r#"option value "nanhai" of version 1 is gone"#),
+        stderr.contains(r#"option value "nanhai" of version 2 is gone"#),
         "{stderr}"
     );
 
-    assert_eq!(versions(d), [("v1".into(), "published".into())]);
+    assert_eq!(versions(d), [("v1".into(), "published".into()), ("v2".into(), "published".into())]);
 }
 
-/// One interview for v1, answering every required question and the
-/// question v2 retires.
+/// One interview for v2, answering every required question and the
+/// question v3 retires.
 fn interview_csv() -> String {
     let survey = civicpulse::survey::builtin_definitions().remove(0);
     let mut header = vec!["_id".to_string(), "_lang".to_string()];
@@ -217,13 +226,13 @@ fn interview_csv() -> String {
 }
 
 #[test]
-fn a_draft_retiring_one_question_and_adding_another_publishes_as_v2_and_keeps_old_answers() {
+fn a_draft_retiring_one_question_and_adding_another_publishes_as_v3_and_keeps_old_answers() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("interviews.csv"), interview_csv()).unwrap();
     ok(&["import", "livability", "interviews.csv"], d);
 
-    let mut raw = exported_v1(d);
+    let mut raw = exported_published(d);
     let section = raw
         .sections
         .iter_mut()
@@ -239,7 +248,7 @@ fn a_draft_retiring_one_question_and_adding_another_publishes_as_v2_and_keeps_ol
     added.id = "safety_cycling".into();
     added.text.en = Some("Cycling safety".into());
     section.questions.push(added);
-    let file = write_definition(d, "v2.toml", &raw);
+    let file = write_definition(d, "v3.toml", &raw);
 
     ok(&["survey", "import", &file], d);
     let stdout = ok(
@@ -254,9 +263,9 @@ fn a_draft_retiring_one_question_and_adding_another_publishes_as_v2_and_keeps_ol
         ],
         d,
     );
-    assert!(stdout.contains("published livability v2"), "{stdout}");
+    assert!(stdout.contains("published livability v3"), "{stdout}");
 
-    assert_eq!(shown_version(d), 2);
+    assert_eq!(shown_version(d), 3);
     let shown: serde_json::Value = serde_json::from_str(&ok(&["survey", "show", "livability"], d)).unwrap();
     let ids: Vec<&str> = shown["questions"]
         .as_array()
@@ -270,17 +279,17 @@ fn a_draft_retiring_one_question_and_adding_another_publishes_as_v2_and_keeps_ol
     );
     let listed = ok(&["survey", "versions", "livability"], d);
     assert!(
-        listed.contains("v2\tpublished") && listed.contains("opens 2027-03-01\tcloses 2027-04-30"),
+        listed.contains("v3\tpublished") && listed.contains("opens 2027-03-01\tcloses 2027-04-30"),
         "{listed}"
     );
-    // v1 stays as it was and can still be exported.
-    assert!(ok(&["survey", "export", "livability", "--version", "1"], d).contains("safety_food"));
+    // v2 stays as it was and can still be exported.
+    assert!(ok(&["survey", "export", "livability", "--version", "2"], d).contains("safety_food"));
 
-    // The v1 response keeps its version and its answer to the retired question.
+    // The v2 response keeps its version and its answer to the retired question.
     let rows: serde_json::Value = serde_json::from_str(&ok(&["export", "livability", "--format", "json"], d)).unwrap();
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0]["version"], 1);
+    assert_eq!(rows[0]["version"], 2);
     assert_eq!(rows[0]["answers"]["safety_food"], "4");
     let csv = ok(&["export", "livability", "--format", "csv"], d);
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
@@ -289,17 +298,17 @@ fn a_draft_retiring_one_question_and_adding_another_publishes_as_v2_and_keeps_ol
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
     assert_eq!(&record[col("safety_food")], "4");
     assert_eq!(&record[col("safety_cycling")], "");
-    assert_eq!(&record[col("_version")], "1");
+    assert_eq!(&record[col("_version")], "2");
 
     let log = audit(d);
     let actor = COMMAND_LINE_ACTOR.to_string();
-    assert!(log.contains(&(actor.clone(), "survey.import".into(), "livability v2 (draft)".into())));
+    assert!(log.contains(&(actor.clone(), "survey.import".into(), "livability v3 (draft)".into())));
     assert!(log.contains(&(
         actor,
         "survey.publish".into(),
-        "livability v2, opens 2027-03-01, closes 2027-04-30".into()
+        "livability v3, opens 2027-03-01, closes 2027-04-30".into()
     )));
 
-    // The built-in v1 keeps loading beside the published v2 on every start.
-    assert!(ok(&["survey", "list"], d).contains("v1: 1, v2: 0"));
+    // The built-in v1 and v2 keep loading beside the published v3 on every start.
+    assert!(ok(&["survey", "list"], d).contains("v1: 0, v2: 1, v3: 0"));
 }

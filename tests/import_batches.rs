@@ -701,7 +701,8 @@ fn imports_from_before_batches_become_one_batch_per_wave() {
         for _ in 0..4 {
             conn.run_next_migration(MIGRATIONS).unwrap();
         }
-        let survey = civicpulse::survey::builtin_definitions().remove(0);
+        // What a deployment of that time stored: the built-in v1.
+        let survey = civicpulse::survey::builtin_earlier_versions().remove(0);
         diesel::sql_query(
             "INSERT INTO survey_versions (id, slug, version, definition, created_at) \
              VALUES (1, 'livability', 1, ?, '2025-01-01T00:00:00Z')",

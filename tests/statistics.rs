@@ -176,7 +176,7 @@ fn reimporting_adds_nothing_and_csv_output_has_the_same_columns() {
     let overall = stdout.lines().nth(1).unwrap();
     assert!(
         overall.starts_with(
-            "livability,2026,1,import,interviews,design,stored,linearized,,,,fail,,overall,overall,,,1197,,"
+            "livability,2026,2,import,interviews,design,stored,linearized,,,,fail,,overall,overall,,,1197,,"
         ),
         "{overall}"
     );
@@ -625,8 +625,8 @@ fn a_later_version_leaves_an_earlier_wave_identical_to_the_last_digit() {
     let (ok, _, stderr) = civicpulse(path, &["import", "livability", "interviews.csv", "--wave", "2025"]);
     assert!(ok, "{stderr}");
     let before = indices_json(path, &["--wave", "2025", "--by", "district"]);
-    assert_eq!(before["definition"]["version"], 1);
-    assert_eq!(before["definition"]["versions_answered"], serde_json::json!([1]));
+    assert_eq!(before["definition"]["version"], 2);
+    assert_eq!(before["definition"]["versions_answered"], serde_json::json!([2]));
 
     // v2: the safety dimension weighs more.
     let (ok, v1, stderr) = civicpulse(path, &["survey", "export", "livability"]);
@@ -637,11 +637,11 @@ fn a_later_version_leaves_an_earlier_wave_identical_to_the_last_digit() {
     safety.weight += 0.15;
     std::fs::write(path.join("v2.toml"), toml::to_string_pretty(&raw).unwrap()).unwrap();
     let (ok, stdout, stderr) = civicpulse(path, &["survey", "import", "v2.toml", "--publish"]);
-    assert!(ok && stdout.contains("published livability v2"), "{stdout}{stderr}");
+    assert!(ok && stdout.contains("published livability v3"), "{stdout}{stderr}");
 
     let after = indices_json(path, &["--wave", "2025", "--by", "district"]);
     assert_eq!(after["rows"], before["rows"], "every figure of 2025, to the last digit");
-    assert_eq!(after["definition"]["version"], 1);
+    assert_eq!(after["definition"]["version"], 2);
 
     // The same answers in 2026, on v2, weigh safety more.
     let next_year = livability_csv().replace("\nr", "\ny26-r");
@@ -649,7 +649,7 @@ fn a_later_version_leaves_an_earlier_wave_identical_to_the_last_digit() {
     let (ok, _, stderr) = civicpulse(path, &["import", "livability", "interviews-2026.csv", "--wave", "2026"]);
     assert!(ok, "{stderr}");
     let v2 = indices_json(path, &["--wave", "2026"]);
-    assert_eq!(v2["definition"]["version"], 2);
+    assert_eq!(v2["definition"]["version"], 3);
     assert_ne!(
         v2["rows"][0]["estimate"], before["rows"][0]["estimate"],
         "the overall index moves"
@@ -684,8 +684,8 @@ fn a_later_version_leaves_an_earlier_wave_identical_to_the_last_digit() {
     );
     assert!(ok, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(report["definitions"]["from"]["version"], 1);
-    assert_eq!(report["definitions"]["to"]["version"], 2);
+    assert_eq!(report["definitions"]["from"]["version"], 2);
+    assert_eq!(report["definitions"]["to"]["version"], 3);
     assert_eq!(
         report["definitions"]["differences"],
         serde_json::json!([format!("dimension safety weight {old_weight} → {}", old_weight + 0.15)])

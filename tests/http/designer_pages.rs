@@ -20,9 +20,10 @@ fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_string()
 }
 
-/// The published v1 as a raw model, to edit into a new definition.
-fn v1(app: &TestApp) -> RawSurvey {
-    let (_, text) = app.db().published_definition("livability", Some(1)).unwrap().unwrap();
+/// The current published version (the built-in v2; v1 is its history) as
+/// a raw model, to edit into a new definition.
+fn published(app: &TestApp) -> RawSurvey {
+    let (_, text) = app.db().published_definition("livability", None).unwrap().unwrap();
     toml::from_str(&text).unwrap()
 }
 
@@ -56,7 +57,7 @@ async fn a_statistician_sees_the_list_but_cannot_import_or_publish() {
     assert!(!html.contains("<textarea"), "read-only for statisticians");
 
     let token = csrf(&app, &client).await;
-    let text = toml::to_string_pretty(&v1(&app)).unwrap();
+    let text = toml::to_string_pretty(&published(&app)).unwrap();
     let import = pairs(&[("_csrf", &token), ("definition", &text)]);
     assert_eq!(
         post(&app, &client, "/admin/surveys/livability/import", &import)
@@ -67,7 +68,7 @@ async fn a_statistician_sees_the_list_but_cannot_import_or_publish() {
     assert_eq!(app.db().draft("livability").unwrap(), None);
 
     // Even with a draft there, a statistician cannot publish it.
-    app.db().store_draft(v1(&app), "test").unwrap();
+    app.db().store_draft(published(&app), "test").unwrap();
     let publish = pairs(&[("_csrf", &token)]);
     assert_eq!(
         post(&app, &client, "/admin/surveys/livability/publish", &publish)
@@ -75,7 +76,7 @@ async fn a_statistician_sees_the_list_but_cannot_import_or_publish() {
             .status(),
         403
     );
-    assert_eq!(published_versions(&app), vec![1]);
+    assert_eq!(published_versions(&app), vec![1, 2]);
 }
 
 #[tokio::test]
@@ -84,7 +85,7 @@ async fn a_designer_imports_and_publishes_and_residents_get_it_without_restart()
     let client = app.signed_in("dana", Role::Designer).await;
     let token = csrf(&app, &client).await;
 
-    let mut raw = v1(&app);
+    let mut raw = published(&app);
     raw.title.en = Some("Life in our city, 2027".to_string());
     let text = toml::to_string_pretty(&raw).unwrap();
     let response = post(
@@ -95,20 +96,20 @@ async fn a_designer_imports_and_publishes_and_residents_get_it_without_restart()
     )
     .await;
     assert_eq!(response.status(), 303);
-    assert_eq!(location(&response), "/admin/surveys/livability?imported=2");
+    assert_eq!(location(&response), "/admin/surveys/livability?imported=3");
     let draft = app.db().draft("livability").unwrap().expect("draft stored");
-    assert_eq!(draft.version, 2);
+    assert_eq!(draft.version, 3);
 
     // Not served before it is published.
     let html = app.get("/s/livability?lang=en").await.text().await.unwrap();
-    assert_eq!(hidden_value(&html, "_v"), "1");
+    assert_eq!(hidden_value(&html, "_v"), "2");
 
     let html = get(&app, &client, &format!("{}&lang=en", location(&response)))
         .await
         .text()
         .await
         .unwrap();
-    assert!(html.contains("The draft is stored as version 2."), "{html}");
+    assert!(html.contains("The draft is stored as version 3."), "{html}");
     assert!(
         html.contains(&escaped("/admin/surveys/livability/export?draft=1")),
         "{html}"
@@ -123,16 +124,16 @@ async fn a_designer_imports_and_publishes_and_residents_get_it_without_restart()
     )
     .await;
     assert_eq!(response.status(), 303);
-    assert_eq!(location(&response), "/admin/surveys/livability?published=2");
-    assert_eq!(published_versions(&app), vec![1, 2]);
+    assert_eq!(location(&response), "/admin/surveys/livability?published=3");
+    assert_eq!(published_versions(&app), vec![1, 2, 3]);
 
     // The running server serves v2 at once.
     let page = app.get_form("en").await;
-    assert_eq!(hidden_value(&page.html, "_v"), "2");
+    assert_eq!(hidden_value(&page.html, "_v"), "3");
     assert!(page.html.contains("Life in our city, 2027"));
 
     let html = get(&app, &client, "/admin/surveys?lang=en").await.text().await.unwrap();
-    assert!(html.contains("<li>v2: 0</li>"), "{html}");
+    assert!(html.contains("<li>v3: 0</li>"), "{html}");
     assert!(html.contains(&today), "{html}");
 
     // Both changes are in the audit log under the designer's name.
@@ -160,7 +161,7 @@ async fn publishing_a_draft_missing_a_korean_text_lists_the_problems_and_publish
     let client = app.signed_in("dana", Role::Designer).await;
     let token = csrf(&app, &client).await;
 
-    let mut raw = v1(&app);
+    let mut raw = published(&app);
     raw.sections
         .iter_mut()
         .flat_map(|s| &mut s.questions)
@@ -195,8 +196,8 @@ async fn publishing_a_draft_missing_a_korean_text_lists_the_problems_and_publish
     ] {
         assert!(html.contains(&escaped(problem)), "{problem} in {html}");
     }
-    assert_eq!(published_versions(&app), vec![1]);
-    assert_eq!(hidden_value(&app.get_form("en").await.html, "_v"), "1");
+    assert_eq!(published_versions(&app), vec![1, 2]);
+    assert_eq!(hidden_value(&app.get_form("en").await.html, "_v"), "2");
 }
 
 #[tokio::test]
@@ -220,11 +221,11 @@ async fn export_returns_the_stored_text() {
             .status(),
         404
     );
-    app.db().store_draft(v1(&app), "test").unwrap();
+    app.db().store_draft(published(&app), "test").unwrap();
     let response = get(&app, &client, "/admin/surveys/livability/export?draft=1").await;
     assert_eq!(
         response.headers()["content-disposition"],
-        "attachment; filename=\"livability-v2-draft.toml\""
+        "attachment; filename=\"livability-v3-draft.toml\""
     );
     let draft = app.db().draft("livability").unwrap().unwrap();
     assert_eq!(response.text().await.unwrap(), draft.definition);
@@ -234,7 +235,7 @@ async fn export_returns_the_stored_text() {
 async fn forms_without_the_session_csrf_token_are_refused() {
     let app = spawn_app().await;
     let client = app.signed_in("ada", Role::Admin).await;
-    let text = toml::to_string_pretty(&v1(&app)).unwrap();
+    let text = toml::to_string_pretty(&published(&app)).unwrap();
 
     for import in [
         pairs(&[("definition", &text)]),
@@ -245,10 +246,10 @@ async fn forms_without_the_session_csrf_token_are_refused() {
     }
     assert_eq!(app.db().draft("livability").unwrap(), None);
 
-    app.db().store_draft(v1(&app), "test").unwrap();
+    app.db().store_draft(published(&app), "test").unwrap();
     let response = post(&app, &client, "/admin/surveys/livability/publish", &[]).await;
     assert_eq!(response.status(), 403);
-    assert_eq!(published_versions(&app), vec![1]);
+    assert_eq!(published_versions(&app), vec![1, 2]);
 }
 
 #[tokio::test]
@@ -292,15 +293,15 @@ async fn editing_a_published_survey_starts_a_new_draft_from_it() {
     )
     .await;
     assert_eq!(response.status(), 303);
-    assert_eq!(location(&response), "/admin/surveys/livability?imported=2");
+    assert_eq!(location(&response), "/admin/surveys/livability?imported=3");
     let draft = app.db().draft("livability").unwrap().expect("draft stored");
-    assert_eq!(draft.version, 2);
+    assert_eq!(draft.version, 3);
     let mut copy: RawSurvey = toml::from_str(&draft.definition).unwrap();
-    copy.version = 1;
-    assert_eq!(copy, v1(&app), "the draft is the published version, renumbered");
+    copy.version = 2;
+    assert_eq!(copy, published(&app), "the draft is the published version, renumbered");
     assert_eq!(
         published_versions(&app),
-        vec![1],
+        vec![1, 2],
         "nothing is published by starting a draft"
     );
 }
@@ -409,15 +410,15 @@ async fn a_designers_whole_path_from_draft_to_v2_keeps_v1_answers() {
     // Publish v2; residents get it at once.
     let r = post(&app, &client, &format!("{base}/publish"), &pairs(&[("_csrf", &token)])).await;
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-    assert_eq!(published_versions(&app), vec![1, 2]);
+    assert_eq!(published_versions(&app), vec![1, 2, 3]);
     let page = app.get_form("ko").await;
-    assert_eq!(hidden_value(&page.html, "_v"), "2");
+    assert_eq!(hidden_value(&page.html, "_v"), "3");
     assert!(page.html.contains("야간 가로등 조명에 대해 얼마나 만족하십니까?"));
     assert!(!page.html.contains("id=\"q-safety_food\""));
-    let (_, text) = app.db().published_definition("livability", Some(2)).unwrap().unwrap();
+    let (_, text) = app.db().published_definition("livability", Some(3)).unwrap().unwrap();
     let v2 = Survey::from_toml("v2", &text).unwrap();
     let mut v2_answers = valid_answers(&v2);
-    v2_answers.push(("_v".into(), "2".into()));
+    v2_answers.push(("_v".into(), "3".into()));
     assert_eq!(
         app.post_pairs("/s/livability", &with_tokens(&page, "ko", &v2_answers))
             .await
@@ -427,13 +428,13 @@ async fn a_designers_whole_path_from_draft_to_v2_keeps_v1_answers() {
 
     // v1's answer keeps counting in v1, with its retired question.
     let stored = app.stored();
-    assert_eq!(stored.iter().map(|r| r.version).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(stored.iter().map(|r| r.version).collect::<Vec<_>>(), [2, 3]);
     assert!(stored[0].answers.iter().any(|(q, _)| q == "safety_food"));
     assert!(stored[1].answers.iter().any(|(q, _)| q == "safety_lighting"));
     assert!(!stored[1].answers.iter().any(|(q, _)| q == "safety_food"));
-    assert_eq!(app.db().response_counts("livability").unwrap(), vec![(1, 1), (2, 1)]);
+    assert_eq!(app.db().response_counts("livability").unwrap(), vec![(2, 1), (3, 1)]);
     let list = get(&app, &client, "/admin/surveys?lang=en").await.text().await.unwrap();
-    assert!(list.contains("v1: 1") && list.contains("v2: 1"), "{list}");
+    assert!(list.contains("v2: 1") && list.contains("v3: 1"), "{list}");
 }
 
 #[tokio::test]
@@ -444,7 +445,7 @@ async fn a_designer_creates_a_new_survey_in_the_browser() {
     let list = get(&app, &client, "/admin/surveys?lang=en").await.text().await.unwrap();
     assert!(list.contains("New survey"), "{list}");
 
-    let mut raw = v1(&app);
+    let mut raw = published(&app);
     raw.slug = "pride-2027".into();
     raw.title.en = Some("Civic pride 2027".into());
     let text = toml::to_string_pretty(&raw).unwrap();

@@ -268,7 +268,7 @@ async fn quality_flags_are_kept_and_excluded_only_when_asked() {
             &key,
             &FormBinding {
                 slug: "livability",
-                version: 1,
+                version: 2,
                 csrf: &page.csrf,
             },
             time::OffsetDateTime::now_utc() - age,

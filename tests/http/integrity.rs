@@ -73,7 +73,7 @@ async fn made_up_altered_and_stale_form_tokens_are_refused_and_nothing_is_stored
         &app.key(),
         &FormBinding {
             slug: "livability",
-            version: 1,
+            version: 2,
             csrf: &page.csrf,
         },
         time::OffsetDateTime::now_utc() - time::Duration::days(8),

@@ -24,7 +24,7 @@ async fn residents_in_each_language_are_each_counted_once() {
         ["zh", "en", "ko"]
     );
     let first = &stored[0];
-    assert_eq!(first.version, 1);
+    assert_eq!(first.version, 2);
     let district = first
         .answers
         .iter()

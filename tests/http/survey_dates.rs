@@ -6,12 +6,12 @@ use civicpulse::db::Database;
 use civicpulse::survey::raw::RawSurvey;
 use civicpulse::survey::schedule::DateWindow;
 
-/// Publish livability v2 (v1's text) with these dates, as the CLI would.
+/// Publish the next livability version (the current text) with these dates, as the CLI would.
 fn publish_v2(db: &Database, opens: Option<time::Date>, closes: Option<time::Date>) {
     let (_, text) = db.published_definition("livability", None).unwrap().unwrap();
     let raw: RawSurvey = toml::from_str(&text).unwrap();
     let window = DateWindow::new(opens, closes).unwrap();
-    assert_eq!(db.import_and_publish(raw, window, "test").unwrap(), 2);
+    assert_eq!(db.import_and_publish(raw, window, "test").unwrap(), 3);
 }
 
 fn today() -> time::Date {
@@ -67,7 +67,7 @@ async fn a_survey_whose_last_day_has_passed_is_closed() {
 async fn the_opening_and_closing_days_are_both_open() {
     let app = spawn_app_after(|db| publish_v2(db, Some(today()), Some(today()))).await;
     let page = app.get_form("en").await;
-    assert_eq!(hidden_value(&page.html, "_v"), "2");
+    assert_eq!(hidden_value(&page.html, "_v"), "3");
     let response = app
         .post_pairs(
             "/s/livability",

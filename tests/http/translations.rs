@@ -19,14 +19,15 @@ async fn csrf(app: &TestApp, client: &reqwest::Client) -> String {
     hidden_value(&html, "_csrf")
 }
 
-fn v1(app: &TestApp) -> RawSurvey {
-    let (_, text) = app.db().published_definition("livability", Some(1)).unwrap().unwrap();
+/// The current published version (the built-in v2).
+fn published(app: &TestApp) -> RawSurvey {
+    let (_, text) = app.db().published_definition("livability", None).unwrap().unwrap();
     toml::from_str(&text).unwrap()
 }
 
-/// v1 without the Korean text of the two `MISSING` slots.
+/// The published version without the Korean text of the two `MISSING` slots.
 fn without_two_korean_texts(app: &TestApp) -> RawSurvey {
-    let mut raw = v1(app);
+    let mut raw = published(app);
     for path in MISSING {
         translations::set_text(&mut raw, path, Lang::Ko, "").unwrap();
     }
@@ -214,7 +215,7 @@ async fn a_designer_fills_the_missing_korean_texts_and_can_then_publish() {
         403
     );
     let mut expected = incomplete.clone();
-    expected.version = 2;
+    expected.version = 3;
     assert_eq!(stored_draft(&app), expected, "nothing stored by refused forms");
 
     let response = post(&app, &client, "/admin/surveys/livability/translations", &form).await;
@@ -284,7 +285,7 @@ async fn unknown_paths_are_refused_and_nothing_is_stored() {
     assert!(html.contains("questions.no_such.text"), "{html}");
     assert!(html.contains(">밤</textarea>"), "what was typed is shown again");
     let mut expected = incomplete;
-    expected.version = 2;
+    expected.version = 3;
     assert_eq!(stored_draft(&app), expected);
 }
 
@@ -318,7 +319,7 @@ async fn without_a_draft_the_page_says_so_and_links_the_survey_page() {
 #[tokio::test]
 async fn the_preview_shows_the_draft_form_in_korean_and_an_invalid_draft_its_problems() {
     let app = spawn_app().await;
-    let mut raw = v1(&app);
+    let mut raw = published(&app);
     translations::set_text(
         &mut raw,
         "questions.safety_night.text",
@@ -341,7 +342,7 @@ async fn the_preview_shows_the_draft_form_in_korean_and_an_invalid_draft_its_pro
     assert!(html.contains(&escaped("밤길은 안전합니까? (초안)")), "{html}");
     assert!(html.contains("class=\"preview-banner\""), "{html}");
     assert!(
-        html.contains("Preview of draft version 2"),
+        html.contains("Preview of draft version 3"),
         "the banner stays in the staff member's language: {html}"
     );
     assert!(html.contains("class=\"preview-phone\""), "{html}");

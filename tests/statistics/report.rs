@@ -160,7 +160,7 @@ fn one_wave_report_matches_r() {
                 "--distributions",
             ],
         );
-        assert_eq!(report["definition"]["version"], 1);
+        assert_eq!(report["definition"]["version"], 2);
         let rows = rows_of(&report, "rows");
         for e in expected.iter().filter(|e| e["dataset"] == dataset) {
             let w = what(e);
