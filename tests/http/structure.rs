@@ -52,7 +52,7 @@ fn section_ids(raw: &RawSurvey, section: &str) -> Vec<String> {
 async fn apply(app: &TestApp, client: &reqwest::Client, pairs: &[(String, String)]) {
     let response = post(app, client, PAGE, pairs).await;
     assert_eq!(response.status(), 303, "{:?}", response.text().await);
-    assert_eq!(response.headers()["location"], format!("{PAGE}?saved=2"));
+    assert_eq!(response.headers()["location"], format!("{PAGE}?saved=3"));
 }
 
 #[tokio::test]
@@ -127,7 +127,7 @@ async fn a_designer_edits_the_structure_of_a_draft_step_by_step() {
         ["safety_traffic", "safety_night", "safety_disaster", "safety_food"]
     );
     let notice = dana
-        .get(app.url(&format!("{PAGE}?saved=2&lang=en")))
+        .get(app.url(&format!("{PAGE}?saved=3&lang=en")))
         .send()
         .await
         .unwrap();

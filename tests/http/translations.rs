@@ -263,7 +263,7 @@ async fn a_designer_fills_the_missing_korean_texts_and_can_then_publish() {
     )
     .await;
     assert_eq!(response.status(), 303);
-    assert_eq!(response.headers()["location"], "/admin/surveys/livability?published=2");
+    assert_eq!(response.headers()["location"], "/admin/surveys/livability?published=3");
 }
 
 #[tokio::test]
