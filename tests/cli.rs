@@ -452,3 +452,162 @@ fn a_wave_is_set_up_framed_and_invited_from_the_command_line() {
         assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }
+
+/// "Don't know" and "does not apply" through the real binary: imported,
+/// missing for the score, counted apart per item and group, and each an
+/// answer share of its own in the distributions (JSON and CSV).
+#[test]
+fn dont_know_and_does_not_apply_are_counted_apart_and_never_scored() {
+    let survey = civicpulse::survey::builtin_definitions().remove(0);
+    let school = survey.question("conv_school").unwrap();
+    let values: Vec<&str> = school.kind.options().iter().map(|o| o.value.as_str()).collect();
+    assert_eq!(values, ["1", "2", "3", "4", "5", "dk", "na"]);
+    let required: Vec<&civicpulse::survey::Question> = survey
+        .questions
+        .iter()
+        .filter(|q| q.required && q.show_if.is_none())
+        .collect();
+    let mut csv = String::from("_id");
+    for q in &required {
+        csv.push(',');
+        csv.push_str(q.id.as_str());
+    }
+    csv.push('\n');
+    // Ten residents in two districts. conv_school: huancui answers 5, 5,
+    // dk, na, na; wendeng answers 1, na, na, na, dk.
+    let school_answers = ["5", "5", "dk", "na", "na", "1", "na", "na", "na", "dk"];
+    for (i, answer) in school_answers.iter().enumerate() {
+        csv.push_str(&format!("r{i}"));
+        for q in &required {
+            let value = match q.id.as_str() {
+                "conv_school" => answer.to_string(),
+                "district" => (if i < 5 { "huancui" } else { "wendeng" }).to_string(),
+                _ => q.kind.options()[0].value.to_string(),
+            };
+            csv.push(',');
+            csv.push_str(&value);
+        }
+        csv.push('\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("na.csv"), csv).unwrap();
+    let (ok, _, stderr) = run(&["import", "livability", "na.csv", "--wave", "2026"], d);
+    assert!(ok, "{stderr}");
+    let args = [
+        "indices",
+        "livability",
+        "--by",
+        "district",
+        "--min-cell",
+        "1",
+        "--distributions",
+        "--format",
+    ];
+    let (ok, stdout, stderr) = run(&[&args[..], &["json"]].concat(), d);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let item = |group: serde_json::Value| {
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == "conv_school" && r["group"] == group)
+            .unwrap()
+            .clone()
+    };
+    let all = item(serde_json::Value::Null);
+    assert_eq!(
+        (
+            all["n"].clone(),
+            all["n_dont_know"].clone(),
+            all["n_not_applicable"].clone()
+        ),
+        (3.into(), 2.into(), 5.into())
+    );
+    // Missing answers are left out of the score, not counted as 0.
+    assert!((all["estimate"].as_f64().unwrap() - 200.0 / 3.0).abs() < 1e-9, "{all}");
+    let huancui = item("huancui".into());
+    assert_eq!(
+        (
+            huancui["n"].clone(),
+            huancui["n_dont_know"].clone(),
+            huancui["n_not_applicable"].clone()
+        ),
+        (2.into(), 1.into(), 2.into())
+    );
+    assert_eq!(huancui["estimate"], 100.0);
+    let wendeng = item("wendeng".into());
+    assert_eq!(
+        (
+            wendeng["n"].clone(),
+            wendeng["n_dont_know"].clone(),
+            wendeng["n_not_applicable"].clone()
+        ),
+        (1.into(), 1.into(), 3.into())
+    );
+    // An item nobody skipped has zero of each; composites have no such counts.
+    let night = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "safety_night" && r["group"].is_null())
+        .unwrap();
+    assert_eq!(
+        (night["n_dont_know"].clone(), night["n_not_applicable"].clone()),
+        (0.into(), 0.into())
+    );
+    let overall = &report["rows"][0];
+    assert_eq!(overall["level"], "overall");
+    assert!(overall.get("n_dont_know").is_none(), "{overall}");
+
+    // The distribution lists "does not apply" as its own answer.
+    let share = |option: &str| {
+        report["distributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["question"] == "conv_school" && r["group"].is_null() && r["option"] == option)
+            .unwrap()
+            .clone()
+    };
+    let na = share("na");
+    assert_eq!(na["missing"], "not_applicable");
+    assert_eq!(na["count"], 5);
+    assert_eq!(na["n"], 10);
+    assert_eq!(share("dk")["missing"], "dont_know");
+    assert!(share("5").get("missing").is_none());
+
+    // The CSV says the same in its own columns.
+    let (ok, stdout, stderr) = run(&[&args[..], &["csv"]].concat(), d);
+    assert!(ok, "{stderr}");
+    let mut reader = csv::Reader::from_reader(stdout.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let line = records
+        .iter()
+        .find(|r| &r[col("level")] == "item" && &r[col("id")] == "conv_school" && r[col("group")].is_empty())
+        .unwrap();
+    assert_eq!(
+        (
+            &line[col("n")],
+            &line[col("n_dont_know")],
+            &line[col("n_not_applicable")]
+        ),
+        ("3", "2", "5")
+    );
+    let option = records
+        .iter()
+        .find(|r| {
+            &r[col("level")] == "option"
+                && &r[col("id")] == "conv_school"
+                && &r[col("option")] == "na"
+                && r[col("group")].is_empty()
+        })
+        .unwrap();
+    assert_eq!(
+        (&option[col("missing")], &option[col("count")]),
+        ("not_applicable", "5")
+    );
+}

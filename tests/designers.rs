@@ -202,7 +202,10 @@ fn a_changed_type_or_a_lost_option_is_refused_with_the_advice_to_retire_it() {
         "{stderr}"
     );
 
-    assert_eq!(versions(d), [("v1".into(), "published".into()), ("v2".into(), "published".into())]);
+    assert_eq!(
+        versions(d),
+        [("v1".into(), "published".into()), ("v2".into(), "published".into())]
+    );
 }
 
 /// One interview for v2, answering every required question and the

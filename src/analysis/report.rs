@@ -380,7 +380,10 @@ pub fn indices(
         .iter()
         .map(|r| {
             let counts = match r.level {
-                Level::Item => missing.get(&(r.id.clone(), r.group)).copied().or(Some(MissingCounts::default())),
+                Level::Item => missing
+                    .get(&(r.id.clone(), r.group))
+                    .copied()
+                    .or(Some(MissingCounts::default())),
                 _ => None,
             };
             IndexRow::new(r.level, &r.id, group_name(r.group), r, counts)

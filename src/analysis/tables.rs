@@ -6,8 +6,8 @@
 use super::distribution::DistributionRow;
 use super::figure::{Figure, Status};
 use super::report::{flag, IndexReport, IndexRow, MissingCounts, PopulationRow, TopBox};
-use crate::survey::Missing;
 use crate::stats::RakingDiagnostics;
+use crate::survey::Missing;
 
 /// CSV columns of `indices` before the raking ones ([`index_csv_header`]
 /// has them all). `level` is overall, dimension or item for

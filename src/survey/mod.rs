@@ -20,8 +20,8 @@ pub mod versioning;
 pub use answers::{AnswerError, AnswerProblem, AnswerValue, Answers, RawAnswers};
 pub use catalog::{builtin_definitions, builtin_earlier_versions, load_definitions};
 pub use model::{
-    Choice, DefinitionError, DefinitionIssue, Dimension, Id, Localized, Missing, OptionValue, Place, Question, QuestionId,
-    QuestionKind, Section, ShowIf, Slug, Survey,
+    Choice, DefinitionError, DefinitionIssue, Dimension, Id, Localized, Missing, OptionValue, Place, Question,
+    QuestionId, QuestionKind, Section, ShowIf, Slug, Survey,
 };
 
 #[cfg(test)]

@@ -966,7 +966,10 @@ fn likert_options(scale: &ScaleTexts, offers_na: bool, reverse: bool) -> Vec<Cho
         .collect();
     let offered = [
         (Missing::DontKnow, scale.dont_know.as_ref()),
-        (Missing::NotApplicable, scale.not_applicable.as_ref().filter(|_| offers_na)),
+        (
+            Missing::NotApplicable,
+            scale.not_applicable.as_ref().filter(|_| offers_na),
+        ),
     ];
     for (missing, label) in offered {
         if let Some(label) = label {

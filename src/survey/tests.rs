@@ -362,10 +362,8 @@ fn does_not_apply_and_missing_options_are_checked_at_load() {
         "{p:?}"
     );
     // Question kinds that cannot offer it.
-    let p = problems(&with_not_applicable().replace(
-        "type = \"rating\"\n",
-        "type = \"rating\"\nnot_applicable = true\n",
-    ));
+    let p =
+        problems(&with_not_applicable().replace("type = \"rating\"\n", "type = \"rating\"\nnot_applicable = true\n"));
     assert!(
         has(
             &p,
@@ -414,7 +412,10 @@ fn does_not_apply_and_missing_options_are_checked_at_load() {
   { value = "na", label = { zh = "不适用", en = "Does not apply", ko = "해당 없음" }, missing = "not_applicable" },"#,
     ));
     assert!(
-        has(&p, r#"question "likes", field "options[4].missing": a multi_choice question cannot have a missing option"#),
+        has(
+            &p,
+            r#"question "likes", field "options[4].missing": a multi_choice question cannot have a missing option"#
+        ),
         "{p:?}"
     );
     // A single choice may mark a missing option; it is unscored and says its kind.
@@ -445,8 +446,14 @@ fn a_required_question_may_say_what_to_choose() {
         kind.required_message(crate::lang::Lang::En),
         Some("Choose what kind of resident you are")
     );
-    assert_eq!(kind.required_message(crate::lang::Lang::Ko), Some("주민 유형을 선택해 주십시오"));
-    assert_eq!(s.question("night").unwrap().required_message(crate::lang::Lang::En), None);
+    assert_eq!(
+        kind.required_message(crate::lang::Lang::Ko),
+        Some("주민 유형을 선택해 주십시오")
+    );
+    assert_eq!(
+        s.question("night").unwrap().required_message(crate::lang::Lang::En),
+        None
+    );
     assert_eq!(Survey::from_toml("again", &s.to_toml()).unwrap(), s);
     // Checked like every localized text, and only on a required question.
     let p = problems(&text.replace(", ko = \"주민 유형을 선택해 주십시오\"", ""));
@@ -459,7 +466,10 @@ fn a_required_question_may_say_what_to_choose() {
         "id = \"kind\"\ntype = \"single_choice\"\n",
     ));
     assert!(
-        has(&p, r#"question "kind", field "required_error": required_error is shown when a required question is left unanswered"#),
+        has(
+            &p,
+            r#"question "kind", field "required_error": required_error is shown when a required question is left unanswered"#
+        ),
         "{p:?}"
     );
 }

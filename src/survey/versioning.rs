@@ -379,7 +379,9 @@ text = { zh = "意见", en = "Comment", ko = "의견" }
         let problems = check(&[&v2, &v1()], &raw);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
-            problems[0].message.contains(r#"option value "na" of version 2 is gone"#),
+            problems[0]
+                .message
+                .contains(r#"option value "na" of version 2 is gone"#),
             "{problems:?}"
         );
         // A kept option value does not change what kind of answer it is.

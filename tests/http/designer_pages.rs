@@ -432,7 +432,10 @@ async fn a_designers_whole_path_from_draft_to_v2_keeps_v1_answers() {
     assert!(stored[0].answers.iter().any(|(q, _)| q == "safety_food"));
     assert!(stored[1].answers.iter().any(|(q, _)| q == "safety_lighting"));
     assert!(!stored[1].answers.iter().any(|(q, _)| q == "safety_food"));
-    assert_eq!(app.db().response_counts("livability").unwrap(), vec![(1, 0), (2, 1), (3, 1)]);
+    assert_eq!(
+        app.db().response_counts("livability").unwrap(),
+        vec![(1, 0), (2, 1), (3, 1)]
+    );
     let list = get(&app, &client, "/admin/surveys?lang=en").await.text().await.unwrap();
     assert!(list.contains("v2: 1") && list.contains("v3: 1"), "{list}");
 }
