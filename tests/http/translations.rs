@@ -377,3 +377,254 @@ async fn the_preview_shows_the_draft_form_in_korean_and_an_invalid_draft_its_pro
         "{html}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Every UI message key, wherever it is used: templates/*.hbs and the Rust
+// code, read from disk at test time so keys added later are covered too.
+// ---------------------------------------------------------------------------
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// messages.toml: key → (language → text).
+fn catalog() -> BTreeMap<String, BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(root().join("src/web/messages.toml")).unwrap();
+    toml::from_str(&text).expect("messages.toml parses")
+}
+
+fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            files(&path, ext, out);
+        } else if path.extension().is_some_and(|x| x == ext) {
+            out.push(path);
+        }
+    }
+}
+
+fn is_key_char(c: u8) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'
+}
+
+fn key_at(text: &str, start: usize) -> &str {
+    let end = text[start..]
+        .bytes()
+        .position(|c| !is_key_char(c))
+        .map_or(text.len(), |n| start + n);
+    &text[start..end]
+}
+
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at].matches('\n').count() + 1
+}
+
+/// `t.key`, `@root.t.key` and `../t.key` in a template: (line, key).
+fn template_keys(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("t.") {
+        let before = &text[..at];
+        let bound = before.ends_with("@root.")
+            || before.ends_with("../")
+            || before
+                .bytes()
+                .last()
+                .is_none_or(|c| c.is_ascii_whitespace() || c == b'{' || c == b'(');
+        let key = key_at(text, at + 2);
+        if bound && !key.is_empty() {
+            out.push((line_of(text, at), key.to_string()));
+        }
+    }
+    out
+}
+
+/// Keys the web code looks up by literal: `.text(lang, "key"`,
+/// `.has("key")`, and any `"err_…"` or `"staff_…"` literal (those
+/// prefixes are the catalog's own) that is not a template's name: (line, key).
+fn rust_lookups(text: &str, templates: &BTreeSet<String>) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices(".text(") {
+        let rest = &text[at + 6..];
+        let Some(comma) = rest.find(',') else { continue };
+        if rest[..comma].contains(['(', ')', '"', ';']) {
+            continue;
+        }
+        let after = rest[comma + 1..].trim_start();
+        if let Some(quoted) = after.strip_prefix('"') {
+            let key = key_at(quoted, 0);
+            if quoted[key.len()..].starts_with('"') && !key.is_empty() {
+                out.push((line_of(text, at), key.to_string()));
+            }
+        }
+    }
+    for (at, _) in text.match_indices(".has(\"") {
+        let key = key_at(text, at + 6);
+        if text[at + 6 + key.len()..].starts_with('"') {
+            out.push((line_of(text, at), key.to_string()));
+        }
+    }
+    for (line, literal) in literals(text) {
+        if (literal.starts_with("err_") || literal.starts_with("staff_")) && !templates.contains(&literal) {
+            out.push((line, literal));
+        }
+    }
+    out
+}
+
+/// Every string literal made of key characters only: (line, text).
+fn literals(text: &str) -> Vec<(usize, String)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'"' {
+            let key = key_at(text, i + 1);
+            let end = i + 1 + key.len();
+            if !key.is_empty() && bytes.get(end) == Some(&b'"') && key.as_bytes()[0].is_ascii_lowercase() {
+                out.push((line_of(text, i), key.to_string()));
+                i = end + 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `format!("prefix_{…}")`: families of keys built at run time.
+fn dynamic_prefixes(text: &str) -> Vec<String> {
+    text.match_indices("format!(\"")
+        .map(|(at, _)| key_at(text, at + 9))
+        .filter(|p| p.ends_with('_') && text[text.find(p).unwrap() + p.len()..].starts_with('{'))
+        .map(str::to_string)
+        .collect()
+}
+
+fn placeholders(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) if after[..close].bytes().all(is_key_char) && close > 0 => {
+                out.insert(after[..close].to_string());
+                rest = &after[close + 1..];
+            }
+            _ => rest = after,
+        }
+    }
+    out
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(root()).unwrap_or(path).display().to_string()
+}
+
+#[test]
+fn every_message_has_all_three_languages_with_the_same_placeholders() {
+    let mut problems = Vec::new();
+    for (key, texts) in catalog() {
+        for lang in ["zh", "en", "ko"] {
+            match texts.get(lang) {
+                Some(t) if !t.trim().is_empty() => {}
+                _ => problems.push(format!("src/web/messages.toml: key {key}: no {lang} text")),
+            }
+        }
+        if let Some(extra) = texts.keys().find(|l| !["zh", "en", "ko"].contains(&l.as_str())) {
+            problems.push(format!("src/web/messages.toml: key {key}: unknown language {extra}"));
+        }
+        let en = placeholders(texts.get("en").map_or("", String::as_str));
+        for lang in ["zh", "ko"] {
+            let other = placeholders(texts.get(lang).map_or("", String::as_str));
+            if other != en {
+                problems.push(format!(
+                    "src/web/messages.toml: key {key}: {lang} has placeholders {other:?} but en has {en:?}"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_key_a_template_or_the_code_uses_exists_and_no_key_is_unused() {
+    let catalog = catalog();
+    let mut problems = Vec::new();
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    let mut prefixes: Vec<String> = Vec::new();
+
+    let mut templates = Vec::new();
+    files(&root().join("templates"), "hbs", &mut templates);
+    assert!(templates.len() >= 10, "the templates are found: {templates:?}");
+    for path in &templates {
+        let text = std::fs::read_to_string(path).unwrap();
+        for (line, key) in template_keys(&text) {
+            if !catalog.contains_key(&key) {
+                problems.push(format!(
+                    "{}:{line}: t.{key} is not in src/web/messages.toml (zh, en and ko needed)",
+                    relative(path)
+                ));
+            }
+            used.insert(key);
+        }
+    }
+
+    let template_names: BTreeSet<String> = templates
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut sources = Vec::new();
+    files(&root().join("src"), "rs", &mut sources);
+    for path in &sources {
+        let text = std::fs::read_to_string(path).unwrap();
+        // Only the web layer reads the catalog; `.text(` elsewhere is another method.
+        let lookups = match path.starts_with(root().join("src/web")) {
+            true => rust_lookups(&text, &template_names),
+            false => Vec::new(),
+        };
+        for (line, key) in lookups {
+            if !catalog.contains_key(&key) {
+                problems.push(format!(
+                    "{}:{line}: message key {key:?} is not in src/web/messages.toml (zh, en and ko needed)",
+                    relative(path)
+                ));
+            }
+        }
+        used.extend(literals(&text).into_iter().map(|(_, k)| k));
+        prefixes.extend(dynamic_prefixes(&text));
+    }
+
+    for key in catalog.keys() {
+        if !used.contains(key) && !prefixes.iter().any(|p| key.starts_with(p.as_str())) {
+            problems.push(format!(
+                "src/web/messages.toml: key {key} is used by no template and no code (remove it, or use it)"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_key_scanners_find_what_they_should() {
+    let template = "{{t.submit}} {{@root.t.required_marker}} {{../t.back_home}} {{@root.can_edit}} layout.hbs (t.x_y)";
+    let keys: Vec<String> = template_keys(template).into_iter().map(|(_, k)| k).collect();
+    assert_eq!(keys, ["submit", "required_marker", "back_home", "x_y"]);
+    let code = "m.text(lang, \"err_csrf\", &[]);\nmessages.has(\"staff_x\")\nlet k = \"err_form_expired\";\nx.text(a, b(\"no\"), \"skip\")";
+    let names = BTreeSet::from(["staff_bar".to_string()]);
+    let code = format!("{code}\nrender(\"staff_bar\")");
+    let keys: Vec<String> = rust_lookups(&code, &names).into_iter().map(|(_, k)| k).collect();
+    assert_eq!(keys, ["err_csrf", "staff_x", "err_csrf", "staff_x", "err_form_expired"]);
+    assert_eq!(
+        dynamic_prefixes("format!(\"staff_flag_{flag}\") format!(\"a{x}\")"),
+        ["staff_flag_"]
+    );
+    assert_eq!(
+        placeholders("{count} of {total} {not a key} {}"),
+        BTreeSet::from(["count".to_string(), "total".to_string()])
+    );
+}
