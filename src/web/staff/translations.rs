@@ -220,10 +220,12 @@ pub async fn show(
     let session = viewer.require(&state, &Role::ALL)?;
     let lang = viewer.lang;
     let notice = query_param(req.query_string(), "saved").map(|n| {
-        state
-            .renderer
-            .messages
-            .text(lang, "staff_translations_saved", &[("count", &n)])
+        // English needs the singular for one; the other languages have no plural.
+        let key = match n.as_str() {
+            "1" => "staff_translations_saved_one",
+            _ => "staff_translations_saved",
+        };
+        state.renderer.messages.text(lang, key, &[("count", &n)])
     });
     let outcome = Outcome {
         notice,
