@@ -162,7 +162,7 @@ async fn mistyped_unknown_and_old_codes_are_refused_before_the_form() {
     .expect("a code");
     let (status, html) = try_code(stranger.to_string()).await;
     assert_eq!(status, 422);
-    assert!(html.contains("We do not recognise this code"));
+    assert!(html.contains("We do not recognize this code"));
     // A code of last year's wave.
     let db = app.db();
     let last_year = civicpulse::fieldwork::WaveSettings::new(this_year() - 1);
