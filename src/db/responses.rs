@@ -112,7 +112,13 @@ impl Database {
     /// form stores nothing and reports the first. An invited submission
     /// uses its invitation in the same transaction, or stores nothing.
     pub fn insert_response(&self, new: &NewResponse<'_>) -> Result<Inserted, DbError> {
-        self.write_tx(|conn| {
+        self.write_tx(|conn| insert_response_in(conn, new))
+    }
+}
+
+/// `Database::insert_response` inside a transaction the caller holds (a
+/// partial response is marked completed in the same one, see `partials`).
+pub(super) fn insert_response_in(conn: &mut Conn, new: &NewResponse<'_>) -> Result<Inserted, DbError> {
             let (id, source, wave, stratum, submitted_at, form_token) = match new.how {
                 Submission::Web { form_token } => {
                     let existing: Option<i64> = responses::table
@@ -180,9 +186,9 @@ impl Database {
                 flag_burst(conn, new, id)?;
             }
             Ok(Inserted::New(id))
-        })
-    }
+}
 
+impl Database {
     /// Number of responses per published version of a survey: (version, count).
     pub fn response_counts(&self, slug: &str) -> Result<Vec<(u32, i64)>, DbError> {
         let rows: Vec<(i32, i64)> = survey_versions::table

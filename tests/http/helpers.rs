@@ -42,6 +42,8 @@ pub fn roomy_limits() -> Limits {
     Limits {
         submit: roomy,
         code: roomy,
+        save: roomy,
+        resume: roomy,
         sign_in: roomy,
         api: roomy,
     }
