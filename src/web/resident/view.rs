@@ -195,7 +195,7 @@ pub(crate) struct FormView<'a> {
     show_intro: bool,
     /// A section page of the section-by-section flow; `None` when every
     /// section is on one page.
-    page: Option<PageView>,
+    step: Option<PageView>,
     /// What Enter in a field does: the layout's off-screen first button.
     default_submit: DefaultSubmit,
     /// For form.js's numbering and counter: asked questions before this
@@ -479,7 +479,7 @@ impl<'a> FormView<'a> {
                 e
             })
             .collect();
-        let page = match &layout {
+        let step = match &layout {
             Layout::All => None,
             Layout::Page(info) => Some(PageView {
                 number: info.index + 1,
@@ -526,7 +526,7 @@ impl<'a> FormView<'a> {
             question_count: survey.questions.len(),
             sections,
             show_intro: page_section.is_none_or(|s| s == 0),
-            page,
+            step,
             default_submit,
             number_start,
             other_total,
