@@ -103,7 +103,8 @@ type Row = (
     Option<String>,
 );
 
-fn columns() -> (
+/// The columns of [`Row`], in its order.
+type Columns = (
     p::id,
     p::survey_slug,
     p::version,
@@ -117,7 +118,9 @@ fn columns() -> (
     p::expires_at,
     p::completed_at,
     p::invitation_lookup,
-) {
+);
+
+fn columns() -> Columns {
     (
         p::id,
         p::survey_slug,
@@ -361,7 +364,10 @@ impl Database {
         Ok(PartialCounts {
             started: started as u64,
             completed: (started - open).max(0) as u64,
-            stopped_at: stopped.into_iter().map(|(page, n)| (page.max(0) as usize, n as u64)).collect(),
+            stopped_at: stopped
+                .into_iter()
+                .map(|(page, n)| (page.max(0) as usize, n as u64))
+                .collect(),
         })
     }
 }

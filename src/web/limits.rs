@@ -168,7 +168,8 @@ pub struct LimitSetting {
 impl FromStr for LimitSetting {
     type Err = String;
     fn from_str(s: &str) -> Result<LimitSetting, String> {
-        let usage = || format!("{s:?}: write ACTION=N/h (or /m, /d), ACTION one of submit, code, save, resume, signin, api");
+        let usage =
+            || format!("{s:?}: write ACTION=N/h (or /m, /d), ACTION one of submit, code, save, resume, signin, api");
         let (action, rate) = s.split_once('=').ok_or_else(usage)?;
         let action = Action::ALL
             .into_iter()

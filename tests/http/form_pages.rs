@@ -23,9 +23,20 @@ async fn form_renders_in_each_language_with_accessible_structure() {
                 q.id
             );
         }
-        assert!(!html.contains("id=\"q-safety_night\""), "{lang}: the next section waits");
-        assert_eq!(html.matches("<fieldset").count(), first.len(), "{lang}: one fieldset per question");
-        assert_eq!(html.matches("<legend").count(), first.len(), "{lang}: one legend per question");
+        assert!(
+            !html.contains("id=\"q-safety_night\""),
+            "{lang}: the next section waits"
+        );
+        assert_eq!(
+            html.matches("<fieldset").count(),
+            first.len(),
+            "{lang}: one fieldset per question"
+        );
+        assert_eq!(
+            html.matches("<legend").count(),
+            first.len(),
+            "{lang}: one legend per question"
+        );
         // Every radio of a required, always-shown question carries `required`.
         let district = tag_with(html, "id=\"q-district-huancui\"").unwrap();
         assert!(district.contains("required"), "{lang}: required radios");

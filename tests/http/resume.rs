@@ -10,9 +10,18 @@ use civicpulse::fieldwork::Access;
 async fn started(app: &TestApp, lang: &str, pages: usize) -> (reqwest::Client, String) {
     let survey = livability();
     let client = new_client();
-    let mut html = get(app, &client, &format!("/s/livability?lang={lang}")).await.text().await.unwrap();
+    let mut html = get(app, &client, &format!("/s/livability?lang={lang}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     for index in 0..pages {
-        html = follow(app, &client, send_page(app, &client, &html, &section_answers(&survey, index), "next").await).await;
+        html = follow(
+            app,
+            &client,
+            send_page(app, &client, &html, &section_answers(&survey, index), "next").await,
+        )
+        .await;
     }
     (client, html)
 }
@@ -34,7 +43,10 @@ async fn answers_come_back_after_a_restart_and_on_another_device() {
         .expect("resume cookie");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/s/livability"));
     assert!(cookie.contains(&format!("Max-Age={}", 30 * 86_400)), "{cookie}");
-    assert!(!cookie.contains(&code), "the cookie holds the code without its hyphens only");
+    assert!(
+        !cookie.contains(&code),
+        "the cookie holds the code without its hyphens only"
+    );
     // Nothing in the database is the code.
     let raw = std::fs::read(&app.db_path).unwrap();
     let canonical = code.replace('-', "");
@@ -42,14 +54,32 @@ async fn answers_come_back_after_a_restart_and_on_another_device() {
 
     // The server restarts (same database and key): the cookie finds the answers.
     let second = restart(&app).await;
-    let home = client.get(format!("{second}/s/livability?lang=en")).send().await.unwrap().text().await.unwrap();
+    let home = client
+        .get(format!("{second}/s/livability?lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(home.contains("Continue where you left off"), "{home}");
-    let page = client.get(format!("{second}/s/livability?page=1&lang=en")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(format!("{second}/s/livability?page=1&lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(is_checked(&page, "q-resident_type-local"));
 
     // Another device types the code.
     let other = new_client();
-    let form = get(&app, &other, "/s/livability/resume?lang=en").await.text().await.unwrap();
+    let form = get(&app, &other, "/s/livability/resume?lang=en")
+        .await
+        .text()
+        .await
+        .unwrap();
     let mut pairs = vec![
         ("_csrf".to_string(), hidden_value(&form, "_csrf")),
         ("_lang".to_string(), "en".to_string()),
@@ -57,7 +87,11 @@ async fn answers_come_back_after_a_restart_and_on_another_device() {
     ];
     let wrong = post(&app, &other, "/s/livability/resume", &pairs).await;
     assert_eq!(wrong.status(), 422);
-    assert!(wrong.text().await.unwrap().contains("A resume code has 21 letters and digits, not 3."));
+    assert!(wrong
+        .text()
+        .await
+        .unwrap()
+        .contains("A resume code has 21 letters and digits, not 3."));
     pairs[2].1 = "ABC-DEF-GHJ-KMN-PQR-STV-WX0".into();
     let unknown = post(&app, &other, "/s/livability/resume", &pairs).await;
     assert!(matches!(unknown.status().as_u16(), 404 | 422), "{}", unknown.status());
@@ -66,7 +100,11 @@ async fn answers_come_back_after_a_restart_and_on_another_device() {
     assert_eq!(location(&found), "/s/livability?page=3&lang=en");
     let page = follow(&app, &other, found).await;
     assert_eq!(hidden_value(&page, "_resume"), code);
-    let page2 = get(&app, &other, "/s/livability?page=2&lang=en").await.text().await.unwrap();
+    let page2 = get(&app, &other, "/s/livability?page=2&lang=en")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page2.contains(" checked"), "page 2's answers are there");
 }
 
@@ -78,11 +116,25 @@ async fn an_invitation_code_resumes_the_same_partial() {
     let survey = livability();
     let phone = new_client();
     let page1 = app.form_with_code(&phone, &code, "zh").await;
-    let page2 = follow(&app, &phone, send_page(&app, &phone, &page1.html, &section_answers(&survey, 0), "next").await).await;
-    let _ = follow(&app, &phone, send_page(&app, &phone, &page2, &section_answers(&survey, 1), "next").await).await;
+    let page2 = follow(
+        &app,
+        &phone,
+        send_page(&app, &phone, &page1.html, &section_answers(&survey, 0), "next").await,
+    )
+    .await;
+    let _ = follow(
+        &app,
+        &phone,
+        send_page(&app, &phone, &page2, &section_answers(&survey, 1), "next").await,
+    )
+    .await;
     // On a computer, the same code from the letter.
     let computer = new_client();
-    let start = get(&app, &computer, &format!("/s/livability?lang=zh&code={code}")).await.text().await.unwrap();
+    let start = get(&app, &computer, &format!("/s/livability?lang=zh&code={code}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     let pairs = vec![
         ("_csrf".to_string(), hidden_value(&start, "_csrf")),
         ("_lang".to_string(), "zh".to_string()),
@@ -92,11 +144,19 @@ async fn an_invitation_code_resumes_the_same_partial() {
     assert_eq!(resumed.status(), 303);
     let home = follow(&app, &computer, resumed).await;
     assert!(home.contains("从上次中断的地方继续"), "{home}");
-    let page1 = get(&app, &computer, "/s/livability?page=1&lang=zh").await.text().await.unwrap();
+    let page1 = get(&app, &computer, "/s/livability?page=1&lang=zh")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(is_checked(&page1, "q-resident_type-local"));
     assert_eq!(partial_counts(&app).started, 1, "one partial for one code");
     // Finish there: one invited response, the invitation used, the partial completed.
-    let page3 = get(&app, &computer, "/s/livability?page=3&lang=zh").await.text().await.unwrap();
+    let page3 = get(&app, &computer, "/s/livability?page=3&lang=zh")
+        .await
+        .text()
+        .await
+        .unwrap();
     let answers = valid_answers(&survey);
     let rest: Vec<_> = answers
         .iter()
@@ -105,7 +165,11 @@ async fn an_invitation_code_resumes_the_same_partial() {
         .collect();
     let mut html = page3;
     for index in 2..survey.sections.len() {
-        let mine: Vec<_> = rest.iter().filter(|(q, _)| survey.question(q).unwrap().section == index).cloned().collect();
+        let mine: Vec<_> = rest
+            .iter()
+            .filter(|(q, _)| survey.question(q).unwrap().section == index)
+            .cloned()
+            .collect();
         html = follow(&app, &computer, send_page(&app, &computer, &html, &mine, "next").await).await;
     }
     let mut pairs = page_fields(&html);
@@ -114,7 +178,10 @@ async fn an_invitation_code_resumes_the_same_partial() {
     let stored = app.stored();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].source, "invited");
-    assert!(stored[0].submitted_at.ends_with("T00:00:00Z"), "an invited response keeps the day only");
+    assert!(
+        stored[0].submitted_at.ends_with("T00:00:00Z"),
+        "an invited response keeps the day only"
+    );
     let counts = partial_counts(&app);
     assert_eq!((counts.started, counts.completed), (1, 1));
     // The code is used now.
@@ -127,13 +194,30 @@ async fn clearing_deletes_the_saved_answers_and_forgets_the_code() {
     let app = spawn_app().await;
     let (client, _) = started(&app, "en", 2).await;
     assert_eq!(partial_counts(&app).started, 1);
-    let review = get(&app, &client, "/s/livability/review?lang=en").await.text().await.unwrap();
+    let review = get(&app, &client, "/s/livability/review?lang=en")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(review.contains("Check your answers") && review.contains("Not answered"));
-    assert!(!review.contains("name=\"_go\" value=\"submit\""), "no Submit before the last page");
-    let confirm = get(&app, &client, "/s/livability/clear?lang=en").await.text().await.unwrap();
+    assert!(
+        !review.contains("name=\"_go\" value=\"submit\""),
+        "no Submit before the last page"
+    );
+    let confirm = get(&app, &client, "/s/livability/clear?lang=en")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(confirm.contains("Clear your saved answers?"));
     // Without the CSRF token nothing happens.
-    let forged = post(&app, &new_client(), "/s/livability/clear", &[("_lang".into(), "en".into())]).await;
+    let forged = post(
+        &app,
+        &new_client(),
+        "/s/livability/clear",
+        &[("_lang".into(), "en".into())],
+    )
+    .await;
     assert_eq!(forged.status(), 303);
     assert_eq!(partial_counts(&app).started, 1);
     let pairs = vec![
@@ -176,7 +260,9 @@ async fn partials_never_change_the_figures_and_show_as_drop_off() {
     // Two complete responses.
     for _ in 0..2 {
         let page = app.get_form("en").await;
-        let sent = app.post_pairs("/s/livability", &with_tokens(&page, "en", &valid_answers(&survey))).await;
+        let sent = app
+            .post_pairs("/s/livability", &with_tokens(&page, "en", &valid_answers(&survey)))
+            .await;
         assert_eq!(sent.status(), 303);
     }
     let token = app.db().create_api_token("partials").unwrap();
@@ -211,11 +297,18 @@ async fn partials_never_change_the_figures_and_show_as_drop_off() {
     assert_eq!(app.stored().len(), 3);
 
     let staff = app.signed_in("ana", Role::Statistician).await;
-    let html = get(&app, &staff, "/admin/surveys/livability?lang=en").await.text().await.unwrap();
+    let html = get(&app, &staff, "/admin/surveys/livability?lang=en")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("Where residents stop"));
     assert!(html.contains("data-dropoff=\"started\">4<") && html.contains("data-dropoff=\"completed\">1<"));
     assert!(html.contains("data-dropoff-row=\"0\">0<"));
     assert!(html.contains("data-dropoff-row=\"1\">1<"));
     assert!(html.contains("data-dropoff-row=\"2\">1<"));
-    assert!(html.contains(&format!("data-dropoff-row=\"{review}\">1<")), "the review page row");
+    assert!(
+        html.contains(&format!("data-dropoff-row=\"{review}\">1<")),
+        "the review page row"
+    );
 }

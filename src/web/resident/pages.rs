@@ -148,7 +148,8 @@ pub(super) fn forget_resume(req: &HttpRequest, slug: &str) -> Cookie<'static> {
 
 /// The resume code in the cookie, if it reads as one.
 pub(super) fn cookie_code(req: &HttpRequest) -> Option<ResumeCode> {
-    req.cookie(RESUME_COOKIE).and_then(|c| ResumeCode::parse(c.value()).ok())
+    req.cookie(RESUME_COOKIE)
+        .and_then(|c| ResumeCode::parse(c.value()).ok())
 }
 
 /// The resident's live partial response from the cookie: `None` when there
@@ -236,7 +237,12 @@ impl PageOut<'_> {
     }
 
     /// With a fresh CSRF pair and form token.
-    pub(super) fn fresh(&self, state: &AppState, req: &HttpRequest, status: StatusCode) -> Result<HttpResponse, WebError> {
+    pub(super) fn fresh(
+        &self,
+        state: &AppState,
+        req: &HttpRequest,
+        status: StatusCode,
+    ) -> Result<HttpResponse, WebError> {
         let csrf = req
             .cookie(CSRF_COOKIE)
             .map(|c| c.value().to_string())
@@ -312,7 +318,11 @@ pub(super) async fn post_page(
     hint: Lang,
 ) -> Result<HttpResponse, WebError> {
     let slug = answering.stored.survey.slug.to_string();
-    let form_lang = form.lang.as_deref().and_then(|l| l.parse::<Lang>().ok()).unwrap_or(hint);
+    let form_lang = form
+        .lang
+        .as_deref()
+        .and_then(|l| l.parse::<Lang>().ok())
+        .unwrap_or(hint);
     let switch_to = form.switch.as_deref().and_then(|l| l.parse::<Lang>().ok());
     let lang = switch_to.unwrap_or(form_lang);
     let page_text = form.page.as_deref().unwrap_or_default();
@@ -333,7 +343,11 @@ pub(super) async fn post_page(
         },
     };
     if typed.is_some() && found.is_none() {
-        problems.push(FormError::general(state.renderer.messages.text(lang, "err_resume_gone", &[])));
+        problems.push(FormError::general(state.renderer.messages.text(
+            lang,
+            "err_resume_gone",
+            &[],
+        )));
     }
     if let Some((_, partial)) = &found {
         if partial.completed {
@@ -473,20 +487,18 @@ pub(super) async fn post_page(
             }
             code.clone()
         }
-        None => {
-            match create(req, state, answering, &stored, lang, &merged, reached, invitation).await? {
-                Created::Code(code) => code,
-                Created::NeedsInvitation => {
-                    return Ok(see_other(format!("/s/{slug}?lang={}", lang.code())).finish());
-                }
-                Created::TooMany(wait) => {
-                    let minutes = wait.as_secs().div_ceil(60).max(1).to_string();
-                    let error =
-                        FormError::general(messages.text(lang, "err_too_many_submissions", &[("minutes", &minutes)]));
-                    return refill(vec![error]).respond(state, req, StatusCode::TOO_MANY_REQUESTS, &csrf, &given_token);
-                }
+        None => match create(req, state, answering, &stored, lang, &merged, reached, invitation).await? {
+            Created::Code(code) => code,
+            Created::NeedsInvitation => {
+                return Ok(see_other(format!("/s/{slug}?lang={}", lang.code())).finish());
             }
-        }
+            Created::TooMany(wait) => {
+                let minutes = wait.as_secs().div_ceil(60).max(1).to_string();
+                let error =
+                    FormError::general(messages.text(lang, "err_too_many_submissions", &[("minutes", &minutes)]));
+                return refill(vec![error]).respond(state, req, StatusCode::TOO_MANY_REQUESTS, &csrf, &given_token);
+            }
+        },
     };
     match target {
         Some(target) if problems.is_empty() => {

@@ -186,10 +186,16 @@ pub async fn resume(
     };
     match state.partial(lang, &path, &code).await? {
         Some(partial) if !partial.completed => {
-            let sections = state.survey_of(&answering, &path, partial.version).survey.sections.len();
-            Ok(see_other(PageRef::from_reach(partial.last_page, sections).href(&path, lang))
-                .cookie(state.resume_cookie(&req, &path, &code))
-                .finish())
+            let sections = state
+                .survey_of(&answering, &path, partial.version)
+                .survey
+                .sections
+                .len();
+            Ok(
+                see_other(PageRef::from_reach(partial.last_page, sections).href(&path, lang))
+                    .cookie(state.resume_cookie(&req, &path, &code))
+                    .finish(),
+            )
         }
         Some(_) => refuse(StatusCode::CONFLICT, messages.text(lang, "err_resume_completed", &[])),
         None => {

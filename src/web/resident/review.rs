@@ -68,7 +68,9 @@ struct ReviewItem<'a> {
 
 /// The answers to `id` as the resident reads them: option labels, or the text.
 fn answer_texts(survey: &Survey, id: &str, partial: &Partial, lang: Lang) -> Vec<String> {
-    let Some(q) = survey.question(id) else { return Vec::new() };
+    let Some(q) = survey.question(id) else {
+        return Vec::new();
+    };
     let values = partial.answers.values(id);
     match &q.kind {
         QuestionKind::Text { .. } => values.iter().filter(|v| !v.trim().is_empty()).cloned().collect(),
@@ -80,6 +82,7 @@ fn answer_texts(survey: &Survey, id: &str, partial: &Partial, lang: Lang) -> Vec
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render_review(
     state: &AppState,
     req: &HttpRequest,
@@ -174,7 +177,16 @@ pub async fn review(
         return Ok(see_other(format!("/s/{}?lang={}", path, lang.code())).finish());
     };
     let stored = state.survey_of(&answering, &path, partial.version);
-    let mut response = render_review(&state, &req, &stored.survey, lang, &code, &partial, Vec::new(), StatusCode::OK)?;
+    let mut response = render_review(
+        &state,
+        &req,
+        &stored.survey,
+        lang,
+        &code,
+        &partial,
+        Vec::new(),
+        StatusCode::OK,
+    )?;
     if let Some(lang) = crate::web::i18n::query_lang(&req) {
         response.add_cookie(&super::lang_cookie(&req, lang)).ok();
     }
@@ -190,7 +202,11 @@ pub(super) async fn post_review(
     hint: Lang,
 ) -> Result<HttpResponse, WebError> {
     let slug = answering.stored.survey.slug.to_string();
-    let lang = form.lang.as_deref().and_then(|l| l.parse::<Lang>().ok()).unwrap_or(hint);
+    let lang = form
+        .lang
+        .as_deref()
+        .and_then(|l| l.parse::<Lang>().ok())
+        .unwrap_or(hint);
     if let Some(to) = form.switch.as_deref().and_then(|l| l.parse::<Lang>().ok()) {
         return Ok(see_other(PageRef::Review.href(&slug, to)).finish());
     }
@@ -228,7 +244,16 @@ pub(super) async fn post_review(
     }
     let messages = &state.renderer.messages;
     let refuse = |status: StatusCode, message: String| {
-        render_review(state, req, survey, lang, &code, &partial, vec![FormError::general(message)], status)
+        render_review(
+            state,
+            req,
+            survey,
+            lang,
+            &code,
+            &partial,
+            vec![FormError::general(message)],
+            status,
+        )
     };
     if let Err(wait) = state.limit(req, Action::Submit) {
         let minutes = wait.as_secs().div_ceil(60).max(1).to_string();

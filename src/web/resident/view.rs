@@ -354,7 +354,11 @@ pub(crate) fn rendered_on(survey: &Survey, section: usize, asked: &[bool]) -> Ve
             Some(_) => asked[qi],
         };
     }
-    survey.sections[section].questions.clone().filter(|&qi| rendered[qi]).collect()
+    survey.sections[section]
+        .questions
+        .clone()
+        .filter(|&qi| rendered[qi])
+        .collect()
 }
 
 pub(crate) fn is_answered(raw: &RawAnswers, id: &str) -> bool {
