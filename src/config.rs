@@ -31,7 +31,13 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// The smallest `min_cell` the API and pages accept (docs/statistics.md §6.2).
     pub min_cell_floor: u64,
+    /// How long a partial response is kept after its last save
+    /// (`--partial-days`); then it is purged.
+    pub partial_lifetime: time::Duration,
 }
+
+/// Default of `--partial-days`.
+pub const DEFAULT_PARTIAL_DAYS: u32 = 30;
 
 /// Default floor of `min_cell` for callers of the server.
 pub const DEFAULT_MIN_CELL_FLOOR: u64 = 10;
@@ -49,6 +55,7 @@ impl ServeConfig {
             trusted_proxies: Vec::new(),
             public_url: None,
             min_cell_floor: DEFAULT_MIN_CELL_FLOOR,
+            partial_lifetime: time::Duration::days(DEFAULT_PARTIAL_DAYS.into()),
         }
     }
 }

@@ -51,6 +51,8 @@ pub enum Purpose {
     InvitationUse,
     /// Published in the database to recognise the key file that belongs to it.
     Fingerprint,
+    /// Turns a resume code into the key its partial response is stored under.
+    ResumeCode,
 }
 
 impl Purpose {
@@ -61,6 +63,7 @@ impl Purpose {
             Purpose::InvitationLookup => b"civicpulse/invitation-lookup/v1",
             Purpose::InvitationUse => b"civicpulse/invitation-use/v1",
             Purpose::Fingerprint => b"civicpulse/key-fingerprint/v1",
+            Purpose::ResumeCode => b"civicpulse/resume-code/v1",
         }
     }
 }

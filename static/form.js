@@ -1,16 +1,67 @@
 /* civicpulse survey form: progressive enhancement only. Without this script
-   every question is shown and the server validates everything. */
+   every question of the page is shown and the server checks everything. */
 (function () {
   "use strict";
   var form = document.getElementById("survey-form");
   if (!form || !form.querySelectorAll || !Array.prototype.some) return;
   var each = function (list, fn) { return Array.prototype.some.call(list, fn); };
+  var data = function (name) { return form.getAttribute("data-" + name) || ""; };
   var questions = form.querySelectorAll("[data-question]");
+  var later = form.querySelectorAll("[data-later-question]");
   var box = document.getElementById("form-progress");
   var text = document.getElementById("form-progress-text");
   var bar = box && box.querySelector("progress");
-  var template = form.getAttribute("data-progress-template") || "";
+  var template = data("progress-template");
+  var start = +data("number-start") || 0;
+  var otherTotal = +data("other-total") || 0;
+  var otherDone = +data("other-done") || 0;
   var shown = "";
+
+  // Unsaved answers of this page, kept in the browser until the server has
+  // them (a reload or a closed tab loses nothing). Keyed by survey, resume
+  // code and page; an older copy than the server's last save is ignored.
+  var slug = data("slug");
+  var prefix = "cp:" + slug + ":";
+  var key = slug && data("page") ? prefix + (data("resume") || "new") + ":" + data("page") : "";
+  var store = null;
+  try { store = window.localStorage; } catch (e) { store = null; }
+
+  function clearStored() {
+    if (!store || !slug) return;
+    for (var i = store.length - 1; i >= 0; i--) {
+      var k = store.key(i);
+      if (k && k.indexOf(prefix) === 0) store.removeItem(k);
+    }
+  }
+
+  function answerFields() {
+    return form.querySelectorAll("input[name]:not([type=hidden]), textarea[name]");
+  }
+
+  function snapshot() {
+    if (!store || !key) return;
+    var values = {};
+    each(answerFields(), function (el) {
+      if (el.name.charAt(0) === "_") return;
+      if (!values[el.name]) values[el.name] = [];
+      if (el.type === "radio" || el.type === "checkbox") { if (el.checked) values[el.name].push(el.value); }
+      else if (el.value !== "") values[el.name].push(el.value);
+    });
+    try { store.setItem(key, JSON.stringify({ t: Date.now(), v: values })); } catch (e) { /* full or denied */ }
+  }
+
+  function restore() {
+    if (!store || !key) return;
+    var saved;
+    try { saved = JSON.parse(store.getItem(key) || "null"); } catch (e) { saved = null; }
+    if (!saved || !saved.v || saved.t <= (+data("saved-at") || 0) * 1000) return;
+    each(answerFields(), function (el) {
+      var vals = saved.v[el.name];
+      if (!vals || el.name.charAt(0) === "_") return;
+      if (el.type === "radio" || el.type === "checkbox") el.checked = vals.indexOf(el.value) >= 0;
+      else el.value = vals[0] || "";
+    });
+  }
 
   function fields(q) { return q.querySelectorAll("input, textarea"); }
 
@@ -20,18 +71,23 @@
     });
   }
 
-  // Skip logic: questions come in survey order and depend only on earlier
-  // ones, so one pass settles chains too. Hidden inputs are disabled so
-  // they are not sent.
+  function chosen(name, values) {
+    var want = (values || "").split(/\s+/);
+    return each(form.querySelectorAll('[name="' + name + '"]'), function (el) {
+      return el.checked && !el.disabled && want.indexOf(el.value) >= 0;
+    });
+  }
+
+  // Skip logic on this page: questions come in survey order and depend only
+  // on earlier ones, so one pass settles chains too. Hidden inputs are
+  // disabled so they are not sent. Asked questions are numbered in order,
+  // continuing from the pages before.
   function update() {
-    var total = 0, done = 0;
+    var total = otherTotal, done = otherDone, n = start;
     each(questions, function (q) {
       var on = q.getAttribute("data-show-if-question");
       if (on) {
-        var want = (q.getAttribute("data-show-if-values") || "").split(/\s+/);
-        var show = each(form.querySelectorAll('[name="' + on + '"]'), function (el) {
-          return el.checked && !el.disabled && want.indexOf(el.value) >= 0;
-        });
+        var show = chosen(on, q.getAttribute("data-show-if-values"));
         if (show === q.hidden) {
           q.hidden = !show;
           each(fields(q), function (el) { el.disabled = !show; });
@@ -39,7 +95,16 @@
       }
       if (!q.hidden) {
         total++;
+        n++;
+        var num = q.querySelector(".question__number");
+        if (num) num.textContent = n + ".";
         if (answered(q)) done++;
+      }
+    });
+    each(later, function (l) {
+      if (chosen(l.getAttribute("data-later-question"), l.getAttribute("data-later-values"))) {
+        total++;
+        if (l.getAttribute("data-later-answered") === "1") done++;
       }
     });
     if (box && text && template) {
@@ -52,13 +117,15 @@
     }
   }
 
+  if (document.querySelector("[data-cleared]")) clearStored();
+  restore();
   update();
   if (box && template) box.hidden = false;
-  form.addEventListener("change", update);
-  form.addEventListener("input", update);
+  form.addEventListener("change", function () { update(); snapshot(); });
+  form.addEventListener("input", function () { update(); snapshot(); });
 
   // Double taps: ignore further submits for a few seconds. The button is not
-  // disabled, as that would drop the clicked button's value (_switch_lang).
+  // disabled, as that would drop the clicked button's value (_go, _switch_lang).
   var busy = false;
   var buttons = document.querySelectorAll('button[type="submit"]');
   function release() {
@@ -68,10 +135,15 @@
   form.addEventListener("submit", function (e) {
     if (busy) { e.preventDefault(); return; }
     busy = true;
+    if (e.submitter && e.submitter.value === "submit" && e.submitter.name === "_go") clearStored();
     each(buttons, function (b) { if (b.form === form) b.setAttribute("aria-disabled", "true"); });
     setTimeout(release, 5000);
   });
-  window.addEventListener("pageshow", function (e) { if (e.persisted) release(); });
+  // Back and forward may show this page from the browser's memory: the
+  // answers there are right, but the counter and skip logic must follow.
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted) { release(); restore(); update(); }
+  });
 
   // Error summary: focus it where the autofocus attribute only works on form
   // fields, and make its links land on the question's first field.

@@ -56,8 +56,9 @@ pub struct ServeArgs {
     #[arg(long, env = "CIVICPULSE_TRUSTED_PROXY", value_delimiter = ',')]
     pub trusted_proxy: Vec<std::net::IpAddr>,
     /// A per-client limit, ACTION=N/h (or /m, /d) with ACTION submit, code,
-    /// signin or api; repeat for several. Defaults: submit=120/h, code=30/h,
-    /// signin=30/h, api=3600/h.
+    /// save, resume, signin or api; repeat for several. Defaults:
+    /// submit=120/h, code=30/h, save=1200/h, resume=30/h, signin=30/h,
+    /// api=3600/h.
     #[arg(long, env = "CIVICPULSE_RATE_LIMIT", value_delimiter = ',')]
     pub rate_limit: Vec<crate::web::limits::LimitSetting>,
     /// The address residents open (e.g. https://survey.example.gov.cn), as
@@ -67,6 +68,11 @@ pub struct ServeArgs {
     /// The smallest cell size (min_cell) API callers may ask for.
     #[arg(long, env = "CIVICPULSE_MIN_CELL_FLOOR", default_value_t = config::DEFAULT_MIN_CELL_FLOOR)]
     pub min_cell_floor: u64,
+    /// Days a resident's unfinished answers are kept after their last save
+    /// (then they are deleted).
+    #[arg(long, env = "CIVICPULSE_PARTIAL_DAYS", default_value_t = config::DEFAULT_PARTIAL_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub partial_days: u32,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -609,6 +615,7 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
         trusted_proxies: args.trusted_proxy,
         public_url: args.public_url,
         min_cell_floor: args.min_cell_floor,
+        partial_lifetime: time::Duration::days(args.partial_days.into()),
     };
     let app = crate::web::Application::build(&config)?;
     log::info!("serving on http://{} (database {})", config.bind, config.database);

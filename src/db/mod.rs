@@ -7,7 +7,8 @@
 //! `responses` (web, invited and imported answers, flags), `import` (import
 //! batches and their bulk writes), `analysis` (a wave in columns for the
 //! engine), `margins`, `fieldwork` (waves, frames, invitations, fieldwork
-//! counts), `accounts` (staff, sessions, lockouts, audit log), `tokens`
+//! counts), `partials` (answers saved part way through the section pages,
+//! never read by any analysis), `accounts` (staff, sessions, lockouts, audit log), `tokens`
 //! (API tokens) and `settings`. This file wires the pool and the one way to write.
 //!
 //! Calls block; the web layer runs them on actix's blocking thread pool.
@@ -17,6 +18,7 @@ mod analysis;
 mod fieldwork;
 mod import;
 mod margins;
+mod partials;
 mod responses;
 mod schema;
 mod settings;
@@ -31,6 +33,7 @@ pub use import::{
     BatchSpec, ImportBatch, ImportCounts, ImportReport, ImportedResponse, Importer, StoredCluster, SKIPPED_IDS_KEPT,
 };
 pub use margins::MarginTotal;
+pub use partials::{answers_from_json, answers_to_json, NewPartial, Partial, PartialCounts};
 pub use responses::{Inserted, InvitedSubmission, NewResponse, StoredResponse, Submission};
 pub use settings::KeyMismatch;
 pub use url::{DatabaseUrl, DatabaseUrlError};

@@ -112,77 +112,82 @@ impl Database {
     /// form stores nothing and reports the first. An invited submission
     /// uses its invitation in the same transaction, or stores nothing.
     pub fn insert_response(&self, new: &NewResponse<'_>) -> Result<Inserted, DbError> {
-        self.write_tx(|conn| {
-            let (id, source, wave, stratum, submitted_at, form_token) = match new.how {
-                Submission::Web { form_token } => {
-                    let existing: Option<i64> = responses::table
-                        .filter(responses::form_token.eq(form_token))
-                        .select(responses::id)
-                        .first(conn)
-                        .optional()?;
-                    if existing.is_some() {
-                        return Ok(Inserted::Duplicate);
-                    }
-                    let id = next_ordered_id(conn)?;
-                    (id, Source::Web, new.wave, None, new.submitted_at, Some(form_token))
-                }
-                Submission::Invited(invited) => {
-                    let stratum =
-                        match invitation_use(conn, new.slug, new.wave, invited.lookup, Some(invited.form_mark))? {
-                            InvitationUse::Usable { stratum } => stratum,
-                            InvitationUse::UsedByThisForm => return Ok(Inserted::Duplicate),
-                            refused => return Ok(Inserted::Refused(refused)),
-                        };
-                    if !mark_used(conn, invited.lookup, invited.form_mark)? {
-                        return Ok(Inserted::Refused(InvitationUse::Used));
-                    }
-                    let id = unused_random_id(conn)?;
-                    (
-                        id,
-                        Source::Invited,
-                        new.wave,
-                        Some(stratum),
-                        day_of(new.submitted_at),
-                        None,
-                    )
-                }
-            };
-            diesel::insert_into(responses::table)
-                .values((
-                    responses::id.eq(id),
-                    responses::survey_version_id.eq(new.version_id),
-                    responses::survey_slug.eq(new.slug),
-                    responses::wave.eq(wave),
-                    responses::lang.eq(new.lang.code()),
-                    responses::submitted_at.eq(format_timestamp(submitted_at)),
-                    responses::source.eq(source.as_str()),
-                    responses::form_token.eq(form_token),
-                    responses::stratum.eq(stratum),
-                    responses::choice_codes.eq(new.choice_codes),
-                    responses::duration_seconds.eq(new.duration_seconds.map(|s| s.min(i32::MAX as u32) as i32)),
-                ))
-                .execute(conn)?;
-            let rows: Vec<_> = answer_rows(new.answers)
-                .map(|(position, question, value)| {
-                    (
-                        answers::response_id.eq(id),
-                        answers::position.eq(position as i32),
-                        answers::question_id.eq(question),
-                        answers::value.eq(value),
-                    )
-                })
-                .collect();
-            diesel::insert_into(answers::table).values(&rows).execute(conn)?;
-            if new.straightliner {
-                flag(conn, &[id], Flag::Straightliner)?;
-            }
-            if source == Source::Web {
-                flag_burst(conn, new, id)?;
-            }
-            Ok(Inserted::New(id))
-        })
+        self.write_tx(|conn| insert_response_in(conn, new))
     }
+}
 
+/// `Database::insert_response` inside a transaction the caller holds (a
+/// partial response is marked completed in the same one, see `partials`).
+pub(super) fn insert_response_in(conn: &mut Conn, new: &NewResponse<'_>) -> Result<Inserted, DbError> {
+    let (id, source, wave, stratum, submitted_at, form_token) = match new.how {
+        Submission::Web { form_token } => {
+            let existing: Option<i64> = responses::table
+                .filter(responses::form_token.eq(form_token))
+                .select(responses::id)
+                .first(conn)
+                .optional()?;
+            if existing.is_some() {
+                return Ok(Inserted::Duplicate);
+            }
+            let id = next_ordered_id(conn)?;
+            (id, Source::Web, new.wave, None, new.submitted_at, Some(form_token))
+        }
+        Submission::Invited(invited) => {
+            let stratum = match invitation_use(conn, new.slug, new.wave, invited.lookup, Some(invited.form_mark))? {
+                InvitationUse::Usable { stratum } => stratum,
+                InvitationUse::UsedByThisForm => return Ok(Inserted::Duplicate),
+                refused => return Ok(Inserted::Refused(refused)),
+            };
+            if !mark_used(conn, invited.lookup, invited.form_mark)? {
+                return Ok(Inserted::Refused(InvitationUse::Used));
+            }
+            let id = unused_random_id(conn)?;
+            (
+                id,
+                Source::Invited,
+                new.wave,
+                Some(stratum),
+                day_of(new.submitted_at),
+                None,
+            )
+        }
+    };
+    diesel::insert_into(responses::table)
+        .values((
+            responses::id.eq(id),
+            responses::survey_version_id.eq(new.version_id),
+            responses::survey_slug.eq(new.slug),
+            responses::wave.eq(wave),
+            responses::lang.eq(new.lang.code()),
+            responses::submitted_at.eq(format_timestamp(submitted_at)),
+            responses::source.eq(source.as_str()),
+            responses::form_token.eq(form_token),
+            responses::stratum.eq(stratum),
+            responses::choice_codes.eq(new.choice_codes),
+            responses::duration_seconds.eq(new.duration_seconds.map(|s| s.min(i32::MAX as u32) as i32)),
+        ))
+        .execute(conn)?;
+    let rows: Vec<_> = answer_rows(new.answers)
+        .map(|(position, question, value)| {
+            (
+                answers::response_id.eq(id),
+                answers::position.eq(position as i32),
+                answers::question_id.eq(question),
+                answers::value.eq(value),
+            )
+        })
+        .collect();
+    diesel::insert_into(answers::table).values(&rows).execute(conn)?;
+    if new.straightliner {
+        flag(conn, &[id], Flag::Straightliner)?;
+    }
+    if source == Source::Web {
+        flag_burst(conn, new, id)?;
+    }
+    Ok(Inserted::New(id))
+}
+
+impl Database {
     /// Number of responses per published version of a survey: (version, count).
     pub fn response_counts(&self, slug: &str) -> Result<Vec<(u32, i64)>, DbError> {
         let rows: Vec<(i32, i64)> = survey_versions::table

@@ -167,6 +167,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    partial_responses (id) {
+        id -> BigInt,
+        resume_key -> Text,
+        survey_slug -> Text,
+        survey_version_id -> BigInt,
+        version -> Integer,
+        wave -> Integer,
+        lang -> Text,
+        answers -> Text,
+        last_page -> Integer,
+        started_at -> Text,
+        updated_at -> Text,
+        expires_at -> Text,
+        completed_at -> Nullable<Text>,
+        invitation_lookup -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(answers -> responses (response_id));
 diesel::joinable!(response_flags -> responses (response_id));
 diesel::joinable!(invitations -> invitation_batches (batch_id));
@@ -188,5 +207,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitation_batches,
     invitations,
     response_flags,
-    settings
+    settings,
+    partial_responses
 );

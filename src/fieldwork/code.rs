@@ -18,7 +18,7 @@
 use crate::crypto::{Purpose, ServerKey};
 use std::fmt;
 
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+pub(super) const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const DATA_SYMBOLS: usize = 11;
 const DATA_BITS: u32 = 5 * DATA_SYMBOLS as u32;
 /// Symbols of a written code, without the hyphens.
@@ -47,7 +47,7 @@ pub enum CodeError {
     Check,
 }
 
-fn symbol_value(c: char) -> Option<u64> {
+pub(super) fn symbol_value(c: char) -> Option<u64> {
     let c = match c.to_ascii_uppercase() {
         'O' => '0',
         'I' | 'L' => '1',

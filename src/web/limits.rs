@@ -30,6 +30,11 @@ pub enum Action {
     Submit,
     /// Entering an invitation code (against guessing).
     Code,
+    /// Saving a section page of the form (so a flood cannot fill the
+    /// table of partial responses).
+    Save,
+    /// Typing a resume code (against guessing).
+    Resume,
     /// Signing in (against password guessing).
     SignIn,
     /// Calling the statistics API.
@@ -37,12 +42,21 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 4] = [Action::Submit, Action::Code, Action::SignIn, Action::Api];
+    pub const ALL: [Action; 6] = [
+        Action::Submit,
+        Action::Code,
+        Action::Save,
+        Action::Resume,
+        Action::SignIn,
+        Action::Api,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Submit => "submit",
             Action::Code => "code",
+            Action::Save => "save",
+            Action::Resume => "resume",
             Action::SignIn => "signin",
             Action::Api => "api",
         }
@@ -71,6 +85,8 @@ impl Limit {
 pub struct Limits {
     pub submit: Limit,
     pub code: Limit,
+    pub save: Limit,
+    pub resume: Limit,
     pub sign_in: Limit,
     pub api: Limit,
 }
@@ -85,6 +101,16 @@ impl Default for Limits {
                 burst: 20,
             },
             code: Limit {
+                per_hour: 30,
+                burst: 10,
+            },
+            // A resident saves about ten pages (more with Back and
+            // changes); a household or an office shares a connection.
+            save: Limit {
+                per_hour: 1200,
+                burst: 200,
+            },
+            resume: Limit {
                 per_hour: 30,
                 burst: 10,
             },
@@ -105,6 +131,8 @@ impl Limits {
         match action {
             Action::Submit => self.submit,
             Action::Code => self.code,
+            Action::Save => self.save,
+            Action::Resume => self.resume,
             Action::SignIn => self.sign_in,
             Action::Api => self.api,
         }
@@ -114,6 +142,8 @@ impl Limits {
         match action {
             Action::Submit => self.submit = limit,
             Action::Code => self.code = limit,
+            Action::Save => self.save = limit,
+            Action::Resume => self.resume = limit,
             Action::SignIn => self.sign_in = limit,
             Action::Api => self.api = limit,
         }
@@ -138,7 +168,8 @@ pub struct LimitSetting {
 impl FromStr for LimitSetting {
     type Err = String;
     fn from_str(s: &str) -> Result<LimitSetting, String> {
-        let usage = || format!("{s:?}: write ACTION=N/h (or /m, /d), ACTION one of submit, code, signin, api");
+        let usage =
+            || format!("{s:?}: write ACTION=N/h (or /m, /d), ACTION one of submit, code, save, resume, signin, api");
         let (action, rate) = s.split_once('=').ok_or_else(usage)?;
         let action = Action::ALL
             .into_iter()

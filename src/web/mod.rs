@@ -48,6 +48,8 @@ pub struct AppState {
     public_url: Option<String>,
     /// No caller may ask for smaller cells than this.
     pub(crate) min_cell_floor: u64,
+    /// How long a partial response lives after its last save.
+    pub(crate) partial_lifetime: time::Duration,
 }
 
 impl AppState {
@@ -108,7 +110,7 @@ impl AppState {
     }
 }
 
-/// Largest code-entry form: a code and two tokens.
+/// Largest code-entry form (an invitation or resume code and the tokens).
 const START_FORM_BYTES: usize = 4 * 1024;
 
 /// Content-Security-Policy for every page: only our own scripts, styles
@@ -142,6 +144,7 @@ impl Application {
             hashing,
             public_url: config.public_url.clone(),
             min_cell_floor: config.min_cell_floor,
+            partial_lifetime: config.partial_lifetime,
         });
         let listener = TcpListener::bind(&config.bind).map_err(|e| AppError::Bind {
             address: config.bind.clone(),
@@ -187,6 +190,25 @@ impl Application {
                         .default_service(web::to(method_not_allowed)),
                 )
                 .route("/s/{slug}/thanks", web::get().to(resident::thanks))
+                .service(
+                    web::resource("/s/{slug}/review")
+                        .route(web::get().to(resident::review))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(
+                    web::resource("/s/{slug}/resume")
+                        .app_data(web::PayloadConfig::new(START_FORM_BYTES))
+                        .route(web::get().to(resident::resume_form))
+                        .route(web::post().to(resident::resume))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(
+                    web::resource("/s/{slug}/clear")
+                        .app_data(web::PayloadConfig::new(START_FORM_BYTES))
+                        .route(web::get().to(resident::clear_form))
+                        .route(web::post().to(resident::clear))
+                        .default_service(web::to(method_not_allowed)),
+                )
                 .route("/api/v1/surveys/{slug}/indices", web::get().to(api::indices))
                 .route("/api/v1/surveys/{slug}/compare", web::get().to(api::compare))
                 .route("/api/v1/surveys/{slug}/fieldwork", web::get().to(api::fieldwork))

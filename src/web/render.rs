@@ -13,6 +13,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("survey_form", include_str!("../../templates/survey_form.hbs")),
     ("thanks", include_str!("../../templates/thanks.hbs")),
     ("survey_start", include_str!("../../templates/survey_start.hbs")),
+    ("survey_review", include_str!("../../templates/survey_review.hbs")),
+    ("survey_resume", include_str!("../../templates/survey_resume.hbs")),
     ("letters", include_str!("../../templates/letters.hbs")),
     ("admin_fieldwork", include_str!("../../templates/admin_fieldwork.hbs")),
     (

@@ -413,8 +413,8 @@ async fn a_designers_whole_path_from_draft_to_v2_keeps_v1_answers() {
     assert_eq!(published_versions(&app), vec![1, 2, 3]);
     let page = app.get_form("ko").await;
     assert_eq!(hidden_value(&page.html, "_v"), "3");
-    assert!(page.html.contains("야간 가로등 조명에 대해 얼마나 만족하십니까?"));
-    assert!(!page.html.contains("id=\"q-safety_food\""));
+    // The form is one section per page now: its questions are checked
+    // through the one-shot submission below and in the preview above.
     let (_, text) = app.db().published_definition("livability", Some(3)).unwrap().unwrap();
     let v2 = Survey::from_toml("v2", &text).unwrap();
     let mut v2_answers = valid_answers(&v2);

@@ -42,6 +42,8 @@ pub fn roomy_limits() -> Limits {
     Limits {
         submit: roomy,
         code: roomy,
+        save: roomy,
+        resume: roomy,
         sign_in: roomy,
         api: roomy,
     }
@@ -375,4 +377,93 @@ pub async fn post_with(
         request = request.header(*name, *value);
     }
     request.body(encode_pairs(pairs)).send().await.expect("POST")
+}
+
+// ---------------------------------------------------------------- section pages
+
+/// Valid answers to the questions of section `index` (see [`valid_answers`]).
+pub fn section_answers(survey: &Survey, index: usize) -> Vec<(String, String)> {
+    valid_answers(survey)
+        .into_iter()
+        .filter(|(q, _)| survey.question(q).is_some_and(|q| q.section == index))
+        .collect()
+}
+
+/// The hidden fields of a section page (or the review page), to send back.
+pub fn page_fields(html: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for name in ["_csrf", "_form", "_lang", "_v", "_page", "_resume", "_return", "_code"] {
+        if let Some(tag) = tag_with(html, &format!("name=\"{name}\" value=")) {
+            if let Some(v) = attr(tag, "value") {
+                pairs.push((name.to_string(), v));
+            }
+        }
+    }
+    pairs
+}
+
+/// Send a section page with `answers` and the button `go` (`next`, `back`).
+pub async fn send_page(
+    app: &TestApp,
+    client: &reqwest::Client,
+    html: &str,
+    answers: &[(String, String)],
+    go: &str,
+) -> reqwest::Response {
+    let mut pairs = page_fields(html);
+    pairs.extend_from_slice(answers);
+    pairs.push(("_go".to_string(), go.to_string()));
+    post(app, client, "/s/livability", &pairs).await
+}
+
+/// The page a redirect points to (its status must be 200).
+pub async fn follow(app: &TestApp, client: &reqwest::Client, response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 303, "a redirect");
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let page = get(app, client, &location).await;
+    assert_eq!(page.status(), 200, "{location}");
+    page.text().await.unwrap()
+}
+
+/// The location of a redirect.
+pub fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// Answer every section page with `answers` (of the whole survey) from the
+/// first page shown in `html`, up to the review page, which is returned.
+pub async fn walk_to_review(
+    app: &TestApp,
+    client: &reqwest::Client,
+    mut html: String,
+    survey: &Survey,
+    answers: &[(String, String)],
+) -> String {
+    for index in 0..survey.sections.len() {
+        let mine: Vec<(String, String)> = answers
+            .iter()
+            .filter(|(q, _)| survey.question(q).is_some_and(|q| q.section == index))
+            .cloned()
+            .collect();
+        let response = send_page(app, client, &html, &mine, "next").await;
+        html = follow(app, client, response).await;
+    }
+    assert!(html.contains("name=\"_page\" value=\"review\""), "the review page");
+    html
+}
+
+/// A second server on the same database and key file (a restart).
+pub async fn restart(app: &TestApp) -> String {
+    let mut config = ServeConfig::new("127.0.0.1:0", DatabaseUrl::Sqlite(app.db_path.clone()));
+    config.workers = Some(1);
+    config.limits = roomy_limits();
+    let second = Application::build(&config).expect("server starts again");
+    let address = format!("http://127.0.0.1:{}", second.port());
+    tokio::spawn(second.run_until_stopped());
+    address
+}
+
+/// The partial responses of this year's wave, as the admin page counts them.
+pub fn partial_counts(app: &TestApp) -> civicpulse::db::PartialCounts {
+    app.db().partial_counts("livability", this_year()).expect("counts")
 }

@@ -9,9 +9,14 @@
 //! rate limit, a wrong code, a missing answer) comes back with every answer
 //! and a specific message, in the resident's language.
 
+mod pages;
+mod resume;
+mod review;
 mod start;
 mod view;
 
+pub use resume::{clear, clear_form, resume, resume_form};
+pub use review::review;
 pub use start::start;
 pub(crate) use view::{render_form, CodeView, FormView, HiddenField, Preview, PreviewLink};
 
@@ -50,6 +55,12 @@ const FIELD_LANG: &str = "_lang";
 const FIELD_VERSION: &str = "_v";
 const FIELD_SWITCH: &str = "_switch_lang";
 const FIELD_CODE: &str = "_code";
+/// The section page a form is (1-based, or `review`); absent in a one-shot form.
+const FIELD_PAGE: &str = "_page";
+/// Which button: `next`, `back` or (on the review page) `submit`.
+const FIELD_GO: &str = "_go";
+const FIELD_RESUME: &str = "_resume";
+const FIELD_RETURN: &str = "_return";
 
 /// A survey as residents can answer it today: its current version and wave.
 pub(crate) struct Answering {
@@ -117,6 +128,18 @@ pub async fn show_form(
 ) -> Result<HttpResponse, WebError> {
     let lang = negotiate(&req);
     let answering = state.answering(lang, &path).await?;
+    if let Some(page) = query_param(req.query_string(), "page") {
+        let mut response = pages::show_page(&req, &state, &answering, lang, &page).await?;
+        if let Some(lang) = query_lang(&req) {
+            response.add_cookie(&lang_cookie(&req, lang)).ok();
+        }
+        return Ok(response);
+    }
+    // Saved answers come first: continue, or start again.
+    if let Some((_, partial)) = pages::live_partial(&state, &req, lang, &path).await? {
+        return resume::continue_page(&state, &req, &answering, lang, &partial);
+    }
+    let stale_cookie = req.cookie(pages::RESUME_COOKIE).is_some();
     let access = answering.current.access();
     let without_code = query_param(req.query_string(), "open").as_deref() == Some("1");
     if access.takes_codes() && !(access.admits_open_link() && without_code) {
@@ -130,14 +153,44 @@ pub async fn show_form(
         .unwrap_or_else(new_token);
     let survey = &answering.stored.survey;
     let form_token = state.issue_form_token(survey, &csrf);
-    let html = blank_form(&state, survey, lang)?
-        .replace(CSRF_SENTINEL, &csrf)
-        .replace(FORM_SENTINEL, &form_token);
+    let cleared = query_param(req.query_string(), "cleared").as_deref() == Some("1");
+    let html = if cleared {
+        let notice = state.renderer.messages.text(lang, "cleared_notice", &[]);
+        let view = FormView::build(
+            &state,
+            survey,
+            lang,
+            &RawAnswers::default(),
+            &[],
+            &csrf,
+            &form_token,
+            first_page(),
+        )
+        .with_notice(notice);
+        render_form(&state, survey, lang, &view)?
+    } else {
+        blank_form(&state, survey, lang)?
+            .replace(CSRF_SENTINEL, &csrf)
+            .replace(FORM_SENTINEL, &form_token)
+    };
     let mut response = with_lang_cookie(&req, HttpResponse::Ok());
     response
         .cookie(csrf_cookie(&req, &csrf))
         .insert_header((header::CACHE_CONTROL, "no-store"));
+    if stale_cookie {
+        response.cookie(pages::forget_resume(&req, &path));
+    }
     Ok(response.content_type(ContentType::html()).body(html))
+}
+
+/// The first section page, before anything is saved.
+fn first_page() -> view::Layout {
+    view::Layout::Page(view::PageInfo {
+        index: 0,
+        resume_code: None,
+        back_to_review: false,
+        saved_at: 0,
+    })
 }
 
 /// Stand-ins for the tokens in a cached blank form: the same shape as the
@@ -147,15 +200,14 @@ pub async fn show_form(
 const CSRF_SENTINEL: &str = "c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5";
 const FORM_SENTINEL: &str = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
 
-/// A blank form with sentinel tokens, rendered on first use and then
-/// reused: the page is the same for everyone but for its two tokens, and
-/// rendering its 36 questions is most of the cost of a page view.
+/// A blank first page with sentinel tokens, rendered on first use and then
+/// reused: the page is the same for everyone but for its two tokens.
 fn blank_form(state: &AppState, survey: &Survey, lang: Lang) -> Result<Arc<String>, WebError> {
     let key = (survey.slug.to_string(), survey.version, lang);
     if let Some(html) = state.blank_forms.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(html.clone());
     }
-    let view = FormView::new(
+    let view = FormView::build(
         state,
         survey,
         lang,
@@ -163,6 +215,7 @@ fn blank_form(state: &AppState, survey: &Survey, lang: Lang) -> Result<Arc<Strin
         &[],
         CSRF_SENTINEL,
         FORM_SENTINEL,
+        first_page(),
     );
     let html = Arc::new(render_form(state, survey, lang, &view)?);
     state
@@ -216,6 +269,10 @@ struct Submitted {
     version: Option<String>,
     switch: Option<String>,
     code: Option<String>,
+    page: Option<String>,
+    go: Option<String>,
+    resume: Option<String>,
+    ret: Option<String>,
     answers: RawAnswers,
 }
 
@@ -230,6 +287,10 @@ impl Submitted {
                 FIELD_VERSION => &mut s.version,
                 FIELD_SWITCH => &mut s.switch,
                 FIELD_CODE => &mut s.code,
+                FIELD_PAGE => &mut s.page,
+                FIELD_GO => &mut s.go,
+                FIELD_RESUME => &mut s.resume,
+                FIELD_RETURN => &mut s.ret,
                 _ => {
                     s.answers.push(key, value);
                     continue;
@@ -347,6 +408,10 @@ pub async fn submit(
         .map_err(|kind| state.error(kind, hint, "form body"))?;
     let pairs = state.form_pairs(&req, &body, hint)?;
     let form = Submitted::from_pairs(&pairs);
+    if form.page.is_some() {
+        // A page of the section-by-section flow.
+        return pages::post_page(&req, &state, &answering, &form, hint).await;
+    }
     let parse_lang = |v: &Option<String>| -> Result<Option<Lang>, WebError> {
         v.as_deref()
             .map(|s| {
@@ -475,6 +540,15 @@ pub async fn submit(
     };
 
     let lookup = code.as_ref().map(|c| c.lookup_key(&state.key));
+    // Answers saved from the pages of this browser are completed with it.
+    let partial = match pages::cookie_code(&req) {
+        Some(code) => state
+            .partial(lang, survey.slug.as_str(), &code)
+            .await?
+            .filter(|p| !p.completed)
+            .map(|p| p.id),
+        None => None,
+    };
     let form_mark = hex::encode(&state.key.mac(Purpose::InvitationUse, &[given_token.as_bytes()])[..16]);
     let choice_codes = survey.choice_codes(&answers);
     let straightliner = is_straightliner(&straightline_blocks(survey), &choice_codes);
@@ -492,18 +566,21 @@ pub async fn submit(
             }),
             None => Submission::Web { form_token: &token },
         };
-        db.insert_response(&NewResponse {
-            version_id,
-            slug: &slug,
-            wave,
-            lang,
-            submitted_at: now,
-            duration_seconds: Some(duration),
-            answers: &answers,
-            choice_codes: &choice_codes,
-            straightliner,
-            how,
-        })
+        db.submit_partial(
+            partial,
+            &NewResponse {
+                version_id,
+                slug: &slug,
+                wave,
+                lang,
+                submitted_at: now,
+                duration_seconds: Some(duration),
+                answers: &answers,
+                choice_codes: &choice_codes,
+                straightliner,
+                how,
+            },
+        )
     })
     .await
     .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?
@@ -691,6 +768,27 @@ mod tests {
             "letter_closing",
             "letter_code_label",
             "letter_qr_label",
+            "page_progress",
+            "page_continue",
+            "err_choose_answer",
+            "err_choose_some",
+            "err_choose_number",
+            "err_write_answer",
+            "err_choose_at_most",
+            "err_page_title",
+            "err_page_malformed",
+            "err_page_unknown",
+            "err_saved_gone_title",
+            "err_resume_gone",
+            "err_resume_unknown",
+            "err_resume_completed",
+            "err_resume_length",
+            "review_title",
+            "continue_title",
+            "resume_title",
+            "clear_title",
+            "cleared_notice",
+            "staff_dropoff_review_row",
         ] {
             assert!(messages.has(key), "messages.toml has no {key}");
         }

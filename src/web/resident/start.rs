@@ -140,16 +140,43 @@ pub async fn start(
         let (status, message) = invitation_refusal(&state, lang, &found);
         return refuse(status, message);
     }
+    // The same code brings back the answers saved with it, on any device:
+    // this browser gets a new resume code for them.
+    let now = time::OffsetDateTime::now_utc();
+    let (db, slug, lookup) = (state.db.clone(), path.to_string(), code.lookup_key(&state.key));
+    let saved = state
+        .blocking(lang, move || db.find_partial_by_invitation(&slug, &lookup, now))
+        .await?;
+    if let Some(partial) = saved.filter(|p| !p.completed) {
+        let resume = crate::fieldwork::ResumeCode::generate();
+        let (db, key) = (state.db.clone(), resume.storage_key(&state.key));
+        let expires = now + state.partial_lifetime;
+        state
+            .blocking(lang, move || db.rekey_partial(partial.id, &key, now, expires))
+            .await?;
+        return Ok(super::pages::see_other(format!("/s/{}?lang={}", path, lang.code()))
+            .cookie(state.resume_cookie(&req, &path, &resume))
+            .finish());
+    }
     let survey = &answering.stored.survey;
     let token = state.issue_form_token(survey, &csrf);
     let written = code.to_string();
-    let view =
-        FormView::new(&state, survey, lang, &RawAnswers::default(), &[], &csrf, &token).with_code(Some(CodeView {
-            value: written,
-            accepted: true,
-            required: !answering.current.access().admits_open_link(),
-            error: None,
-        }));
+    let view = FormView::build(
+        &state,
+        survey,
+        lang,
+        &RawAnswers::default(),
+        &[],
+        &csrf,
+        &token,
+        super::first_page(),
+    )
+    .with_code(Some(CodeView {
+        value: written,
+        accepted: true,
+        required: !answering.current.access().admits_open_link(),
+        error: None,
+    }));
     let html = render_form(&state, survey, lang, &view)?;
     let mut response = HttpResponse::Ok();
     response

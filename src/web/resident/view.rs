@@ -5,7 +5,7 @@
 use super::super::error::{WebError, WebErrorKind};
 use super::super::AppState;
 use crate::lang::Lang;
-use crate::survey::{AnswerError, AnswerProblem, QuestionKind, RawAnswers, Survey};
+use crate::survey::{AnswerError, AnswerProblem, Question, QuestionKind, RawAnswers, Survey};
 use serde::Serialize;
 
 pub(crate) fn render_form(
@@ -39,7 +39,9 @@ impl<'a> SurveyHeader<'a> {
     }
 }
 
-/// One entry of the error summary.
+/// One entry of the error summary: the message (the link's first line)
+/// and the question it is about (a second, smaller line), as separate
+/// elements so that each language reads naturally without a joining dash.
 #[derive(Serialize, Clone)]
 pub(crate) struct FormError {
     anchor: Option<String>,
@@ -72,19 +74,29 @@ impl FormError {
         }
     }
 
+    /// The question id this error is about, if any.
+    pub(super) fn question(&self) -> Option<&str> {
+        self.question.as_deref()
+    }
+
     pub(super) fn from_answer(state: &AppState, survey: &Survey, lang: Lang, e: &AnswerError) -> FormError {
         let m = &state.renderer.messages;
-        let message = match &e.problem {
-            AnswerProblem::Required => m.text(lang, "err_required", &[]),
-            AnswerProblem::NotAnOption { .. } => m.text(lang, "err_not_an_option", &[]),
-            AnswerProblem::SingleValue => m.text(lang, "err_single_value", &[]),
-            AnswerProblem::TooLong { max } => m.text(lang, "err_too_long", &[("max", &max.to_string())]),
-            AnswerProblem::TooManyChoices { max } => m.text(lang, "err_too_many_choices", &[("max", &max.to_string())]),
-            AnswerProblem::UnknownQuestion => m.text(lang, "err_unknown_question", &[("id", &e.question)]),
+        let question = survey.question(&e.question);
+        let message = match (&e.problem, question) {
+            (AnswerProblem::Required, Some(q)) => required_message(state, q, lang),
+            (AnswerProblem::Required, None) => m.text(lang, "err_required", &[]),
+            (AnswerProblem::NotAnOption { .. }, _) => m.text(lang, "err_not_an_option", &[]),
+            (AnswerProblem::SingleValue, _) => m.text(lang, "err_single_value", &[]),
+            (AnswerProblem::TooLong { max }, _) => m.text(lang, "err_too_long", &[("max", &max.to_string())]),
+            (AnswerProblem::TooManyChoices { max }, _) => {
+                m.text(lang, "err_choose_at_most", &[("max", &max.to_string())])
+            }
+            (AnswerProblem::UnknownQuestion, _) => m.text(lang, "err_unknown_question", &[("id", &e.question)]),
         };
         match survey.question_index(&e.question) {
             Some(i) => FormError {
                 anchor: Some(dom_id(&e.question)),
+                // Replaced by the number the resident sees (see `FormView`).
                 number: Some(i + 1),
                 question_text: Some(survey.questions[i].text.get(lang).to_string()),
                 message,
@@ -92,6 +104,28 @@ impl FormError {
             },
             None => FormError::general(message),
         }
+    }
+}
+
+/// What a resident reads when a required question has no answer: what to
+/// do: the question's own words when the definition gives them
+/// (`required_error`, e.g. "Choose your age group"), otherwise the words
+/// of the question's kind.
+fn required_message(state: &AppState, q: &Question, lang: Lang) -> String {
+    if let Some(own) = q.required_message(lang) {
+        return own.to_string();
+    }
+    let m = &state.renderer.messages;
+    match &q.kind {
+        QuestionKind::Text { .. } => m.text(lang, "err_write_answer", &[]),
+        QuestionKind::MultiChoice { .. } => m.text(lang, "err_choose_some", &[]),
+        QuestionKind::Rating { .. } => {
+            let options = q.kind.options();
+            let low = options.first().map(|o| o.value.as_str()).unwrap_or("0");
+            let high = options.last().map(|o| o.value.as_str()).unwrap_or("10");
+            m.text(lang, "err_choose_number", &[("low", low), ("high", high)])
+        }
+        QuestionKind::Likert { .. } | QuestionKind::SingleChoice { .. } => m.text(lang, "err_choose_answer", &[]),
     }
 }
 
@@ -160,6 +194,74 @@ pub(crate) struct FormView<'a> {
     section_count: usize,
     question_count: usize,
     sections: Vec<SectionView<'a>>,
+    /// The survey's introduction and the required-legend: on the first
+    /// page only.
+    show_intro: bool,
+    /// A section page of the section-by-section flow; `None` when every
+    /// section is on one page.
+    step: Option<PageView>,
+    /// What Enter in a field does: the layout's off-screen first button.
+    default_submit: DefaultSubmit,
+    /// For form.js's numbering and counter: asked questions before this
+    /// page, and the asked (and answered) questions on other pages that
+    /// do not depend on this page's answers.
+    number_start: usize,
+    other_total: usize,
+    other_done: usize,
+    /// Questions on later pages shown or not by an answer on this page.
+    later: Vec<LaterView<'a>>,
+    /// A note at the top (e.g. that saved answers were cleared).
+    notice: Option<String>,
+}
+
+/// The first submit button of the page (see layout.hbs).
+#[derive(Serialize)]
+struct DefaultSubmit {
+    name: Option<&'static str>,
+    value: Option<&'static str>,
+    label: String,
+}
+
+#[derive(Serialize)]
+struct LaterView<'a> {
+    question_id: &'a str,
+    values_joined: String,
+    answered: bool,
+}
+
+/// Which part of the survey a form page shows.
+pub(crate) enum Layout {
+    /// Every section on one page: a one-shot form, the staff preview.
+    All,
+    /// One section page of the section-by-section flow.
+    Page(PageInfo),
+}
+
+/// A section page: which one, and what the resident needs around it.
+pub(crate) struct PageInfo {
+    /// The section's index.
+    pub(crate) index: usize,
+    /// The resume code, written out, once the answers are saved.
+    pub(crate) resume_code: Option<String>,
+    /// The page was opened from the review page, and Continue goes back there.
+    pub(crate) back_to_review: bool,
+    /// When the answers were last saved (Unix seconds), for form.js to
+    /// tell its own unsaved copy from an older one.
+    pub(crate) saved_at: i64,
+}
+
+#[derive(Serialize)]
+struct PageView {
+    /// 1-based.
+    number: usize,
+    total: usize,
+    progress_label: String,
+    has_back: bool,
+    is_last: bool,
+    resume_code: Option<String>,
+    back_to_review: bool,
+    saved_at: i64,
+    review_href: String,
 }
 
 #[derive(Serialize)]
@@ -191,7 +293,8 @@ struct ShowIfView<'a> {
 #[derive(Serialize)]
 struct QuestionView<'a> {
     id: &'a str,
-    number: usize,
+    /// The number the resident sees: only asked questions are numbered.
+    number: Option<usize>,
     dom_id: String,
     text: &'a str,
     help: Option<&'a str>,
@@ -213,6 +316,59 @@ struct QuestionView<'a> {
     show_if: Option<ShowIfView<'a>>,
 }
 
+/// Which questions the resident is asked, given the answers so far: those
+/// without a condition, and those whose condition the (unvalidated)
+/// answers meet, a condition on a question not asked counting as unmet.
+pub(crate) fn asked(survey: &Survey, raw: &RawAnswers) -> Vec<bool> {
+    let mut asked: Vec<bool> = Vec::with_capacity(survey.questions.len());
+    for q in &survey.questions {
+        let shown = match &q.show_if {
+            None => true,
+            Some(rule) => asked[rule.question] && survey.is_shown_raw(q, raw),
+        };
+        asked.push(shown);
+    }
+    asked
+}
+
+/// The number each asked question is shown with, in survey order.
+pub(crate) fn numbers(asked: &[bool]) -> Vec<Option<usize>> {
+    let mut n = 0;
+    asked
+        .iter()
+        .map(|&a| {
+            a.then(|| {
+                n += 1;
+                n
+            })
+        })
+        .collect()
+}
+
+/// Which questions a page renders: its section's questions that are asked,
+/// and those whose condition is on the same page (form.js shows or hides
+/// them; without it they show with their condition written out).
+pub(crate) fn rendered_on(survey: &Survey, section: usize, asked: &[bool]) -> Vec<usize> {
+    let mut rendered = vec![false; survey.questions.len()];
+    for qi in survey.sections[section].questions.clone() {
+        let q = &survey.questions[qi];
+        rendered[qi] = match &q.show_if {
+            None => true,
+            Some(rule) if survey.questions[rule.question].section == section => rendered[rule.question],
+            Some(_) => asked[qi],
+        };
+    }
+    survey.sections[section]
+        .questions
+        .clone()
+        .filter(|&qi| rendered[qi])
+        .collect()
+}
+
+pub(crate) fn is_answered(raw: &RawAnswers, id: &str) -> bool {
+    raw.values(id).iter().any(|v| !v.trim().is_empty())
+}
+
 impl<'a> FormView<'a> {
     /// The form with an invitation code field.
     pub(crate) fn with_code(mut self, code: Option<CodeView>) -> FormView<'a> {
@@ -228,6 +384,7 @@ impl<'a> FormView<'a> {
         self
     }
 
+    /// Every section on one page.
     pub(crate) fn new(
         state: &AppState,
         survey: &'a Survey,
@@ -237,29 +394,129 @@ impl<'a> FormView<'a> {
         csrf_token: &'a str,
         form_token: &'a str,
     ) -> FormView<'a> {
+        FormView::build(state, survey, lang, raw, errors, csrf_token, form_token, Layout::All)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn build(
+        state: &AppState,
+        survey: &'a Survey,
+        lang: Lang,
+        raw: &RawAnswers,
+        errors: &[FormError],
+        csrf_token: &'a str,
+        form_token: &'a str,
+        layout: Layout,
+    ) -> FormView<'a> {
         let m = &state.renderer.messages;
         let total = survey.sections.len().to_string();
-        let sections = survey
-            .sections
-            .iter()
-            .enumerate()
-            .map(|(si, section)| SectionView {
-                id: section.id.as_str(),
-                number: si + 1,
-                progress_label: m.text(
-                    lang,
-                    "section_progress",
-                    &[("number", &(si + 1).to_string()), ("total", &total)],
-                ),
-                title: section.title.get(lang),
-                description: section.description.as_ref().map(|d| d.get(lang)),
-                questions: section
-                    .questions
-                    .clone()
-                    .map(|qi| question_view(state, survey, qi, lang, raw, errors))
-                    .collect(),
+        let asked = asked(survey, raw);
+        let numbers = numbers(&asked);
+        let (on_page, page_section): (Vec<usize>, Option<usize>) = match &layout {
+            Layout::All => ((0..survey.questions.len()).collect(), None),
+            Layout::Page(info) => (rendered_on(survey, info.index, &asked), Some(info.index)),
+        };
+        let in_page = |qi: usize| page_section.is_none_or(|s| survey.questions[qi].section == s);
+        let section_range: Vec<usize> = match page_section {
+            Some(s) => vec![s],
+            None => (0..survey.sections.len()).collect(),
+        };
+        let sections = section_range
+            .into_iter()
+            .map(|si| {
+                let section = &survey.sections[si];
+                SectionView {
+                    id: section.id.as_str(),
+                    number: si + 1,
+                    progress_label: m.text(
+                        lang,
+                        "page_progress",
+                        &[("number", &(si + 1).to_string()), ("total", &total)],
+                    ),
+                    title: section.title.get(lang),
+                    description: section.description.as_ref().map(|d| d.get(lang)),
+                    questions: section
+                        .questions
+                        .clone()
+                        .filter(|qi| on_page.contains(qi))
+                        .map(|qi| question_view(state, survey, qi, lang, raw, errors, numbers[qi], &numbers))
+                        .collect(),
+                }
             })
             .collect();
+        // The counter: questions elsewhere that this page's answers cannot
+        // show or hide are fixed; the others form.js works out.
+        let depends_on_page = |qi: usize| {
+            survey.questions[qi]
+                .show_if
+                .as_ref()
+                .is_some_and(|rule| in_page(rule.question))
+        };
+        let mut other_total = 0;
+        let mut other_done = 0;
+        let mut later = Vec::new();
+        for (qi, q) in survey.questions.iter().enumerate() {
+            if in_page(qi) {
+                continue;
+            }
+            if depends_on_page(qi) {
+                let rule = q.show_if.as_ref().expect("a condition");
+                later.push(LaterView {
+                    question_id: survey.questions[rule.question].id.as_str(),
+                    values_joined: rule.values.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(" "),
+                    answered: is_answered(raw, q.id.as_str()),
+                });
+            } else if asked[qi] {
+                other_total += 1;
+                if is_answered(raw, q.id.as_str()) {
+                    other_done += 1;
+                }
+            }
+        }
+        let number_start = match page_section {
+            Some(s) => (0..survey.sections[s].questions.start).filter(|&qi| asked[qi]).count(),
+            None => 0,
+        };
+        let errors: Vec<FormError> = errors
+            .iter()
+            .cloned()
+            .map(|mut e| {
+                if let Some(qi) = e.question().and_then(|id| survey.question_index(id)) {
+                    e.number = numbers[qi];
+                }
+                e
+            })
+            .collect();
+        let step = match &layout {
+            Layout::All => None,
+            Layout::Page(info) => Some(PageView {
+                number: info.index + 1,
+                total: survey.sections.len(),
+                progress_label: m.text(
+                    lang,
+                    "page_progress",
+                    &[("number", &(info.index + 1).to_string()), ("total", &total)],
+                ),
+                has_back: info.index > 0,
+                is_last: info.index + 1 == survey.sections.len(),
+                resume_code: info.resume_code.clone(),
+                back_to_review: info.back_to_review,
+                saved_at: info.saved_at,
+                review_href: format!("/s/{}/review?lang={}", survey.slug, lang.code()),
+            }),
+        };
+        let default_submit = match &layout {
+            Layout::All => DefaultSubmit {
+                name: None,
+                value: None,
+                label: m.text(lang, "submit", &[]),
+            },
+            Layout::Page(_) => DefaultSubmit {
+                name: Some("_go"),
+                value: Some("next"),
+                label: m.text(lang, "page_continue", &[]),
+            },
+        };
         FormView {
             survey: SurveyHeader::new(survey, lang),
             form: FormMeta {
@@ -272,14 +529,28 @@ impl<'a> FormView<'a> {
             preview: None,
             code: None,
             has_errors: !errors.is_empty(),
-            errors: errors.to_vec(),
+            errors,
             section_count: survey.sections.len(),
             question_count: survey.questions.len(),
             sections,
+            show_intro: page_section.is_none_or(|s| s == 0),
+            step,
+            default_submit,
+            number_start,
+            other_total,
+            other_done,
+            later,
+            notice: None,
         }
+    }
+
+    pub(crate) fn with_notice(mut self, notice: String) -> FormView<'a> {
+        self.notice = Some(notice);
+        self
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn question_view<'a>(
     state: &AppState,
     survey: &'a Survey,
@@ -287,6 +558,8 @@ fn question_view<'a>(
     lang: Lang,
     raw: &RawAnswers,
     errors: &[FormError],
+    number: Option<usize>,
+    numbers: &[Option<usize>],
 ) -> QuestionView<'a> {
     let m = &state.renderer.messages;
     let q = &survey.questions[index];
@@ -301,7 +574,8 @@ fn question_view<'a>(
             label: o.label.get(lang),
             input_id: format!("q-{id}-{}", o.value),
             checked: given.iter().any(|g| g == o.value.as_str()),
-            is_dont_know: o.score.is_none() && matches!(q.kind, QuestionKind::Likert { .. }),
+            // "Don't know" and "does not apply" stand apart from the scale.
+            is_dont_know: o.missing.is_some(),
         })
         .collect();
     let (low_label, high_label) = match &q.kind {
@@ -337,14 +611,17 @@ fn question_view<'a>(
                 "show_if_hint",
                 &[
                     ("answers", &labels.join(" / ")),
-                    ("number", &(rule.question + 1).to_string()),
+                    (
+                        "number",
+                        &numbers[rule.question].map_or_else(String::new, |n| n.to_string()),
+                    ),
                 ],
             ),
         }
     });
     QuestionView {
         id,
-        number: index + 1,
+        number,
         dom_id: dom_id(id),
         text: q.text.get(lang),
         help: q.help.as_ref().map(|h| h.get(lang)),

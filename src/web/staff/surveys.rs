@@ -221,6 +221,62 @@ struct DetailPage {
     /// The current wave's fieldwork, once a version is published.
     fieldwork_wave: Option<i32>,
     figures: Option<super::fieldwork::Figures>,
+    /// Partial responses of that wave by the furthest page reached.
+    dropoff: Option<Dropoff>,
+}
+
+#[derive(Serialize)]
+struct Dropoff {
+    started: u64,
+    completed: u64,
+    rows: Vec<DropoffRow>,
+}
+
+#[derive(Serialize)]
+struct DropoffRow {
+    label: String,
+    stopped: u64,
+}
+
+/// One row per page (every section, then the review page), with how many
+/// unfinished partial responses got that far and no further.
+fn dropoff(state: &AppState, lang: Lang, survey: &crate::survey::Survey, counts: &crate::db::PartialCounts) -> Dropoff {
+    let messages = &state.renderer.messages;
+    let total = survey.sections.len();
+    let stopped = |page: usize| {
+        counts
+            .stopped_at
+            .iter()
+            .filter(|(p, _)| *p == page || (page == total && *p > total))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let mut rows: Vec<DropoffRow> = survey
+        .sections
+        .iter()
+        .enumerate()
+        .map(|(i, section)| DropoffRow {
+            label: format!(
+                "{} · {}",
+                messages.text(
+                    lang,
+                    "page_progress",
+                    &[("number", &(i + 1).to_string()), ("total", &total.to_string())]
+                ),
+                section.title.get(lang)
+            ),
+            stopped: stopped(i),
+        })
+        .collect();
+    rows.push(DropoffRow {
+        label: messages.text(lang, "staff_dropoff_review_row", &[]),
+        stopped: stopped(total),
+    });
+    Dropoff {
+        started: counts.started,
+        completed: counts.completed,
+        rows,
+    }
 }
 
 /// What a form left for the page to show again.
@@ -247,14 +303,20 @@ async fn detail_page(
     let db = state.db.clone();
     let key = slug.clone();
     let registry = state.surveys();
-    let (versions, counts, report) = blocking(state, lang, move || -> Result<_, crate::analysis::AnalysisError> {
-        let report = match registry.latest(&key) {
-            Some(_) => Some(crate::analysis::fieldwork(&db, &registry, &key, None)?),
-            None => None,
-        };
-        Ok((db.versions(&key)?, db.response_counts(&key)?, report))
-    })
-    .await?;
+    let (versions, counts, report, partials) =
+        blocking(state, lang, move || -> Result<_, crate::analysis::AnalysisError> {
+            let report = match registry.latest(&key) {
+                Some(_) => Some(crate::analysis::fieldwork(&db, &registry, &key, None)?),
+                None => None,
+            };
+            // Where residents stop in the section pages, for the same wave.
+            let partials = match &report {
+                Some(r) => Some(db.partial_counts(&key, r.wave)?),
+                None => None,
+            };
+            Ok((db.versions(&key)?, db.response_counts(&key)?, report, partials))
+        })
+        .await?;
     if versions.is_empty() {
         return Err(state
             .error(WebErrorKind::NotFound, lang, format!("no survey {slug:?}"))
@@ -318,6 +380,10 @@ async fn detail_page(
         opens: outcome.opens,
         closes: outcome.closes,
         fieldwork_wave: report.as_ref().map(|r| r.wave),
+        dropoff: match (&current, &partials) {
+            (Some(stored), Some(counts)) => Some(dropoff(state, lang, &stored.survey, counts)),
+            _ => None,
+        },
         figures: report.as_ref().map(|r| {
             let labels = super::fieldwork::stratum_labels(state, &slug_for_labels, &r.stratum_question, lang);
             super::fieldwork::figures(state, lang, r, &labels)
