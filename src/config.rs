@@ -1,10 +1,13 @@
 //! Settings of the server: command-line flags override the environment,
 //! which overrides the defaults (the CLI layer applies that order).
 
+use crate::clock::CityClock;
 use crate::db::DatabaseUrl;
+use crate::identity::Identity;
 use crate::web::limits::Limits;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Default address: local only. Put a TLS-terminating proxy in front for
 /// the public (see README).
@@ -31,6 +34,11 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// The smallest `min_cell` the API and pages accept (docs/statistics.md §6.2).
     pub min_cell_floor: u64,
+    /// The city's time zone: survey dates are its calendar days, and staff
+    /// pages show its local times (`--time-zone`).
+    pub clock: CityClock,
+    /// Who runs the survey, shown on every resident page (`--identity`).
+    pub identity: Arc<Identity>,
 }
 
 /// Default floor of `min_cell` for callers of the server.
@@ -49,6 +57,8 @@ impl ServeConfig {
             trusted_proxies: Vec::new(),
             public_url: None,
             min_cell_floor: DEFAULT_MIN_CELL_FLOOR,
+            clock: CityClock::default(),
+            identity: Arc::new(Identity::builtin()),
         }
     }
 }

@@ -67,6 +67,15 @@ pub struct ServeArgs {
     /// The smallest cell size (min_cell) API callers may ask for.
     #[arg(long, env = "CIVICPULSE_MIN_CELL_FLOOR", default_value_t = config::DEFAULT_MIN_CELL_FLOOR)]
     pub min_cell_floor: u64,
+    /// The city's IANA time zone: survey dates are its calendar days, and
+    /// staff pages show its local times.
+    #[arg(long, env = "CIVICPULSE_TIME_ZONE", default_value = crate::clock::DEFAULT_TIME_ZONE, value_parser = crate::clock::CityClock::new)]
+    pub time_zone: crate::clock::CityClock,
+    /// The deployment's official identity (organization, logo, helpline,
+    /// privacy notice), a TOML file like deploy/identity.toml; default:
+    /// the built-in one.
+    #[arg(long, env = "CIVICPULSE_IDENTITY")]
+    pub identity: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -609,6 +618,11 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
         trusted_proxies: args.trusted_proxy,
         public_url: args.public_url,
         min_cell_floor: args.min_cell_floor,
+        clock: args.time_zone,
+        identity: std::sync::Arc::new(match &args.identity {
+            Some(file) => crate::identity::Identity::load(file)?,
+            None => crate::identity::Identity::builtin(),
+        }),
     };
     let app = crate::web::Application::build(&config)?;
     log::info!("serving on http://{} (database {})", config.bind, config.database);
