@@ -15,9 +15,7 @@ use std::sync::Arc;
 pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown time zone {name:?}: give an IANA zone name such as Asia/Shanghai, Asia/Seoul or Europe/Berlin"
-)]
+#[error("unknown time zone {name:?}: give an IANA zone name such as Asia/Shanghai, Asia/Seoul or Europe/Berlin")]
 pub struct UnknownTimeZone {
     pub name: String,
 }
@@ -138,7 +136,9 @@ mod tests {
         );
         assert_eq!(clock.stored_text("not a time"), "not a time");
         assert_eq!(clock.stored_text(""), "");
-        let utc = CityClock::new("UTC").unwrap().pinned_at(datetime!(2026-12-01 21:11 UTC));
+        let utc = CityClock::new("UTC")
+            .unwrap()
+            .pinned_at(datetime!(2026-12-01 21:11 UTC));
         assert_eq!(utc.today(), date!(2026 - 12 - 01));
     }
 

@@ -192,12 +192,21 @@ impl Identity {
         }
     }
 
-    /// The privacy notice in `lang`, one string per paragraph.
+    /// The privacy notice in `lang`, one string per paragraph; the lines
+    /// of a paragraph are joined as the language writes (Chinese without a
+    /// space).
     pub fn privacy_paragraphs(&self, lang: Lang) -> Vec<String> {
+        let joiner = if lang == Lang::Zh { "" } else { " " };
         self.privacy_text
             .get(lang)
             .split("\n\n")
-            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(if lang == Lang::En || lang == Lang::Ko { " " } else { "" }))
+            .map(|p| {
+                p.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(joiner)
+            })
             .filter(|p| !p.is_empty())
             .collect()
     }
@@ -215,7 +224,9 @@ impl Identity {
 /// The `tel:` target of a phone number as people write it.
 fn phone_link(phone: &str) -> Result<String, String> {
     let phone = phone.trim();
-    let bad = |why: &str| format!("helpline.phone {phone:?} {why}; write it as residents dial it, e.g. \"0631-5231234\" or \"12345\"");
+    let bad = |why: &str| {
+        format!("helpline.phone {phone:?} {why}; write it as residents dial it, e.g. \"0631-5231234\" or \"12345\"")
+    };
     if let Some(c) = phone
         .chars()
         .enumerate()
@@ -310,7 +321,10 @@ mod tests {
         let err = Identity::parse("city.toml", &text, None).unwrap_err().to_string();
         assert!(err.contains("city.toml"), "{err}");
         assert!(err.contains("\"ja\" is not a language"), "{err}");
-        assert!(err.contains("organization has no Korean text (organization.ko"), "{err}");
+        assert!(
+            err.contains("organization has no Korean text (organization.ko"),
+            "{err}"
+        );
         assert!(err.contains("helpline.hours has no Korean text"), "{err}");
         assert!(err.contains("helpline.phone \"call us\" contains 'c'"), "{err}");
         let syntax = Identity::parse("city.toml", "organization = ", None).unwrap_err();
@@ -329,15 +343,28 @@ mod tests {
     #[test]
     fn logos_are_same_origin_files_or_paths() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("logo.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>").unwrap();
+        std::fs::write(
+            dir.path().join("logo.svg"),
+            "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+        )
+        .unwrap();
         let with = |logo: &str| {
             let text = format!("{BUILTIN}\n[logo]\n{logo}\n");
             Identity::parse("city.toml", &text, Some(dir.path()))
         };
         let id = with("file = \"logo.svg\"").unwrap();
         assert_eq!(id.logo_href(), Some(LOGO_PATH));
-        assert!(matches!(id.logo, Some(Logo::File { content_type: "image/svg+xml", .. })));
-        assert_eq!(with("url = \"/branding/logo.png\"").unwrap().logo_href(), Some("/branding/logo.png"));
+        assert!(matches!(
+            id.logo,
+            Some(Logo::File {
+                content_type: "image/svg+xml",
+                ..
+            })
+        ));
+        assert_eq!(
+            with("url = \"/branding/logo.png\"").unwrap().logo_href(),
+            Some("/branding/logo.png")
+        );
         for bad in [
             "url = \"https://cdn.example.com/logo.png\"",
             "url = \"//cdn.example.com/logo.png\"",

@@ -75,7 +75,15 @@ pub enum InvitationUse {
     OtherWave { wave: i32 },
 }
 
-type WaveRow = (i32, String, String, Option<String>, Option<String>, String, Option<String>);
+type WaveRow = (
+    i32,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+);
 
 fn wave_from_row(
     slug: &str,

@@ -26,9 +26,7 @@ pub async fn privacy(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     };
     match state.renderer.render("privacy", lang, title, false, &page) {
         Ok(html) => HttpResponse::Ok().content_type(ContentType::html()).body(html),
-        Err(e) => {
-            actix_web::ResponseError::error_response(&state.error(WebErrorKind::Internal, lang, e.to_string()))
-        }
+        Err(e) => actix_web::ResponseError::error_response(&state.error(WebErrorKind::Internal, lang, e.to_string())),
     }
 }
 
@@ -39,7 +37,10 @@ pub async fn logo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             .content_type(*content_type)
             .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
             // An SVG opened on its own runs under this policy: no script.
-            .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"))
+            .insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ))
             .body(bytes.clone()),
         _ => actix_web::ResponseError::error_response(&state.error(
             WebErrorKind::NotFound,

@@ -183,9 +183,11 @@ impl Renderer {
                 logo_href: self.identity.logo_href(),
                 phone: &self.identity.helpline.phone,
                 tel_href: &self.identity.helpline.tel,
-                hours: self
-                    .messages
-                    .text(lang, "helpline_hours", &[("hours", self.identity.helpline.hours.get(lang))]),
+                hours: self.messages.text(
+                    lang,
+                    "helpline_hours",
+                    &[("hours", self.identity.helpline.hours.get(lang))],
+                ),
                 privacy_href: format!("/privacy?lang={}", lang.code()),
             },
             keep: keep.iter().map(|(name, value)| KeptField { name, value }).collect(),

@@ -239,8 +239,7 @@ async fn page(
         lang,
         move || -> Result<Loaded, crate::analysis::AnalysisError> {
             let all_waves = db.wave_settings(&key)?;
-            let wave =
-                wave.unwrap_or_else(|| CurrentWave::choose(&all_waves, today).wave());
+            let wave = wave.unwrap_or_else(|| CurrentWave::choose(&all_waves, today).wave());
             Ok(Loaded {
                 settings: db.wave(&key, wave)?,
                 frame: db.frame(&key, wave)?,

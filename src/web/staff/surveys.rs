@@ -306,7 +306,11 @@ async fn detail_page(
         title: current
             .as_ref()
             .map_or_else(|| slug.clone(), |s| s.survey.title.get(lang).to_string()),
-        status_label: messages.text(lang, &format!("staff_status_{}", status_of(current.as_deref(), state.clock.today())), &[]),
+        status_label: messages.text(
+            lang,
+            &format!("staff_status_{}", status_of(current.as_deref(), state.clock.today())),
+            &[],
+        ),
         slug,
         versions,
         draft_version,
