@@ -1,10 +1,13 @@
 //! Settings of the server: command-line flags override the environment,
 //! which overrides the defaults (the CLI layer applies that order).
 
+use crate::clock::CityClock;
 use crate::db::DatabaseUrl;
+use crate::identity::Identity;
 use crate::web::limits::Limits;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Default address: local only. Put a TLS-terminating proxy in front for
 /// the public (see README).
@@ -34,6 +37,11 @@ pub struct ServeConfig {
     /// How long a partial response is kept after its last save
     /// (`--partial-days`); then it is purged.
     pub partial_lifetime: time::Duration,
+    /// The city's time zone: survey dates are its calendar days, and staff
+    /// pages show its local times (`--time-zone`).
+    pub clock: CityClock,
+    /// Who runs the survey, shown on every resident page (`--identity`).
+    pub identity: Arc<Identity>,
 }
 
 /// Default of `--partial-days`.
@@ -56,6 +64,8 @@ impl ServeConfig {
             public_url: None,
             min_cell_floor: DEFAULT_MIN_CELL_FLOOR,
             partial_lifetime: time::Duration::days(DEFAULT_PARTIAL_DAYS.into()),
+            clock: CityClock::default(),
+            identity: Arc::new(Identity::builtin()),
         }
     }
 }

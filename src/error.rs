@@ -36,4 +36,6 @@ pub enum AppError {
     Usage(String),
     #[error(transparent)]
     Draft(#[from] crate::db::DraftError),
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
 }

@@ -8,17 +8,20 @@
 //! - `survey`: the validated definition model and answer checking;
 //! - `stats`: the pure index engine (no I/O);
 //! - `account`: staff roles, usernames, passwords and lockouts;
-//! - `lang`: the supported languages; `crypto`: the server key and HMAC.
+//! - `lang`: the supported languages; `crypto`: the server key and HMAC;
+//! - `clock`: the city's date and time; `identity`: who runs the survey.
 
 pub mod account;
 pub mod analysis;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod export;
 pub mod fieldwork;
+pub mod identity;
 pub mod import;
 pub mod lang;
 pub mod registry;

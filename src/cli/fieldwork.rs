@@ -47,6 +47,10 @@ pub enum WaveCommand {
         /// Whom residents call, as printed on letters (e.g. "12345, Mon-Fri 8:30-17:30").
         #[arg(long)]
         helpline: Option<String>,
+        /// The day the results are to be published (YYYY-MM-DD), told to
+        /// residents on the thank-you page.
+        #[arg(long, value_parser = crate::survey::schedule::parse_date)]
+        results_published: Option<time::Date>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -150,6 +154,7 @@ pub fn wave(command: WaveCommand) -> Result<(), AppError> {
             opens,
             closes,
             helpline,
+            results_published,
             store,
         } => {
             let (db, registry) = store.open()?;
@@ -171,6 +176,9 @@ pub fn wave(command: WaveCommand) -> Result<(), AppError> {
             if let Some(helpline) = helpline {
                 settings.helpline = helpline.trim().to_string();
             }
+            if let Some(day) = results_published {
+                settings.results_published = Some(day);
+            }
             db.set_wave(&slug, &settings, COMMAND_LINE_ACTOR)?;
             println!("{}", describe(&slug, &settings));
             Ok(())
@@ -189,13 +197,14 @@ pub fn wave(command: WaveCommand) -> Result<(), AppError> {
 fn describe(slug: &str, s: &WaveSettings) -> String {
     let date = |d: Option<time::Date>| d.map_or("-".to_string(), |d| crate::survey::schedule::DateText(d).to_string());
     format!(
-        "{slug} wave {}\taccess {}\tstrata from {}\topens {}\tcloses {}\thelpline {}",
+        "{slug} wave {}\taccess {}\tstrata from {}\topens {}\tcloses {}\thelpline {}\tresults {}",
         s.wave,
         s.access,
         s.stratum_question,
         date(s.window.opens()),
         date(s.window.closes()),
-        if s.helpline.is_empty() { "-" } else { &s.helpline }
+        if s.helpline.is_empty() { "-" } else { &s.helpline },
+        date(s.results_published),
     )
 }
 

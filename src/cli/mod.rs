@@ -73,6 +73,15 @@ pub struct ServeArgs {
     #[arg(long, env = "CIVICPULSE_PARTIAL_DAYS", default_value_t = config::DEFAULT_PARTIAL_DAYS,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub partial_days: u32,
+    /// The city's IANA time zone: survey dates are its calendar days, and
+    /// staff pages show its local times.
+    #[arg(long, env = "CIVICPULSE_TIME_ZONE", default_value = crate::clock::DEFAULT_TIME_ZONE, value_parser = crate::clock::CityClock::new)]
+    pub time_zone: crate::clock::CityClock,
+    /// The deployment's official identity (organization, logo, helpline,
+    /// privacy notice), a TOML file like deploy/identity.toml; default:
+    /// the built-in one.
+    #[arg(long, env = "CIVICPULSE_IDENTITY")]
+    pub identity: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -616,6 +625,11 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
         public_url: args.public_url,
         min_cell_floor: args.min_cell_floor,
         partial_lifetime: time::Duration::days(args.partial_days.into()),
+        clock: args.time_zone,
+        identity: std::sync::Arc::new(match &args.identity {
+            Some(file) => crate::identity::Identity::load(file)?,
+            None => crate::identity::Identity::builtin(),
+        }),
     };
     let app = crate::web::Application::build(&config)?;
     log::info!("serving on http://{} (database {})", config.bind, config.database);

@@ -75,11 +75,19 @@ pub enum InvitationUse {
     OtherWave { wave: i32 },
 }
 
-type WaveRow = (i32, String, String, Option<String>, Option<String>, String);
+type WaveRow = (
+    i32,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+);
 
 fn wave_from_row(
     slug: &str,
-    (wave, access, stratum_question, opens, closes, helpline): WaveRow,
+    (wave, access, stratum_question, opens, closes, helpline, results): WaveRow,
 ) -> Result<WaveSettings, DbError> {
     let stored = |message: String| FieldworkError::Stored {
         slug: slug.to_string(),
@@ -94,6 +102,7 @@ fn wave_from_row(
         stratum_question,
         window,
         helpline,
+        results_published: date(results)?,
     })
 }
 
@@ -104,6 +113,7 @@ const WAVE_COLUMNS: (
     waves::opens_on,
     waves::closes_on,
     waves::helpline,
+    waves::results_published_on,
 ) = (
     waves::wave,
     waves::access,
@@ -111,6 +121,7 @@ const WAVE_COLUMNS: (
     waves::opens_on,
     waves::closes_on,
     waves::helpline,
+    waves::results_published_on,
 );
 
 fn wave_row(conn: &mut Conn, slug: &str, wave: i32) -> Result<Option<WaveSettings>, DbError> {
@@ -129,6 +140,7 @@ fn put_wave(conn: &mut Conn, slug: &str, settings: &WaveSettings) -> QueryResult
         waves::opens_on.eq(date_text(settings.window.opens())),
         waves::closes_on.eq(date_text(settings.window.closes())),
         waves::helpline.eq(&settings.helpline),
+        waves::results_published_on.eq(date_text(settings.results_published)),
     );
     diesel::insert_into(waves::table)
         .values((
@@ -152,6 +164,9 @@ fn describe(settings: &WaveSettings) -> String {
     }
     if let Some(d) = date_text(settings.window.closes()) {
         detail.push_str(&format!(", closes {d}"));
+    }
+    if let Some(d) = date_text(settings.results_published) {
+        detail.push_str(&format!(", results published {d}"));
     }
     detail
 }

@@ -118,6 +118,7 @@ diesel::table! {
         opens_on -> Nullable<Text>,
         closes_on -> Nullable<Text>,
         helpline -> Text,
+        results_published_on -> Nullable<Text>,
     }
 }
 

@@ -62,6 +62,9 @@ pub struct WaveSettings {
     /// Whom residents call with questions (a number and its hours), as
     /// printed on letters.
     pub helpline: String,
+    /// The day the wave's results are to be published, told to residents
+    /// on the thank-you page; `None` until it is decided.
+    pub results_published: Option<time::Date>,
 }
 
 impl WaveSettings {
@@ -75,6 +78,7 @@ impl WaveSettings {
             stratum_question: DEFAULT_STRATUM_QUESTION.to_string(),
             window: DateWindow::default(),
             helpline: String::new(),
+            results_published: None,
         }
     }
 

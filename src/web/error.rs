@@ -32,9 +32,14 @@ impl WebErrorKind {
             WebErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             WebErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            // Not yet: the page exists but may not be used now. Closed: it
-            // will not come back, which 410 Gone says.
-            WebErrorKind::NotYetOpen => StatusCode::FORBIDDEN,
+            // Not yet open is a state of the survey, not a fault of the
+            // request: the page answers what the resident asked (when can I
+            // answer?), so 200, and link checkers and monitors do not report
+            // the address printed on letters as broken before fieldwork
+            // starts. Nothing is read or stored all the same. Closed: the
+            // survey will not take answers at this address again, which is
+            // what 410 Gone says; browsers show the page just the same.
+            WebErrorKind::NotYetOpen => StatusCode::OK,
             WebErrorKind::Closed => StatusCode::GONE,
             WebErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -49,8 +54,8 @@ impl WebErrorKind {
             WebErrorKind::PayloadTooLarge => ("bad_request_title", "payload_too_large_message"),
             WebErrorKind::UnsupportedMediaType => ("bad_request_title", "unsupported_media_type_message"),
             WebErrorKind::MethodNotAllowed => ("bad_request_title", "method_not_allowed_message"),
-            WebErrorKind::NotYetOpen => ("survey_not_yet_open_title", "survey_not_yet_open_message"),
-            WebErrorKind::Closed => ("survey_closed_title", "survey_closed_message"),
+            WebErrorKind::NotYetOpen => ("survey_not_yet_open_title", "survey_opens_on"),
+            WebErrorKind::Closed => ("survey_closed_title", "survey_closed_on"),
             WebErrorKind::Internal => ("server_error_title", "server_error_message"),
         }
     }
@@ -63,6 +68,8 @@ pub struct WebError {
     pub lang: Lang,
     /// For the log only.
     pub detail: String,
+    /// The day the page names: when the survey opens, or its last day.
+    pub date: Option<time::Date>,
     renderer: Arc<Renderer>,
 }
 
@@ -84,8 +91,15 @@ impl WebError {
             kind,
             lang,
             detail: detail.into(),
+            date: None,
             renderer: renderer.clone(),
         }
+    }
+
+    /// The error, naming `date` (see `date`).
+    pub fn on(mut self, date: time::Date) -> WebError {
+        self.date = Some(date);
+        self
     }
 }
 
@@ -94,25 +108,61 @@ struct ErrorPage<'a> {
     status: u16,
     heading: &'a str,
     message: &'a str,
+    /// What to do now.
+    next: Option<String>,
+    /// Not a fault (a survey not open): no error code, the helpline instead.
+    calm: bool,
     home_href: Option<&'a str>,
+}
+
+/// What an error page says besides its heading and message.
+#[derive(Default)]
+struct Details {
+    date: Option<time::Date>,
+    next_key: Option<&'static str>,
 }
 
 /// Render `error.hbs` in `lang` into `response` (whose status is `status`);
 /// a plain-text page if rendering itself fails.
 pub(crate) fn error_page(
-    mut response: actix_web::HttpResponseBuilder,
+    response: actix_web::HttpResponseBuilder,
     status: StatusCode,
     renderer: &Renderer,
     lang: Lang,
     (heading_key, message_key): (&str, &str),
     home_href: &str,
 ) -> HttpResponse {
+    page_with(
+        response,
+        status,
+        renderer,
+        lang,
+        (heading_key, message_key),
+        home_href,
+        Details::default(),
+    )
+}
+
+fn page_with(
+    mut response: actix_web::HttpResponseBuilder,
+    status: StatusCode,
+    renderer: &Renderer,
+    lang: Lang,
+    (heading_key, message_key): (&str, &str),
+    home_href: &str,
+    details: Details,
+) -> HttpResponse {
+    let date = details.date.map(|d| super::i18n::long_date(lang, d));
     let heading = renderer.messages.text(lang, heading_key, &[]);
-    let message = renderer.messages.text(lang, message_key, &[]);
+    let message = renderer
+        .messages
+        .text(lang, message_key, &[("date", date.as_deref().unwrap_or(""))]);
     let page = ErrorPage {
         status: status.as_u16(),
         heading: &heading,
         message: &message,
+        next: details.next_key.map(|k| renderer.messages.text(lang, k, &[])),
+        calm: details.next_key.is_some(),
         home_href: Some(home_href),
     };
     match renderer.render("error", lang, &heading, false, &page) {
@@ -141,13 +191,32 @@ impl ResponseError for WebError {
         if self.kind == WebErrorKind::MethodNotAllowed {
             response.insert_header((actix_web::http::header::ALLOW, "GET, POST"));
         }
-        error_page(
+        let mut keys = self.kind.message_keys();
+        let next_key = match self.kind {
+            WebErrorKind::NotYetOpen => Some("survey_opens_next"),
+            WebErrorKind::Closed => Some("survey_closed_next"),
+            _ => None,
+        };
+        if self.date.is_none() {
+            // A window always names its day; should one ever not, the
+            // general wording still reads right.
+            keys = match self.kind {
+                WebErrorKind::NotYetOpen => ("survey_not_yet_open_title", "survey_not_yet_open_message"),
+                WebErrorKind::Closed => ("survey_closed_title", "survey_closed_message"),
+                _ => keys,
+            };
+        }
+        page_with(
             response,
             self.kind.status(),
             &self.renderer,
             self.lang,
-            self.kind.message_keys(),
-            "/",
+            keys,
+            &format!("/?lang={}", self.lang.code()),
+            Details {
+                date: self.date,
+                next_key,
+            },
         )
     }
 }

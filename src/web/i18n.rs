@@ -112,3 +112,27 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v)
 }
+
+/// A calendar day as a resident reads it: `2026年12月2日`,
+/// `December 2, 2026` (the project writes US English), `2026년 12월 2일`.
+pub fn long_date(lang: Lang, date: time::Date) -> String {
+    let (y, m, d) = (date.year(), u8::from(date.month()), date.day());
+    match lang {
+        Lang::Zh => format!("{y}年{m}月{d}日"),
+        Lang::En => format!("{} {d}, {y}", date.month()),
+        Lang::Ko => format!("{y}년 {m}월 {d}일"),
+    }
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_naturally_in_each_language() {
+        let day = time::macros::date!(2026 - 12 - 02);
+        assert_eq!(long_date(Lang::Zh, day), "2026年12月2日");
+        assert_eq!(long_date(Lang::En, day), "December 2, 2026");
+        assert_eq!(long_date(Lang::Ko, day), "2026년 12월 2일");
+    }
+}

@@ -8,10 +8,12 @@ pub mod form;
 pub mod i18n;
 pub mod letters;
 pub mod limits;
+mod official;
 pub mod render;
 mod resident;
 pub mod security;
 mod staff;
+pub mod text_size;
 
 use crate::config::ServeConfig;
 use crate::crypto::ServerKey;
@@ -50,6 +52,10 @@ pub struct AppState {
     pub(crate) min_cell_floor: u64,
     /// How long a partial response lives after its last save.
     pub(crate) partial_lifetime: time::Duration,
+    /// The city's date and time: every "today" of a handler comes from it.
+    pub clock: crate::clock::CityClock,
+    /// Who runs the survey (the pages show it through the renderer).
+    pub identity: Arc<crate::identity::Identity>,
 }
 
 impl AppState {
@@ -129,9 +135,10 @@ impl Application {
     pub fn build(config: &ServeConfig) -> Result<Application, AppError> {
         let (db, registry) = crate::registry::open(&config.database, config.defs_dir.as_deref())?;
         let key = db.server_key(&config.key_file)?;
-        let renderer = Arc::new(Renderer::new(i18n::Messages::load()?)?);
+        let renderer = Arc::new(Renderer::new(i18n::Messages::load()?)?.with_identity(config.identity.clone()));
         let hashing = limits::HashGate::for_this_machine();
         log::debug!("password hashes run {} at a time", hashing.size());
+        log::info!("survey dates are calendar days in {}", config.clock.zone_name());
         let state = web::Data::new(AppState {
             db,
             surveys: std::sync::RwLock::new(Arc::new(registry)),
@@ -145,6 +152,8 @@ impl Application {
             public_url: config.public_url.clone(),
             min_cell_floor: config.min_cell_floor,
             partial_lifetime: config.partial_lifetime,
+            clock: config.clock.clone(),
+            identity: config.identity.clone(),
         });
         let listener = TcpListener::bind(&config.bind).map_err(|e| AppError::Bind {
             address: config.bind.clone(),
@@ -160,6 +169,8 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                // Inside compression: it may need to read the page it marks.
+                .wrap(actix_web::middleware::from_fn(text_size::apply))
                 .wrap(Compress::default())
                 .wrap(
                     DefaultHeaders::new()
@@ -209,6 +220,8 @@ impl Application {
                         .route(web::post().to(resident::clear))
                         .default_service(web::to(method_not_allowed)),
                 )
+                .route("/privacy", web::get().to(official::privacy))
+                .route(crate::identity::LOGO_PATH, web::get().to(official::logo))
                 .route("/api/v1/surveys/{slug}/indices", web::get().to(api::indices))
                 .route("/api/v1/surveys/{slug}/compare", web::get().to(api::compare))
                 .route("/api/v1/surveys/{slug}/fieldwork", web::get().to(api::fieldwork))

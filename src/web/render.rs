@@ -3,10 +3,12 @@
 //! messages). Templates never see a request or a database row.
 
 use super::i18n::Messages;
+use crate::identity::Identity;
 use crate::lang::Lang;
 use handlebars::Handlebars;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout", include_str!("../../templates/layout.hbs")),
@@ -22,6 +24,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/fieldwork_figures.hbs"),
     ),
     ("error", include_str!("../../templates/error.hbs")),
+    ("privacy", include_str!("../../templates/privacy.hbs")),
     ("home", include_str!("../../templates/home.hbs")),
     ("staff_bar", include_str!("../../templates/staff_bar.hbs")),
     ("staff_login", include_str!("../../templates/staff_login.hbs")),
@@ -47,6 +50,8 @@ const TEMPLATES: &[(&str, &str)] = &[
 pub struct Renderer {
     registry: Handlebars<'static>,
     pub messages: Messages,
+    /// Who runs the survey: every page's header and footer.
+    identity: Arc<Identity>,
 }
 
 #[derive(Serialize)]
@@ -57,6 +62,24 @@ struct LanguageLink {
     current: bool,
 }
 
+/// The deployment's identity in the page's language.
+#[derive(Serialize)]
+struct IdentityMeta<'a> {
+    organization: &'a str,
+    logo_href: Option<&'a str>,
+    phone: &'a str,
+    tel_href: &'a str,
+    /// The helpline's hours, bracketed as the language writes it.
+    hours: String,
+    privacy_href: String,
+}
+
+#[derive(Serialize)]
+struct KeptField<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
 #[derive(Serialize)]
 struct PageMeta<'a> {
     lang: &'static str,
@@ -64,6 +87,9 @@ struct PageMeta<'a> {
     title: &'a str,
     languages: Vec<LanguageLink>,
     switcher_in_form: bool,
+    identity: IdentityMeta<'a>,
+    /// Query fields the text-size toggle keeps when it reloads the page.
+    keep: Vec<KeptField<'a>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +107,17 @@ impl Renderer {
         for (name, text) in TEMPLATES {
             registry.register_template_string(name, *text).map_err(Box::new)?;
         }
-        Ok(Renderer { registry, messages })
+        Ok(Renderer {
+            registry,
+            messages,
+            identity: Arc::new(Identity::builtin()),
+        })
+    }
+
+    /// This renderer, showing `identity` instead of the built-in one.
+    pub fn with_identity(mut self, identity: Arc<Identity>) -> Renderer {
+        self.identity = identity;
+        self
     }
 
     /// Render `template` with `body`'s fields plus `page` and `t`.
@@ -144,6 +180,19 @@ impl Renderer {
                 })
                 .collect(),
             switcher_in_form,
+            identity: IdentityMeta {
+                organization: self.identity.organization.get(lang),
+                logo_href: self.identity.logo_href(),
+                phone: &self.identity.helpline.phone,
+                tel_href: &self.identity.helpline.tel,
+                hours: self.messages.text(
+                    lang,
+                    "helpline_hours",
+                    &[("hours", self.identity.helpline.hours.get(lang))],
+                ),
+                privacy_href: format!("/privacy?lang={}", lang.code()),
+            },
+            keep: keep.iter().map(|(name, value)| KeptField { name, value }).collect(),
         };
         context.insert(
             "page".into(),

@@ -61,6 +61,9 @@ pub async fn spawn_app_with(prepare: impl FnOnce(&Database), configure: impl FnO
     let mut config = ServeConfig::new("127.0.0.1:0", DatabaseUrl::Sqlite(db_path.clone()));
     config.workers = Some(1);
     config.limits = roomy_limits();
+    // The tests reckon "today" in UTC; those of the city's zone set theirs
+    // (tests/http/city_time.rs).
+    config.clock = civicpulse::clock::CityClock::new("UTC").expect("UTC");
     configure(&mut config);
     let app = Application::build(&config).expect("server starts");
     let address = format!("http://127.0.0.1:{}", app.port());

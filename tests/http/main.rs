@@ -1,10 +1,12 @@
 //! HTTP tests: one binary, each test with its own server and database.
 
 mod bad_input;
+mod city_time;
 mod designer_pages;
 mod fieldwork_pages;
 mod form_pages;
 mod helpers;
+mod identity;
 mod integrity;
 mod interview_wave;
 mod invitations;

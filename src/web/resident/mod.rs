@@ -78,10 +78,11 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     }
     #[derive(Serialize)]
     struct Home<'a> {
+        intro: String,
         surveys: Vec<Item<'a>>,
     }
     let registry = state.surveys();
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = state.clock.today();
     let current: Vec<_> = registry.current().cloned().collect();
     let db = state.db.clone();
     let slugs: Vec<String> = current.iter().map(|s| s.survey.slug.to_string()).collect();
@@ -108,10 +109,16 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             href: format!("/s/{}?lang={}", s.survey.slug, lang.code()),
         })
         .collect();
-    let title = state.renderer.messages.text(lang, "site_name", &[]);
+    let messages = &state.renderer.messages;
+    let title = messages.text(lang, "site_name", &[]);
+    let intro = messages.text(
+        lang,
+        "home_intro",
+        &[("organization", state.identity.organization.get(lang))],
+    );
     let html = state
         .renderer
-        .render("home", lang, &title, false, &Home { surveys })
+        .render("home", lang, &title, false, &Home { intro, surveys })
         .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?;
     Ok(with_lang_cookie(&req, HttpResponse::Ok())
         .content_type(ContentType::html())
@@ -226,7 +233,9 @@ fn blank_form(state: &AppState, survey: &Survey, lang: Lang) -> Result<Arc<Strin
     Ok(html)
 }
 
-/// GET /s/{slug}/thanks
+/// GET /s/{slug}/thanks: says once that the answers arrived, what
+/// happens to them, and when the results come out (the current wave's
+/// publication day, set on the fieldwork page).
 pub async fn thanks(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -235,18 +244,31 @@ pub async fn thanks(
     let lang = negotiate(&req);
     let stored = state.published(lang, &path)?;
     let survey = &stored.survey;
+    let waves = state.waves(lang, &path).await?;
+    let current = CurrentWave::choose(&waves, state.clock.today());
+    let messages = &state.renderer.messages;
+    let results = match current.settings().and_then(|w| w.results_published) {
+        Some(day) => messages.text(
+            lang,
+            "thanks_results_on",
+            &[("date", &super::i18n::long_date(lang, day))],
+        ),
+        None => messages.text(lang, "thanks_results_later", &[]),
+    };
     #[derive(Serialize)]
     struct Thanks<'a> {
         survey: view::SurveyHeader<'a>,
         message: &'a str,
         already_received: bool,
+        results: String,
     }
     let page = Thanks {
         survey: view::SurveyHeader::new(survey, lang),
         message: survey.thanks.get(lang),
         already_received: query_param(req.query_string(), "again").as_deref() == Some("1"),
+        results,
     };
-    let title = state.renderer.messages.text(lang, "thanks_title", &[]);
+    let title = messages.text(lang, "thanks_received_title", &[]);
     let html = state
         .renderer
         .render(
@@ -710,27 +732,32 @@ impl AppState {
         self.surveys().latest(slug).ok_or_else(|| self.not_found(lang, slug))
     }
 
-    /// The version and wave of `slug` residents answer now, if today (UTC)
-    /// is within the dates of both; otherwise a "not open yet" or "closed"
-    /// page.
-    pub(crate) async fn answering(&self, lang: Lang, slug: &str) -> Result<Answering, WebError> {
-        let stored = self.published(lang, slug)?;
+    /// The waves of `slug` that were set up.
+    async fn waves(&self, lang: Lang, slug: &str) -> Result<Vec<crate::fieldwork::WaveSettings>, WebError> {
         let db = self.db.clone();
         let owned = slug.to_string();
-        let waves = web::block(move || db.wave_settings(&owned))
+        web::block(move || db.wave_settings(&owned))
             .await
             .map_err(|e| self.error(WebErrorKind::Internal, lang, e.to_string()))?
-            .map_err(|e| self.error(WebErrorKind::Internal, lang, e.to_string()))?;
-        let today = time::OffsetDateTime::now_utc().date();
+            .map_err(|e| self.error(WebErrorKind::Internal, lang, e.to_string()))
+    }
+
+    /// The version and wave of `slug` residents answer now, if today (the
+    /// city's date, see `clock`) is within the dates of both; otherwise a
+    /// page that says when it opens or when it closed.
+    pub(crate) async fn answering(&self, lang: Lang, slug: &str) -> Result<Answering, WebError> {
+        let stored = self.published(lang, slug)?;
+        let waves = self.waves(lang, slug).await?;
+        let today = self.clock.today();
         let current = CurrentWave::choose(&waves, today);
         match stored.window.availability(today).and(current.availability(today)) {
             Availability::Open => Ok(Answering { stored, current }),
-            Availability::NotYetOpen(opens) => {
-                Err(self.error(WebErrorKind::NotYetOpen, lang, format!("{slug} opens on {opens}")))
-            }
-            Availability::Closed(closes) => {
-                Err(self.error(WebErrorKind::Closed, lang, format!("{slug} closed after {closes}")))
-            }
+            Availability::NotYetOpen(opens) => Err(self
+                .error(WebErrorKind::NotYetOpen, lang, format!("{slug} opens on {opens}"))
+                .on(opens)),
+            Availability::Closed(closes) => Err(self
+                .error(WebErrorKind::Closed, lang, format!("{slug} closed after {closes}"))
+                .on(closes)),
         }
     }
 

@@ -100,6 +100,9 @@ struct FieldworkPage {
     opens: String,
     closes: String,
     helpline: String,
+    results_published: String,
+    /// Which zone the dates and times are in.
+    zone_note: String,
     frame: Vec<FrameRow>,
     has_frame: bool,
     frame_strata: Vec<Choice>,
@@ -230,13 +233,13 @@ async fn page(
     let db = state.db.clone();
     let registry = state.surveys();
     let key = slug.clone();
+    let today = state.clock.today();
     let loaded = blocking(
         state,
         lang,
         move || -> Result<Loaded, crate::analysis::AnalysisError> {
             let all_waves = db.wave_settings(&key)?;
-            let wave =
-                wave.unwrap_or_else(|| CurrentWave::choose(&all_waves, time::OffsetDateTime::now_utc().date()).wave());
+            let wave = wave.unwrap_or_else(|| CurrentWave::choose(&all_waves, today).wave());
             Ok(Loaded {
                 settings: db.wave(&key, wave)?,
                 frame: db.frame(&key, wave)?,
@@ -311,6 +314,8 @@ async fn page(
         opens: date_text(settings.window.opens()).unwrap_or_default(),
         closes: date_text(settings.window.closes()).unwrap_or_default(),
         helpline: settings.helpline.clone(),
+        results_published: date_text(settings.results_published).unwrap_or_default(),
+        zone_note: m.text(lang, "staff_time_zone_note", &[("zone", state.clock.zone_name())]),
         has_frame: !loaded.frame.is_empty(),
         frame_strata: loaded
             .frame
@@ -330,7 +335,7 @@ async fn page(
                 stratum: labels(&b.stratum),
                 size: b.size,
                 used: b.used,
-                created_at: b.created_at.clone(),
+                created_at: state.clock.stored_text(&b.created_at),
                 created_by: b.created_by.clone(),
                 csv_href: format!("/admin/surveys/{slug}/invitations/{}/codes.csv", b.id),
                 letters_href: format!("/admin/surveys/{slug}/invitations/{}/letters", b.id),
@@ -486,6 +491,7 @@ pub async fn save_wave(
             None
         }
     };
+    let results_published = date("results_published").map_err(|e| problems.push(e)).ok().flatten();
     let (Some(access), Some(window), true) = (access, window, problems.is_empty()) else {
         return refused(&req, &state, &viewer, session, slug, Some(wave), problems).await;
     };
@@ -495,6 +501,7 @@ pub async fn save_wave(
         stratum_question: question,
         window,
         helpline: field(&pairs, "helpline"),
+        results_published,
     };
     let db = state.db.clone();
     let (key, actor) = (slug.clone(), session.user.username.to_string());

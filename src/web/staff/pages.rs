@@ -99,7 +99,10 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>, viewer: Viewer) 
 
 #[derive(Serialize)]
 struct AuditRow {
+    /// RFC 3339, UTC, for `<time datetime>`.
     at: String,
+    /// As the city's clock showed it, zone named.
+    local_at: String,
     username: String,
     action: String,
     action_label: String,
@@ -130,6 +133,7 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>, viewer: Viewer)
                 e.action.clone()
             };
             AuditRow {
+                local_at: state.clock.stored_text(&e.at),
                 at: e.at,
                 username: e.username,
                 action: e.action,

@@ -51,9 +51,9 @@ pub(super) fn render(
 }
 
 /// The status of a survey for the list: from its published version's dates
-/// (today, UTC), or "draft" when nothing is published yet.
-fn status_of(current: Option<&StoredSurvey>) -> &'static str {
-    match current.map(|s| s.window.availability(time::OffsetDateTime::now_utc().date())) {
+/// (`today`, the city's date), or "draft" when nothing is published yet.
+fn status_of(current: Option<&StoredSurvey>, today: time::Date) -> &'static str {
+    match current.map(|s| s.window.availability(today)) {
         None => "draft",
         Some(Availability::Open) => "open",
         Some(Availability::NotYetOpen(_)) => "not_yet_open",
@@ -114,7 +114,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, viewer: Viewer) 
         .into_iter()
         .map(|(slug, counts, draft_version)| {
             let current = registry.latest(&slug);
-            let status = status_of(current.as_deref());
+            let status = status_of(current.as_deref(), state.clock.today());
             ListRow {
                 href: format!("/admin/surveys/{slug}"),
                 title: current
@@ -333,8 +333,8 @@ async fn detail_page(
                 version: v.version,
                 status_label: messages.text(lang, &format!("staff_version_{}", v.status), &[]),
                 is_draft,
-                created_at: v.created_at,
-                published_at: v.published_at.unwrap_or_default(),
+                created_at: state.clock.stored_text(&v.created_at),
+                published_at: v.published_at.map(|t| state.clock.stored_text(&t)).unwrap_or_default(),
                 opens_at: v.opens_at.unwrap_or_default(),
                 closes_at: v.closes_at.unwrap_or_default(),
                 responses: counts.iter().find(|(n, _)| *n == v.version).map(|(_, c)| *c),
@@ -368,7 +368,11 @@ async fn detail_page(
         title: current
             .as_ref()
             .map_or_else(|| slug.clone(), |s| s.survey.title.get(lang).to_string()),
-        status_label: messages.text(lang, &format!("staff_status_{}", status_of(current.as_deref())), &[]),
+        status_label: messages.text(
+            lang,
+            &format!("staff_status_{}", status_of(current.as_deref(), state.clock.today())),
+            &[],
+        ),
         slug,
         versions,
         draft_version,

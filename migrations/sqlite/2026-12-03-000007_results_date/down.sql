@@ -1,0 +1,1 @@
+ALTER TABLE waves DROP COLUMN results_published_on;
