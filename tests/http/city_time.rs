@@ -14,11 +14,12 @@ use time::macros::{date, datetime};
 /// 05:11 on 2 December in Shanghai, still 1 December in UTC.
 const DAWN_IN_WEIHAI: time::OffsetDateTime = datetime!(2026-12-01 21:11 UTC);
 
-fn publish_v2(db: &Database, opens: Option<time::Date>, closes: Option<time::Date>) {
+fn publish_next(db: &Database, opens: Option<time::Date>, closes: Option<time::Date>) {
     let (_, text) = db.published_definition("livability", None).unwrap().unwrap();
     let raw: RawSurvey = toml::from_str(&text).unwrap();
     let window = DateWindow::new(opens, closes).unwrap();
-    assert_eq!(db.import_and_publish(raw, window, "test").unwrap(), 2);
+    // The built-in survey is at version 2; this is the next one.
+    assert_eq!(db.import_and_publish(raw, window, "test").unwrap(), 3);
 }
 
 /// A server whose clock stands at `now` in `zone`, with livability v2
@@ -30,14 +31,14 @@ async fn app_at(
     closes: Option<time::Date>,
 ) -> TestApp {
     let clock = CityClock::new(zone).unwrap().pinned_at(now);
-    spawn_app_with(|db| publish_v2(db, opens, closes), move |config| config.clock = clock).await
+    spawn_app_with(|db| publish_next(db, opens, closes), move |config| config.clock = clock).await
 }
 
 #[tokio::test]
 async fn a_survey_opening_on_2_december_is_open_at_dawn_in_weihai() {
     let app = app_at("Asia/Shanghai", DAWN_IN_WEIHAI, Some(date!(2026 - 12 - 02)), None).await;
     let page = app.get_form("zh").await;
-    assert_eq!(hidden_value(&page.html, "_v"), "2");
+    assert_eq!(hidden_value(&page.html, "_v"), "3");
     let home = app.get("/?lang=en").await.text().await.unwrap();
     assert!(home.contains("/s/livability?lang"), "offered on the start page: {home}");
 

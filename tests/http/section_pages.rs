@@ -119,7 +119,10 @@ async fn a_page_with_missing_answers_shows_only_its_own_errors_and_keeps_the_res
         "only this page's two missing answers: {summary}"
     );
     assert!(summary.contains("href=\"#q-safety_traffic\"") && summary.contains("href=\"#q-safety_disaster\""));
-    assert!(summary.contains("<span class=\"error-summary__message\">Choose an answer.</span>"));
+    // Each in the question's own words (its `required_error`).
+    assert!(
+        summary.contains("<span class=\"error-summary__message\">Choose how satisfied you are with road safety</span>")
+    );
     assert!(
         summary.contains("<span class=\"error-summary__question\">7. "),
         "numbered as shown: {summary}"
