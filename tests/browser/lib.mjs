@@ -506,3 +506,36 @@ export function checkStored(response, answers) {
     eq(norm(got), norm(want), `stored answer to ${id}`);
   }
 }
+
+// ---------------------------------------------------------------------------
+// Bytes over the wire
+
+/** Records every request of the page through CDP (cache off, so each load
+ *  is cold): `weigh(action)` runs the action and returns the bytes received
+ *  (headers and gzip-encoded bodies, as the server sent them) and the URLs. */
+export async function wireMeter(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
+  let requests = new Map();
+  cdp.on("Network.requestWillBeSent", (e) => requests.set(e.requestId, { url: e.request.url, bytes: 0, done: false }));
+  cdp.on("Network.loadingFinished", (e) => {
+    const r = requests.get(e.requestId);
+    if (r) Object.assign(r, { bytes: e.encodedDataLength, done: true });
+  });
+  cdp.on("Network.loadingFailed", (e) => {
+    const r = requests.get(e.requestId);
+    if (r) r.done = true;
+  });
+  return {
+    cdp,
+    async weigh(action) {
+      requests = new Map();
+      await action();
+      await page.waitForLoadState("load");
+      for (let i = 0; i < 50 && [...requests.values()].some((r) => !r.done); i++) await page.waitForTimeout(20);
+      const list = [...requests.values()].filter((r) => !r.url.startsWith("data:"));
+      return { bytes: list.reduce((a, r) => a + r.bytes, 0), urls: list.map((r) => r.url), requests: list };
+    },
+  };
+}
