@@ -45,7 +45,9 @@ fn tools() -> Option<Tools> {
     }
     for module in ["playwright-core", "axe-core"] {
         if !dir.join("node_modules").join(module).join("package.json").is_file() {
-            missing.push(format!("tests/browser/node_modules/{module} missing (npm ci in tests/browser)"));
+            missing.push(format!(
+                "tests/browser/node_modules/{module} missing (npm ci in tests/browser)"
+            ));
             break;
         }
     }
@@ -214,12 +216,24 @@ fn set_up_invitation_wave(server: &Server) -> String {
         None,
     );
     let frame = server.dir.path().join("frame.csv");
-    let strata = ["huancui", "wendeng", "rongcheng", "rushan", "gaoqu", "jingqu", "lingang", "nanhai"];
+    let strata = [
+        "huancui",
+        "wendeng",
+        "rongcheng",
+        "rushan",
+        "gaoqu",
+        "jingqu",
+        "lingang",
+        "nanhai",
+    ];
     let csv: String = std::iter::once("stratum,population\n".to_string())
         .chain(strata.iter().map(|s| format!("{s},1000\n")))
         .collect();
     std::fs::write(&frame, csv).unwrap();
-    server.cli(&["frame", "set", "livability", "--wave", &year, frame.to_str().unwrap()], None);
+    server.cli(
+        &["frame", "set", "livability", "--wave", &year, frame.to_str().unwrap()],
+        None,
+    );
     let letters = server.dir.path().join("letters");
     std::fs::create_dir_all(&letters).unwrap();
     server.cli(
@@ -246,12 +260,21 @@ fn set_up_invitation_wave(server: &Server) -> String {
         .find(|p| p.extension().is_some_and(|e| e == "csv"))
         .expect("the codes' CSV");
     let text = std::fs::read_to_string(csv).unwrap();
-    text.lines().nth(1).expect("a code").split(',').next().unwrap().to_string()
+    text.lines()
+        .nth(1)
+        .expect("a code")
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 fn add_staff(server: &Server) {
     for (name, role) in [("ada", "admin"), ("dana", "designer")] {
-        server.cli(&["user", "add", name, "--role", role], Some(&format!("{STAFF_PASSWORD}\n")));
+        server.cli(
+            &["user", "add", name, "--role", role],
+            Some(&format!("{STAFF_PASSWORD}\n")),
+        );
     }
 }
 
@@ -291,7 +314,10 @@ fn run_suite(tools: &Tools, server: &mut Server, suite: &str, extra_env: &[(&str
     let mut passed = 0;
     let mut summary_seen = false;
     let mut current_failure: Option<usize> = None;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok) {
+    for line in BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
         eprintln!("[{suite}] {line}");
         if line.starts_with("@@restart") {
             server.stop();
