@@ -2,7 +2,7 @@
 // home, survey list and page, the translations page of a draft that lacks a
 // Korean text, the structure editor, the preview, fieldwork and audit.
 
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LANGS, axe, check, cli, env, formatViolations, launch, metric, newPage } from "../lib.mjs";
@@ -18,9 +18,14 @@ function storeDraftMissingKorean() {
   const v1 = cli(["survey", "export", "livability"]);
   const draft = v1.replace(/(id = "safety_night"[\s\S]*?\[sections\.questions\.text\][\s\S]*?)\nko = "[^"]*"/, "$1");
   check(draft !== v1, "removed a Korean text from the draft");
-  const file = join(mkdtempSync(join(tmpdir(), "civicpulse-draft-")), "livability.toml");
-  writeFileSync(file, draft);
-  cli(["survey", "import", file]);
+  const dir = mkdtempSync(join(tmpdir(), "civicpulse-draft-"));
+  try {
+    const file = join(dir, "livability.toml");
+    writeFileSync(file, draft);
+    cli(["survey", "import", file]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function signIn(page, name, lang, found) {
