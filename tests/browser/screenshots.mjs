@@ -1,0 +1,63 @@
+// Screenshots of what residents see, at phone width (390 px), in each
+// language: the first screen, and a whole section page. Run by hand after
+// `cargo build`; rewrites docs/screenshots/resident-*.png:
+//
+//   node tests/browser/screenshots.mjs            # starts target/debug/civicpulse on a temp database
+//   node tests/browser/screenshots.mjs URL        # or uses a running server
+//
+// CIVICPULSE_BIN picks another binary (e.g. target/release/civicpulse).
+
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LANGS, SEL, Survey, launch, newPage } from "./lib.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const out = join(root, "docs/screenshots");
+let base = process.argv[2];
+let server;
+let work;
+if (!base) {
+  work = mkdtempSync(join(tmpdir(), "civicpulse-shots-"));
+  const bin = process.env.CIVICPULSE_BIN || join(root, "target/debug/civicpulse");
+  const port = await new Promise((ok) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const p = probe.address().port;
+      probe.close(() => ok(p));
+    });
+  });
+  server = spawn(bin, ["serve", "--bind", `127.0.0.1:${port}`, "--database", join(work, "shots.db"), "--workers", "1"], { stdio: ["ignore", "ignore", "pipe"] });
+  base = await new Promise((ok, fail) => {
+    let seen = "";
+    server.stderr.on("data", (d) => {
+      seen += d;
+      const m = seen.match(/listening on (http:\/\/\S+)/);
+      if (m) ok(m[1]);
+    });
+    server.on("exit", (c) => fail(new Error(`server exited (${c}): ${seen}`)));
+  });
+}
+
+const browser = await launch();
+try {
+  for (const lang of LANGS) {
+    // Device scale 1 keeps the files small; the layout is the 390 px phone's.
+    const { context, page } = await newPage(browser, "phone", { deviceScaleFactor: 1 });
+    const s = new Survey(page, { base });
+    await s.openSurvey(lang);
+    const first = join(out, `resident-${lang}-first-screen.png`);
+    await page.screenshot({ path: first });
+    const section = join(out, `resident-${lang}-section.png`);
+    if (await s.hasContinue()) await page.screenshot({ path: section, fullPage: true });
+    else await page.locator("section.section").first().screenshot({ path: section });
+    for (const f of [first, section]) console.log(`${f.slice(root.length + 1)}  ${(statSync(f).size / 1024).toFixed(0)} KB`);
+    await context.close();
+  }
+} finally {
+  await browser.close();
+  if (server) server.kill();
+  if (work) rmSync(work, { recursive: true, force: true });
+}
