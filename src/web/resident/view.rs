@@ -212,6 +212,9 @@ pub(crate) struct FormView<'a> {
     later: Vec<LaterView<'a>>,
     /// A note at the top (e.g. that saved answers were cleared).
     notice: Option<String>,
+    /// The header's text-size buttons submit this form (a section page:
+    /// the answers are saved first); otherwise they reload with `?text=`.
+    text_in_form: bool,
 }
 
 /// The first submit button of the page (see layout.hbs).
@@ -381,6 +384,7 @@ impl<'a> FormView<'a> {
     pub(crate) fn into_preview(mut self, action: String, preview: Preview) -> FormView<'a> {
         self.form.action = action;
         self.preview = Some(preview);
+        self.text_in_form = false;
         self
     }
 
@@ -541,6 +545,7 @@ impl<'a> FormView<'a> {
             other_done,
             later,
             notice: None,
+            text_in_form: matches!(layout, Layout::Page(_)),
         }
     }
 
