@@ -418,3 +418,73 @@ async fn every_section_page_stays_under_30_kb_over_the_wire() {
         eprintln!("page weight {lang}: pages (gzip) {sizes:?} bytes, plus CSS and JS {assets} bytes");
     }
 }
+
+#[tokio::test]
+async fn the_large_text_button_on_a_page_saves_its_unsaved_answers_and_comes_back_large() {
+    let app = spawn_app().await;
+    let survey = livability();
+    let client = new_client();
+    let html = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
+    // On a section page the toggle is a button of the page's form, checked
+    // by nothing; elsewhere it is the GET form.
+    assert!(html.contains(
+        "type=\"submit\" form=\"survey-form\" name=\"_text\" value=\"large\" formnovalidate aria-pressed=\"false\""
+    ));
+    assert!(!html.contains("name=\"text\" value=\"large\""));
+    let page2 = follow(
+        &app,
+        &client,
+        send_page(&app, &client, &html, &section_answers(&survey, 0), "next").await,
+    )
+    .await;
+
+    // Half of page 2 answered, then "Larger text": nothing is checked, the
+    // answer is saved, the cookie set, and page 2 comes back large.
+    let mut pairs = page_fields(&page2);
+    pairs.push(("safety_disaster".into(), "1".into()));
+    pairs.push(("_text".into(), "large".into()));
+    let toggled = post(&app, &client, "/s/livability", &pairs).await;
+    assert_eq!(location(&toggled), "/s/livability?page=2&lang=en");
+    let cookie = toggled
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("text="))
+        .expect("a text cookie");
+    assert!(cookie.starts_with("text=large;") && cookie.contains("Max-Age=31536000"), "{cookie}");
+    let large = follow(&app, &client, toggled).await;
+    assert!(large.starts_with("<!doctype html>\n<html lang=\"en\" class=\"text-large\">"));
+    assert!(is_checked(&large, "q-safety_disaster-1"), "the unsaved answer is kept");
+    assert!(!large.contains("role=\"alert\""), "nothing is checked");
+    assert!(large.contains("name=\"_text\" value=\"normal\" formnovalidate aria-pressed=\"true\""));
+    // Stored on the server, not only shown: a fresh page load has it.
+    let again = get(&app, &client, "/s/livability?page=2&lang=en").await.text().await.unwrap();
+    assert!(is_checked(&again, "q-safety_disaster-1"));
+    assert!(again.contains("class=\"text-large\""), "the size sticks");
+
+    // Back to normal from the page opened from the review page: it stays
+    // a page that returns to the review.
+    let mut pairs = page_fields(&large);
+    pairs.push(("safety_disaster".into(), "2".into()));
+    pairs.push(("_return".into(), "review".into()));
+    pairs.push(("_text".into(), "normal".into()));
+    let back = post(&app, &client, "/s/livability", &pairs).await;
+    assert_eq!(location(&back), "/s/livability?page=2&lang=en&return=review");
+    let normal = follow(&app, &client, back).await;
+    assert!(!normal.contains("text-large"));
+    assert!(is_checked(&normal, "q-safety_disaster-2"));
+
+    // A size the server does not know is not a size: the page is checked
+    // as a Continue would be.
+    let mut pairs = page_fields(&normal);
+    pairs.push(("_text".into(), "huge".into()));
+    pairs.push(("_go".into(), "next".into()));
+    let odd = post(&app, &client, "/s/livability", &pairs).await;
+    assert!(odd
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .all(|c| !c.to_str().unwrap().starts_with("text=")));
+    assert!(app.stored().is_empty(), "nothing is submitted by the toggle");
+}
