@@ -145,6 +145,16 @@
     if (e.persisted) { release(); restore(); update(); }
   });
 
+  // A link from the review page's error summary opens this page at a
+  // question (#q-...): the focus goes to its first field, as the page's own
+  // summary links do.
+  var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+  if (target && target.hasAttribute("data-question") && form.contains(target) && !target.hidden
+      && !document.querySelector(".error-summary")) {
+    var first = target.querySelector("input:not([disabled]), textarea:not([disabled])");
+    if (first) { target.scrollIntoView(); first.focus({ preventScroll: true }); }
+  }
+
   // Error summary: focus it where the autofocus attribute only works on form
   // fields, and make its links land on the question's first field.
   var summary = document.querySelector(".error-summary");

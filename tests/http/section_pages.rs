@@ -488,3 +488,56 @@ async fn the_large_text_button_on_a_page_saves_its_unsaved_answers_and_comes_bac
         .all(|c| !c.to_str().unwrap().starts_with("text=")));
     assert!(app.stored().is_empty(), "nothing is submitted by the toggle");
 }
+
+#[tokio::test]
+async fn a_submit_from_the_review_page_lists_what_is_missing_with_links_to_each_field() {
+    let app = spawn_app().await;
+    let survey = livability();
+    let client = new_client();
+    let html = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
+    walk_to_review(&app, &client, html, &survey, &valid_answers(&survey)).await;
+    // From the review page, page 1 is changed: a foreign resident is now
+    // asked a required question on a later page, which Continue skips.
+    let page1 = get(&app, &client, "/s/livability?page=1&lang=en&return=review")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut first = section_answers(&survey, 0);
+    first.retain(|(q, _)| q != "resident_type");
+    first.push(("resident_type".into(), "foreign".into()));
+    let review = follow(&app, &client, send_page(&app, &client, &page1, &first, "next").await).await;
+    let mut pairs = page_fields(&review);
+    pairs.push(("_go".into(), "submit".into()));
+    let refused = post(&app, &client, "/s/livability", &pairs).await;
+    assert_eq!(refused.status(), 422);
+    let refused = refused.text().await.unwrap();
+    assert!(refused.contains("name=\"_page\" value=\"review\""), "the review page again");
+    let question = survey.question("foreign_services").unwrap();
+    let page = question.section + 1;
+    let href = format!("/s/livability?page={page}&lang=en&return=review#q-foreign_services");
+    let link = format!("<a class=\"error-summary__link\" href=\"{}\">", escaped(&href));
+    assert!(refused.contains(&link), "{refused}");
+    assert!(refused.contains(&escaped(
+        "Choose how satisfied you are with multilingual signs and services"
+    )));
+    assert_eq!(refused.matches("class=\"error-summary__link\"").count(), 1, "only what is missing");
+    assert!(app.stored().is_empty());
+
+    // The link opens the page with the field, which returns to the review.
+    let target = get(&app, &client, href.trim_end_matches("#q-foreign_services"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(target.contains("id=\"q-foreign_services\""));
+    assert!(target.contains("name=\"_return\" value=\"review\""));
+    let fixed = vec![("foreign_services".to_string(), "4".to_string())];
+    let mut mine = section_answers(&survey, question.section);
+    mine.extend(fixed);
+    let review = follow(&app, &client, send_page(&app, &client, &target, &mine, "next").await).await;
+    let mut pairs = page_fields(&review);
+    pairs.push(("_go".into(), "submit".into()));
+    assert_eq!(post(&app, &client, "/s/livability", &pairs).await.status(), 303);
+    assert_eq!(app.stored().len(), 1);
+}

@@ -45,6 +45,9 @@ impl<'a> SurveyHeader<'a> {
 #[derive(Serialize, Clone)]
 pub(crate) struct FormError {
     anchor: Option<String>,
+    /// Where the link goes when the field is on another page (the review
+    /// page's errors): that section page, at the field.
+    href: Option<String>,
     number: Option<usize>,
     question_text: Option<String>,
     message: String,
@@ -56,6 +59,7 @@ impl FormError {
     pub(super) fn general(message: String) -> FormError {
         FormError {
             anchor: None,
+            href: None,
             number: None,
             question_text: None,
             message,
@@ -67,11 +71,29 @@ impl FormError {
     pub(super) fn anchored(anchor: &str, message: String) -> FormError {
         FormError {
             anchor: Some(anchor.to_string()),
+            href: None,
             number: None,
             question_text: None,
             message,
             question: None,
         }
+    }
+
+    /// This error, linking to its field on the section page `page_href`
+    /// (which has a query): the page's address with the field's anchor.
+    pub(super) fn on_page(mut self, page_href: &str) -> FormError {
+        if let Some(anchor) = &self.anchor {
+            self.href = Some(format!("{page_href}#{anchor}"));
+        }
+        self
+    }
+
+    /// The number the resident sees for the question, once known.
+    pub(super) fn numbered(mut self, number: Option<usize>) -> FormError {
+        if self.question.is_some() {
+            self.number = number;
+        }
+        self
     }
 
     /// The question id this error is about, if any.
@@ -96,6 +118,7 @@ impl FormError {
         match survey.question_index(&e.question) {
             Some(i) => FormError {
                 anchor: Some(dom_id(&e.question)),
+                href: None,
                 // Replaced by the number the resident sees (see `FormView`).
                 number: Some(i + 1),
                 question_text: Some(survey.questions[i].text.get(lang).to_string()),
