@@ -532,6 +532,22 @@ async fn a_submit_from_the_review_page_lists_what_is_missing_with_links_to_each_
         .unwrap();
     assert!(target.contains("id=\"q-foreign_services\""));
     assert!(target.contains("name=\"_return\" value=\"review\""));
+    // Its condition is written out with the answer quoted as each language quotes.
+    let number = survey.question_index("resident_type").unwrap() + 1;
+    assert!(target.contains(&escaped(&format!(
+        "Answer this only if you chose “Foreign national” in question {number}."
+    ))));
+    let korean = get(&app, &client, &href.replace("lang=en", "lang=ko").replace("#q-foreign_services", ""))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(korean.contains(&escaped(&format!("{number}번 문항의 답이 ‘외국인’인 경우에만"))));
+    let target = get(&app, &client, href.trim_end_matches("#q-foreign_services"))
+        .await
+        .text()
+        .await
+        .unwrap();
     let fixed = vec![("foreign_services".to_string(), "4".to_string())];
     let mut mine = section_answers(&survey, question.section);
     mine.extend(fixed);

@@ -152,6 +152,21 @@ fn required_message(state: &AppState, q: &Question, lang: Lang) -> String {
     }
 }
 
+/// `labels` as a list to choose from, in the language's own words:
+/// “A”, “B” or “C” (zh “A”、“B”或“C”; ko ‘A’, ‘B’ 또는 ‘C’).
+fn either_of(m: &crate::web::i18n::Messages, lang: Lang, labels: &[String]) -> String {
+    match labels {
+        [] => String::new(),
+        [only] => only.clone(),
+        [init @ .., last] => {
+            let first = init[1..].iter().fold(init[0].clone(), |acc, next| {
+                m.text(lang, "show_if_list", &[("first", &acc), ("next", next)])
+            });
+            m.text(lang, "show_if_or", &[("first", &first), ("last", last)])
+        }
+    }
+}
+
 pub(super) fn dom_id(question: &str) -> String {
     format!("q-{question}")
 }
@@ -629,7 +644,7 @@ fn question_view<'a>(
             .values
             .iter()
             .filter_map(|v| controlling.option(v.as_str()))
-            .map(|c| format!("“{}”", c.label.get(lang)))
+            .map(|c| m.text(lang, "show_if_quoted", &[("label", c.label.get(lang))]))
             .collect();
         ShowIfView {
             question_id: controlling.id.as_str(),
@@ -638,7 +653,7 @@ fn question_view<'a>(
                 lang,
                 "show_if_hint",
                 &[
-                    ("answers", &labels.join(" / ")),
+                    ("answers", &either_of(m, lang, &labels)),
                     (
                         "number",
                         &numbers[rule.question].map_or_else(String::new, |n| n.to_string()),
@@ -686,5 +701,32 @@ fn question_view<'a>(
             .find(|e| e.question.as_deref() == Some(id))
             .map(|e| e.message.clone()),
         show_if,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_in_a_condition_are_quoted_and_joined_with_the_languages_or() {
+        let m = crate::web::i18n::Messages::load().unwrap();
+        let quoted = |lang: Lang, labels: &[&str]| -> Vec<String> {
+            labels
+                .iter()
+                .map(|l| m.text(lang, "show_if_quoted", &[("label", l)]))
+                .collect()
+        };
+        let en = quoted(Lang::En, &["Renting", "Living with family", "Other"]);
+        assert_eq!(either_of(&m, Lang::En, &en[..1]), "“Renting”");
+        assert_eq!(either_of(&m, Lang::En, &en[..2]), "“Renting” or “Living with family”");
+        assert_eq!(either_of(&m, Lang::En, &en), "“Renting”, “Living with family” or “Other”");
+        let zh = quoted(Lang::Zh, &["租房", "与家人同住", "其他"]);
+        assert_eq!(either_of(&m, Lang::Zh, &zh[..2]), "“租房”或“与家人同住”");
+        assert_eq!(either_of(&m, Lang::Zh, &zh), "“租房”、“与家人同住”或“其他”");
+        let ko = quoted(Lang::Ko, &["전세", "월세", "기타"]);
+        assert_eq!(either_of(&m, Lang::Ko, &ko[..2]), "‘전세’ 또는 ‘월세’");
+        assert_eq!(either_of(&m, Lang::Ko, &ko), "‘전세’, ‘월세’ 또는 ‘기타’");
+        assert_eq!(either_of(&m, Lang::Ko, &[]), "");
     }
 }
