@@ -351,6 +351,9 @@ pub async fn fieldwork(
     let slug = path.into_inner();
     log::info!("API fieldwork of {slug} for token {client:?}");
     let today = state.clock.today();
-    let report = compute(&state, move |s| analysis::fieldwork(&s.db, &s.surveys(), &slug, wave, today)).await?;
+    let report = compute(&state, move |s| {
+        analysis::fieldwork(&s.db, &s.surveys(), &slug, wave, today)
+    })
+    .await?;
     respond(&params, &report, crate::fieldwork::figures::write_fieldwork_csv)
 }

@@ -452,14 +452,21 @@ async fn the_large_text_button_on_a_page_saves_its_unsaved_answers_and_comes_bac
         .map(|v| v.to_str().unwrap().to_string())
         .find(|c| c.starts_with("text="))
         .expect("a text cookie");
-    assert!(cookie.starts_with("text=large;") && cookie.contains("Max-Age=31536000"), "{cookie}");
+    assert!(
+        cookie.starts_with("text=large;") && cookie.contains("Max-Age=31536000"),
+        "{cookie}"
+    );
     let large = follow(&app, &client, toggled).await;
     assert!(large.starts_with("<!doctype html>\n<html lang=\"en\" class=\"text-large\">"));
     assert!(is_checked(&large, "q-safety_disaster-1"), "the unsaved answer is kept");
     assert!(!large.contains("role=\"alert\""), "nothing is checked");
     assert!(large.contains("name=\"_text\" value=\"normal\" formnovalidate aria-pressed=\"true\""));
     // Stored on the server, not only shown: a fresh page load has it.
-    let again = get(&app, &client, "/s/livability?page=2&lang=en").await.text().await.unwrap();
+    let again = get(&app, &client, "/s/livability?page=2&lang=en")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(is_checked(&again, "q-safety_disaster-1"));
     assert!(again.contains("class=\"text-large\""), "the size sticks");
 
@@ -512,7 +519,10 @@ async fn a_submit_from_the_review_page_lists_what_is_missing_with_links_to_each_
     let refused = post(&app, &client, "/s/livability", &pairs).await;
     assert_eq!(refused.status(), 422);
     let refused = refused.text().await.unwrap();
-    assert!(refused.contains("name=\"_page\" value=\"review\""), "the review page again");
+    assert!(
+        refused.contains("name=\"_page\" value=\"review\""),
+        "the review page again"
+    );
     let question = survey.question("foreign_services").unwrap();
     let page = question.section + 1;
     let href = format!("/s/livability?page={page}&lang=en&return=review#q-foreign_services");
@@ -521,7 +531,11 @@ async fn a_submit_from_the_review_page_lists_what_is_missing_with_links_to_each_
     assert!(refused.contains(&escaped(
         "Choose how satisfied you are with multilingual signs and services"
     )));
-    assert_eq!(refused.matches("class=\"error-summary__link\"").count(), 1, "only what is missing");
+    assert_eq!(
+        refused.matches("class=\"error-summary__link\"").count(),
+        1,
+        "only what is missing"
+    );
     assert!(app.stored().is_empty());
 
     // The link opens the page with the field, which returns to the review.
@@ -537,11 +551,15 @@ async fn a_submit_from_the_review_page_lists_what_is_missing_with_links_to_each_
     assert!(target.contains(&escaped(&format!(
         "Answer this only if you chose “Foreign national” in question {number}."
     ))));
-    let korean = get(&app, &client, &href.replace("lang=en", "lang=ko").replace("#q-foreign_services", ""))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let korean = get(
+        &app,
+        &client,
+        &href.replace("lang=en", "lang=ko").replace("#q-foreign_services", ""),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert!(korean.contains(&escaped(&format!("{number}번 문항의 답이 ‘외국인’인 경우에만"))));
     let target = get(&app, &client, href.trim_end_matches("#q-foreign_services"))
         .await

@@ -720,7 +720,10 @@ mod tests {
         let en = quoted(Lang::En, &["Renting", "Living with family", "Other"]);
         assert_eq!(either_of(&m, Lang::En, &en[..1]), "“Renting”");
         assert_eq!(either_of(&m, Lang::En, &en[..2]), "“Renting” or “Living with family”");
-        assert_eq!(either_of(&m, Lang::En, &en), "“Renting”, “Living with family” or “Other”");
+        assert_eq!(
+            either_of(&m, Lang::En, &en),
+            "“Renting”, “Living with family” or “Other”"
+        );
         let zh = quoted(Lang::Zh, &["租房", "与家人同住", "其他"]);
         assert_eq!(either_of(&m, Lang::Zh, &zh[..2]), "“租房”或“与家人同住”");
         assert_eq!(either_of(&m, Lang::Zh, &zh), "“租房”、“与家人同住”或“其他”");
