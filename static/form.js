@@ -145,6 +145,19 @@
     if (e.persisted) { release(); restore(); update(); }
   });
 
+  // A link from the review page's error summary opens this page at a
+  // question (#q-...): the focus goes to its first field, as the page's own
+  // summary links do. After load, as the browser's own scroll to the
+  // fragment would take the focus away again.
+  var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+  if (target && target.hasAttribute("data-question") && form.contains(target)
+      && !document.querySelector(".error-summary")) {
+    window.addEventListener("load", function () {
+      var first = !target.hidden && target.querySelector("input:not([disabled]), textarea:not([disabled])");
+      if (first) { target.scrollIntoView(); first.focus({ preventScroll: true }); }
+    });
+  }
+
   // Error summary: focus it where the autofocus attribute only works on form
   // fields, and make its links land on the question's first field.
   var summary = document.querySelector(".error-summary");

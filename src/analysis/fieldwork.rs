@@ -9,19 +9,22 @@ use crate::fieldwork::wave::{Access, DEFAULT_STRATUM_QUESTION};
 use crate::fieldwork::{CurrentWave, Source};
 use crate::registry::SurveyRegistry;
 
-/// Fieldwork of `wave` (default: the survey's current wave) of `slug`.
+/// Fieldwork of `wave` (default: the survey's current wave on `today`, the
+/// city's date from `clock::CityClock::today`, as residents' pages choose
+/// it) of `slug`.
 pub fn fieldwork(
     db: &Database,
     registry: &SurveyRegistry,
     slug: &str,
     wave: Option<i32>,
+    today: time::Date,
 ) -> Result<FieldworkReport, AnalysisError> {
     let latest = registry
         .latest(slug)
         .ok_or_else(|| AnalysisError::UnknownSurvey(slug.to_string()))?;
     let wave = match wave {
         Some(w) => w,
-        None => CurrentWave::choose(&db.wave_settings(slug)?, time::OffsetDateTime::now_utc().date()).wave(),
+        None => CurrentWave::choose(&db.wave_settings(slug)?, today).wave(),
     };
     let settings = db.wave(slug, wave)?;
     let access = settings.as_ref().map_or(Access::Open, |s| s.access);

@@ -355,6 +355,12 @@ fn write_batch(
 
 pub fn fieldwork(slug: &str, wave: Option<i32>, format: ExportFormat, store: &StoreArgs) -> Result<(), AppError> {
     let (db, registry) = store.open()?;
-    let report = crate::analysis::fieldwork(&db, &registry, slug, wave)?;
+    // The command has no --time-zone of its own: the server's setting, if
+    // the environment gives it, else the default city zone.
+    let clock = std::env::var("CIVICPULSE_TIME_ZONE")
+        .ok()
+        .and_then(|zone| crate::clock::CityClock::new(&zone).ok())
+        .unwrap_or_default();
+    let report = crate::analysis::fieldwork(&db, &registry, slug, wave, clock.today())?;
     print_report(&report, format, crate::fieldwork::figures::write_fieldwork_csv)
 }

@@ -350,6 +350,10 @@ pub async fn fieldwork(
     let wave: Option<i32> = params.get("wave")?;
     let slug = path.into_inner();
     log::info!("API fieldwork of {slug} for token {client:?}");
-    let report = compute(&state, move |s| analysis::fieldwork(&s.db, &s.surveys(), &slug, wave)).await?;
+    let today = state.clock.today();
+    let report = compute(&state, move |s| {
+        analysis::fieldwork(&s.db, &s.surveys(), &slug, wave, today)
+    })
+    .await?;
     respond(&params, &report, crate::fieldwork::figures::write_fieldwork_csv)
 }

@@ -10,6 +10,11 @@
 //! as rendered, so cached forms, error pages and staff pages all follow
 //! without each handler knowing about it; pages at the default size pass
 //! through untouched.
+//!
+//! On a section page of the survey the toggle is a button of the page's
+//! form instead (`_text`), so that unsaved answers are saved rather than
+//! lost; that handler sets the same cookie with [`cookie`], and a page
+//! that sets the cookie is rendered at the size it sets.
 
 use super::i18n::query_param;
 use actix_web::body::{BoxBody, MessageBody};
@@ -33,7 +38,7 @@ pub enum TextSize {
 }
 
 impl TextSize {
-    fn parse(value: &str) -> Option<TextSize> {
+    pub fn parse(value: &str) -> Option<TextSize> {
         match value {
             "large" => Some(TextSize::Large),
             "normal" => Some(TextSize::Default),
@@ -47,6 +52,11 @@ impl TextSize {
             TextSize::Default => "normal",
         }
     }
+}
+
+/// The cookie that keeps `size` for a year.
+pub fn cookie(req: &actix_web::HttpRequest, size: TextSize) -> Cookie<'static> {
+    remember(size, req.connection_info().scheme() == "https")
 }
 
 fn remember(size: TextSize, secure: bool) -> Cookie<'static> {
@@ -85,7 +95,15 @@ pub async fn apply(
         .unwrap_or(TextSize::Default);
     let secure = req.connection_info().scheme() == "https";
     let mut res = next.call(req).await?.map_into_boxed_body();
-    if let Some(chosen) = chosen {
+    // A handler that set the cookie itself (a section page's toggle) decides.
+    let set_here = res
+        .response()
+        .cookies()
+        .filter(|c| c.name() == TEXT_COOKIE)
+        .last()
+        .and_then(|c| TextSize::parse(c.value()));
+    let size = set_here.unwrap_or(size);
+    if let (Some(chosen), None) = (chosen, set_here) {
         res.response_mut()
             .add_cookie(&remember(chosen, secure))
             .map_err(actix_web::error::ErrorInternalServerError)?;

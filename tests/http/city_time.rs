@@ -304,3 +304,30 @@ async fn the_thank_you_page_says_received_once_and_when_results_come_out() {
     assert!(again.contains("We had already received these answers"));
     assert!(again.contains("March 1, 2027"));
 }
+
+#[tokio::test]
+async fn the_api_fieldwork_without_a_wave_takes_the_wave_current_on_the_citys_date() {
+    // The 2027 wave begins on 2 December, city time; at dawn in Weihai it
+    // is still 1 December in UTC, when the 2026 wave would be current.
+    let app = app_at("Asia/Shanghai", DAWN_IN_WEIHAI, None, None).await;
+    for (wave, opens) in [(2026, date!(2026 - 03 - 01)), (2027, date!(2026 - 12 - 02))] {
+        let settings = civicpulse::fieldwork::WaveSettings {
+            access: civicpulse::fieldwork::Access::Open,
+            window: DateWindow::new(Some(opens), None).unwrap(),
+            ..civicpulse::fieldwork::WaveSettings::new(wave)
+        };
+        app.db().set_wave("livability", &settings, "test").unwrap();
+    }
+    let token = app.db().create_api_token("city-clock").unwrap();
+    let report: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/surveys/livability/fieldwork"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["wave"], 2027, "{report}");
+}

@@ -234,6 +234,7 @@ async fn a_wave_open_to_both_records_how_each_answer_came_in() {
         &civicpulse::registry::SurveyRegistry::new(app.db().stored_surveys().unwrap()),
         "livability",
         None,
+        time::OffsetDateTime::now_utc().date(),
     )
     .unwrap();
     assert_eq!(report.access, "both");

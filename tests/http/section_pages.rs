@@ -418,3 +418,160 @@ async fn every_section_page_stays_under_30_kb_over_the_wire() {
         eprintln!("page weight {lang}: pages (gzip) {sizes:?} bytes, plus CSS and JS {assets} bytes");
     }
 }
+
+#[tokio::test]
+async fn the_large_text_button_on_a_page_saves_its_unsaved_answers_and_comes_back_large() {
+    let app = spawn_app().await;
+    let survey = livability();
+    let client = new_client();
+    let html = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
+    // On a section page the toggle is a button of the page's form, checked
+    // by nothing; elsewhere it is the GET form.
+    assert!(html.contains(
+        "type=\"submit\" form=\"survey-form\" name=\"_text\" value=\"large\" formnovalidate aria-pressed=\"false\""
+    ));
+    assert!(!html.contains("name=\"text\" value=\"large\""));
+    let page2 = follow(
+        &app,
+        &client,
+        send_page(&app, &client, &html, &section_answers(&survey, 0), "next").await,
+    )
+    .await;
+
+    // Half of page 2 answered, then "Larger text": nothing is checked, the
+    // answer is saved, the cookie set, and page 2 comes back large.
+    let mut pairs = page_fields(&page2);
+    pairs.push(("safety_disaster".into(), "1".into()));
+    pairs.push(("_text".into(), "large".into()));
+    let toggled = post(&app, &client, "/s/livability", &pairs).await;
+    assert_eq!(location(&toggled), "/s/livability?page=2&lang=en");
+    let cookie = toggled
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("text="))
+        .expect("a text cookie");
+    assert!(
+        cookie.starts_with("text=large;") && cookie.contains("Max-Age=31536000"),
+        "{cookie}"
+    );
+    let large = follow(&app, &client, toggled).await;
+    assert!(large.starts_with("<!doctype html>\n<html lang=\"en\" class=\"text-large\">"));
+    assert!(is_checked(&large, "q-safety_disaster-1"), "the unsaved answer is kept");
+    assert!(!large.contains("role=\"alert\""), "nothing is checked");
+    assert!(large.contains("name=\"_text\" value=\"normal\" formnovalidate aria-pressed=\"true\""));
+    // Stored on the server, not only shown: a fresh page load has it.
+    let again = get(&app, &client, "/s/livability?page=2&lang=en")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(is_checked(&again, "q-safety_disaster-1"));
+    assert!(again.contains("class=\"text-large\""), "the size sticks");
+
+    // Back to normal from the page opened from the review page: it stays
+    // a page that returns to the review.
+    let mut pairs = page_fields(&large);
+    pairs.push(("safety_disaster".into(), "2".into()));
+    pairs.push(("_return".into(), "review".into()));
+    pairs.push(("_text".into(), "normal".into()));
+    let back = post(&app, &client, "/s/livability", &pairs).await;
+    assert_eq!(location(&back), "/s/livability?page=2&lang=en&return=review");
+    let normal = follow(&app, &client, back).await;
+    assert!(!normal.contains("text-large"));
+    assert!(is_checked(&normal, "q-safety_disaster-2"));
+
+    // A size the server does not know is not a size: the page is checked
+    // as a Continue would be.
+    let mut pairs = page_fields(&normal);
+    pairs.push(("_text".into(), "huge".into()));
+    pairs.push(("_go".into(), "next".into()));
+    let odd = post(&app, &client, "/s/livability", &pairs).await;
+    assert!(odd
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .all(|c| !c.to_str().unwrap().starts_with("text=")));
+    assert!(app.stored().is_empty(), "nothing is submitted by the toggle");
+}
+
+#[tokio::test]
+async fn a_submit_from_the_review_page_lists_what_is_missing_with_links_to_each_field() {
+    let app = spawn_app().await;
+    let survey = livability();
+    let client = new_client();
+    let html = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
+    walk_to_review(&app, &client, html, &survey, &valid_answers(&survey)).await;
+    // From the review page, page 1 is changed: a foreign resident is now
+    // asked a required question on a later page, which Continue skips.
+    let page1 = get(&app, &client, "/s/livability?page=1&lang=en&return=review")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut first = section_answers(&survey, 0);
+    first.retain(|(q, _)| q != "resident_type");
+    first.push(("resident_type".into(), "foreign".into()));
+    let review = follow(&app, &client, send_page(&app, &client, &page1, &first, "next").await).await;
+    let mut pairs = page_fields(&review);
+    pairs.push(("_go".into(), "submit".into()));
+    let refused = post(&app, &client, "/s/livability", &pairs).await;
+    assert_eq!(refused.status(), 422);
+    let refused = refused.text().await.unwrap();
+    assert!(
+        refused.contains("name=\"_page\" value=\"review\""),
+        "the review page again"
+    );
+    let question = survey.question("foreign_services").unwrap();
+    let page = question.section + 1;
+    let href = format!("/s/livability?page={page}&lang=en&return=review#q-foreign_services");
+    let link = format!("<a class=\"error-summary__link\" href=\"{}\">", escaped(&href));
+    assert!(refused.contains(&link), "{refused}");
+    assert!(refused.contains(&escaped(
+        "Choose how satisfied you are with multilingual signs and services"
+    )));
+    assert_eq!(
+        refused.matches("class=\"error-summary__link\"").count(),
+        1,
+        "only what is missing"
+    );
+    assert!(app.stored().is_empty());
+
+    // The link opens the page with the field, which returns to the review.
+    let target = get(&app, &client, href.trim_end_matches("#q-foreign_services"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(target.contains("id=\"q-foreign_services\""));
+    assert!(target.contains("name=\"_return\" value=\"review\""));
+    // Its condition is written out with the answer quoted as each language quotes.
+    let number = survey.question_index("resident_type").unwrap() + 1;
+    assert!(target.contains(&escaped(&format!(
+        "Answer this only if you chose “Foreign national” in question {number}."
+    ))));
+    let korean = get(
+        &app,
+        &client,
+        &href.replace("lang=en", "lang=ko").replace("#q-foreign_services", ""),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(korean.contains(&escaped(&format!("{number}번 문항의 답이 ‘외국인’인 경우에만"))));
+    let target = get(&app, &client, href.trim_end_matches("#q-foreign_services"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let fixed = vec![("foreign_services".to_string(), "4".to_string())];
+    let mut mine = section_answers(&survey, question.section);
+    mine.extend(fixed);
+    let review = follow(&app, &client, send_page(&app, &client, &target, &mine, "next").await).await;
+    let mut pairs = page_fields(&review);
+    pairs.push(("_go".into(), "submit".into()));
+    assert_eq!(post(&app, &client, "/s/livability", &pairs).await.status(), 303);
+    assert_eq!(app.stored().len(), 1);
+}

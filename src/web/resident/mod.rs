@@ -61,6 +61,8 @@ const FIELD_PAGE: &str = "_page";
 const FIELD_GO: &str = "_go";
 const FIELD_RESUME: &str = "_resume";
 const FIELD_RETURN: &str = "_return";
+/// The header's text-size button on a section page: `large` or `normal`.
+const FIELD_TEXT: &str = "_text";
 
 /// A survey as residents can answer it today: its current version and wave.
 pub(crate) struct Answering {
@@ -295,6 +297,7 @@ struct Submitted {
     go: Option<String>,
     resume: Option<String>,
     ret: Option<String>,
+    text: Option<String>,
     answers: RawAnswers,
 }
 
@@ -313,6 +316,7 @@ impl Submitted {
                 FIELD_GO => &mut s.go,
                 FIELD_RESUME => &mut s.resume,
                 FIELD_RETURN => &mut s.ret,
+                FIELD_TEXT => &mut s.text,
                 _ => {
                     s.answers.push(key, value);
                     continue;

@@ -10,6 +10,10 @@
 //! Skip logic across pages is the server's: a question whose condition is
 //! on an earlier page is rendered or not from the stored answers. Within a
 //! page, form.js shows and hides.
+//!
+//! The header's text-size button is a button of the page too (`_text`):
+//! like a change of language, it saves the page unchecked and brings the
+//! same page back, at the new size.
 
 use super::view::{asked, rendered_on, CodeView, FormError, FormView, Layout, PageInfo};
 use super::{render_form, Answering, Submitted};
@@ -20,6 +24,7 @@ use crate::survey::{RawAnswers, Survey};
 use crate::web::error::{error_page, WebError, WebErrorKind};
 use crate::web::limits::Action;
 use crate::web::security::{csrf_cookie, is_csrf_token, new_token, tokens_match, verify_form_token, CSRF_COOKIE};
+use crate::web::text_size::{self, TextSize};
 use crate::web::AppState;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::{self, ContentType};
@@ -306,6 +311,7 @@ enum Go {
     Next,
     Back,
     Switch(Lang),
+    TextSize(TextSize),
 }
 
 /// POST /s/{slug} with `_page`: save the page and move on, back, or to
@@ -399,9 +405,11 @@ pub(super) async fn post_page(
         let id = survey.questions[qi].id.as_str();
         replace(&mut merged, id, form.answers.values(id));
     }
-    let go = match (switch_to, form.go.as_deref()) {
-        (Some(to), _) => Go::Switch(to),
-        (None, Some("back")) => Go::Back,
+    let text_size = form.text.as_deref().and_then(TextSize::parse);
+    let go = match (switch_to, text_size, form.go.as_deref()) {
+        (Some(to), _, _) => Go::Switch(to),
+        (None, Some(size), _) => Go::TextSize(size),
+        (None, None, Some("back")) => Go::Back,
         _ => Go::Next,
     };
     let back_to_review = form.ret.as_deref() == Some("review");
@@ -466,14 +474,14 @@ pub(super) async fn post_page(
                 .map(|e| FormError::from_answer(state, survey, lang, e))
                 .collect(),
         },
-        Go::Back | Go::Switch(_) => Vec::new(),
+        Go::Back | Go::Switch(_) | Go::TextSize(_) => Vec::new(),
     };
     let target = match go {
         Go::Next if !errors.is_empty() => None,
         Go::Next if back_to_review || index + 1 == sections => Some(PageRef::Review),
         Go::Next => Some(PageRef::Section(index + 1)),
         Go::Back => Some(PageRef::Section(index.saturating_sub(1))),
-        Go::Switch(_) => Some(PageRef::Section(index)),
+        Go::Switch(_) | Go::TextSize(_) => Some(PageRef::Section(index)),
     };
     let reached = target.map_or(index, |t| t.reach(sections).max(index));
 
@@ -500,15 +508,15 @@ pub(super) async fn post_page(
             }
         },
     };
-    match target {
+    let mut response = match target {
         Some(target) if problems.is_empty() => {
             let mut location = target.href(&slug, lang);
             if back_to_review && matches!(target, PageRef::Section(_)) {
                 location.push_str("&return=review");
             }
-            Ok(see_other(location)
+            see_other(location)
                 .cookie(state.resume_cookie(req, &slug, &code))
-                .finish())
+                .finish()
         }
         _ => {
             let mut all = problems;
@@ -523,9 +531,17 @@ pub(super) async fn post_page(
                 saved_at: now.unix_timestamp(),
                 ..refill(all)
             }
-            .respond(state, req, status, &csrf, &given_token)
+            .respond(state, req, status, &csrf, &given_token)?
         }
+    };
+    if let Go::TextSize(size) = go {
+        // Also on a page shown again with a problem: the middleware renders
+        // a page that sets the cookie at the size it sets.
+        response
+            .add_cookie(&text_size::cookie(req, size))
+            .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?;
     }
+    Ok(response)
 }
 
 /// Put `values` in the place of what `field` had.

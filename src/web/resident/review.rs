@@ -5,7 +5,7 @@
 //! answers are taken from the stored partial response, checked as a whole,
 //! and stored as a response with every check of a one-shot form.
 
-use super::pages::{forget_resume, live_partial, see_other, PageOut, PageRef};
+use super::pages::{forget_resume, live_partial, see_other, PageRef};
 use super::view::{asked, numbers, FormError, SurveyHeader};
 use super::{invitation_refusal, Answering, Submitted};
 use crate::crypto::Purpose;
@@ -283,33 +283,37 @@ pub(super) async fn post_review(
         };
         return refuse(StatusCode::FORBIDDEN, messages.text(lang, key, &[]));
     }
-    // The whole survey, as stored; a problem sends the resident to the
-    // first page that has one.
+    // The whole survey, as stored. What is missing (say, a question that
+    // an answer changed from here brought in) is listed here, each with a
+    // link to its page that opens at the field and comes back here.
     let answers = match survey.validate(&partial.answers) {
         Ok(answers) => answers,
         Err(errors) => {
-            let first = errors
+            let numbers = numbers(&asked(survey, &partial.answers));
+            let linked = errors
                 .iter()
-                .filter_map(|e| survey.question(&e.question).map(|q| q.section))
-                .min()
-                .unwrap_or(0);
-            let page_errors = errors
-                .iter()
-                .filter(|e| survey.question(&e.question).is_some_and(|q| q.section == first))
-                .map(|e| FormError::from_answer(state, survey, lang, e))
+                .map(|e| {
+                    let error = FormError::from_answer(state, survey, lang, e);
+                    match survey.question_index(&e.question) {
+                        Some(qi) => {
+                            let section = survey.questions[qi].section;
+                            let page = format!("{}&return=review", PageRef::Section(section).href(&slug, lang));
+                            error.on_page(&page).numbered(numbers[qi])
+                        }
+                        None => error,
+                    }
+                })
                 .collect();
-            return PageOut {
+            return render_review(
+                state,
+                req,
                 survey,
                 lang,
-                index: first,
-                answers: &partial.answers,
-                errors: page_errors,
-                code: Some(&code),
-                back_to_review: true,
-                saved_at: partial.updated_at.unix_timestamp(),
-                invitation: None,
-            }
-            .respond(state, req, StatusCode::UNPROCESSABLE_ENTITY, &csrf, &given_token);
+                &code,
+                &partial,
+                linked,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
     };
     let access = answering.current.access();

@@ -45,6 +45,9 @@ impl<'a> SurveyHeader<'a> {
 #[derive(Serialize, Clone)]
 pub(crate) struct FormError {
     anchor: Option<String>,
+    /// Where the link goes when the field is on another page (the review
+    /// page's errors): that section page, at the field.
+    href: Option<String>,
     number: Option<usize>,
     question_text: Option<String>,
     message: String,
@@ -56,6 +59,7 @@ impl FormError {
     pub(super) fn general(message: String) -> FormError {
         FormError {
             anchor: None,
+            href: None,
             number: None,
             question_text: None,
             message,
@@ -67,11 +71,29 @@ impl FormError {
     pub(super) fn anchored(anchor: &str, message: String) -> FormError {
         FormError {
             anchor: Some(anchor.to_string()),
+            href: None,
             number: None,
             question_text: None,
             message,
             question: None,
         }
+    }
+
+    /// This error, linking to its field on the section page `page_href`
+    /// (which has a query): the page's address with the field's anchor.
+    pub(super) fn on_page(mut self, page_href: &str) -> FormError {
+        if let Some(anchor) = &self.anchor {
+            self.href = Some(format!("{page_href}#{anchor}"));
+        }
+        self
+    }
+
+    /// The number the resident sees for the question, once known.
+    pub(super) fn numbered(mut self, number: Option<usize>) -> FormError {
+        if self.question.is_some() {
+            self.number = number;
+        }
+        self
     }
 
     /// The question id this error is about, if any.
@@ -96,6 +118,7 @@ impl FormError {
         match survey.question_index(&e.question) {
             Some(i) => FormError {
                 anchor: Some(dom_id(&e.question)),
+                href: None,
                 // Replaced by the number the resident sees (see `FormView`).
                 number: Some(i + 1),
                 question_text: Some(survey.questions[i].text.get(lang).to_string()),
@@ -126,6 +149,21 @@ fn required_message(state: &AppState, q: &Question, lang: Lang) -> String {
             m.text(lang, "err_choose_number", &[("low", low), ("high", high)])
         }
         QuestionKind::Likert { .. } | QuestionKind::SingleChoice { .. } => m.text(lang, "err_choose_answer", &[]),
+    }
+}
+
+/// `labels` as a list to choose from, in the language's own words:
+/// “A”, “B” or “C” (zh “A”、“B”或“C”; ko ‘A’, ‘B’ 또는 ‘C’).
+fn either_of(m: &crate::web::i18n::Messages, lang: Lang, labels: &[String]) -> String {
+    match labels {
+        [] => String::new(),
+        [only] => only.clone(),
+        [init @ .., last] => {
+            let first = init[1..].iter().fold(init[0].clone(), |acc, next| {
+                m.text(lang, "show_if_list", &[("first", &acc), ("next", next)])
+            });
+            m.text(lang, "show_if_or", &[("first", &first), ("last", last)])
+        }
     }
 }
 
@@ -212,6 +250,9 @@ pub(crate) struct FormView<'a> {
     later: Vec<LaterView<'a>>,
     /// A note at the top (e.g. that saved answers were cleared).
     notice: Option<String>,
+    /// The header's text-size buttons submit this form (a section page:
+    /// the answers are saved first); otherwise they reload with `?text=`.
+    text_in_form: bool,
 }
 
 /// The first submit button of the page (see layout.hbs).
@@ -381,6 +422,7 @@ impl<'a> FormView<'a> {
     pub(crate) fn into_preview(mut self, action: String, preview: Preview) -> FormView<'a> {
         self.form.action = action;
         self.preview = Some(preview);
+        self.text_in_form = false;
         self
     }
 
@@ -541,6 +583,7 @@ impl<'a> FormView<'a> {
             other_done,
             later,
             notice: None,
+            text_in_form: matches!(layout, Layout::Page(_)),
         }
     }
 
@@ -601,7 +644,7 @@ fn question_view<'a>(
             .values
             .iter()
             .filter_map(|v| controlling.option(v.as_str()))
-            .map(|c| format!("“{}”", c.label.get(lang)))
+            .map(|c| m.text(lang, "show_if_quoted", &[("label", c.label.get(lang))]))
             .collect();
         ShowIfView {
             question_id: controlling.id.as_str(),
@@ -610,7 +653,7 @@ fn question_view<'a>(
                 lang,
                 "show_if_hint",
                 &[
-                    ("answers", &labels.join(" / ")),
+                    ("answers", &either_of(m, lang, &labels)),
                     (
                         "number",
                         &numbers[rule.question].map_or_else(String::new, |n| n.to_string()),
@@ -658,5 +701,35 @@ fn question_view<'a>(
             .find(|e| e.question.as_deref() == Some(id))
             .map(|e| e.message.clone()),
         show_if,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_in_a_condition_are_quoted_and_joined_with_the_languages_or() {
+        let m = crate::web::i18n::Messages::load().unwrap();
+        let quoted = |lang: Lang, labels: &[&str]| -> Vec<String> {
+            labels
+                .iter()
+                .map(|l| m.text(lang, "show_if_quoted", &[("label", l)]))
+                .collect()
+        };
+        let en = quoted(Lang::En, &["Renting", "Living with family", "Other"]);
+        assert_eq!(either_of(&m, Lang::En, &en[..1]), "“Renting”");
+        assert_eq!(either_of(&m, Lang::En, &en[..2]), "“Renting” or “Living with family”");
+        assert_eq!(
+            either_of(&m, Lang::En, &en),
+            "“Renting”, “Living with family” or “Other”"
+        );
+        let zh = quoted(Lang::Zh, &["租房", "与家人同住", "其他"]);
+        assert_eq!(either_of(&m, Lang::Zh, &zh[..2]), "“租房”或“与家人同住”");
+        assert_eq!(either_of(&m, Lang::Zh, &zh), "“租房”、“与家人同住”或“其他”");
+        let ko = quoted(Lang::Ko, &["전세", "월세", "기타"]);
+        assert_eq!(either_of(&m, Lang::Ko, &ko[..2]), "‘전세’ 또는 ‘월세’");
+        assert_eq!(either_of(&m, Lang::Ko, &ko), "‘전세’, ‘월세’ 또는 ‘기타’");
+        assert_eq!(either_of(&m, Lang::Ko, &[]), "");
     }
 }

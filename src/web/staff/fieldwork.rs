@@ -244,7 +244,7 @@ async fn page(
                 settings: db.wave(&key, wave)?,
                 frame: db.frame(&key, wave)?,
                 batches: db.invitation_batches(&key, Some(wave))?,
-                report: crate::analysis::fieldwork(&db, &registry, &key, Some(wave))?,
+                report: crate::analysis::fieldwork(&db, &registry, &key, Some(wave), today)?,
                 all_waves,
             })
         },

@@ -303,10 +303,11 @@ async fn detail_page(
     let db = state.db.clone();
     let key = slug.clone();
     let registry = state.surveys();
+    let today = state.clock.today();
     let (versions, counts, report, partials) =
         blocking(state, lang, move || -> Result<_, crate::analysis::AnalysisError> {
             let report = match registry.latest(&key) {
-                Some(_) => Some(crate::analysis::fieldwork(&db, &registry, &key, None)?),
+                Some(_) => Some(crate::analysis::fieldwork(&db, &registry, &key, None, today)?),
                 None => None,
             };
             // Where residents stop in the section pages, for the same wave.
