@@ -33,7 +33,7 @@ pub use import::{
     BatchSpec, ImportBatch, ImportCounts, ImportReport, ImportedResponse, Importer, StoredCluster, SKIPPED_IDS_KEPT,
 };
 pub use margins::MarginTotal;
-pub use partials::{answers_from_json, answers_to_json, NewPartial, Partial, PartialCounts};
+pub use partials::{answers_from_json, answers_to_json, NewPartial, Partial, PartialCounts, PartialKey};
 pub use responses::{Inserted, InvitedSubmission, NewResponse, StoredResponse, Submission};
 pub use settings::KeyMismatch;
 pub use url::{DatabaseUrl, DatabaseUrlError};

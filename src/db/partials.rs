@@ -18,6 +18,14 @@ use crate::survey::RawAnswers;
 use diesel::prelude::*;
 use std::collections::BTreeMap;
 
+/// How a partial response is found: by the keyed hash of its resume code,
+/// or by the lookup key of the invitation code it was begun with.
+#[derive(Debug, Clone, Copy)]
+pub enum PartialKey<'a> {
+    Resume(&'a str),
+    Invitation(&'a str),
+}
+
 /// A partial response as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Partial {
@@ -207,38 +215,24 @@ impl Database {
         })
     }
 
-    /// The partial response of `slug` stored under `resume_key`, unless it
-    /// has expired (completed ones too: the caller decides).
+    /// The partial response of `slug` found by `key`, unless it has expired
+    /// (completed ones too: the caller decides).
     pub fn find_partial(
         &self,
         slug: &str,
-        resume_key: &str,
+        key: PartialKey<'_>,
         now: time::OffsetDateTime,
     ) -> Result<Option<Partial>, DbError> {
-        let row: Option<Row> = p::table
-            .filter(p::resume_key.eq(resume_key))
+        let query = p::table
             .filter(p::survey_slug.eq(slug))
             .filter(p::expires_at.gt(format_timestamp(now)))
             .select(columns())
-            .first(&mut self.conn()?)
-            .optional()?;
-        Ok(row.map(from_row))
-    }
-
-    /// The unexpired partial response begun with an invitation code.
-    pub fn find_partial_by_invitation(
-        &self,
-        slug: &str,
-        lookup: &str,
-        now: time::OffsetDateTime,
-    ) -> Result<Option<Partial>, DbError> {
-        let row: Option<Row> = p::table
-            .filter(p::invitation_lookup.eq(lookup))
-            .filter(p::survey_slug.eq(slug))
-            .filter(p::expires_at.gt(format_timestamp(now)))
-            .select(columns())
-            .first(&mut self.conn()?)
-            .optional()?;
+            .into_boxed();
+        let query = match key {
+            PartialKey::Resume(resume_key) => query.filter(p::resume_key.eq(resume_key)),
+            PartialKey::Invitation(lookup) => query.filter(p::invitation_lookup.eq(lookup)),
+        };
+        let row: Option<Row> = query.first(&mut self.conn()?).optional()?;
         Ok(row.map(from_row))
     }
 

@@ -18,7 +18,7 @@
 use crate::crypto::{Purpose, ServerKey};
 use std::fmt;
 
-pub(super) const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const DATA_SYMBOLS: usize = 11;
 const DATA_BITS: u32 = 5 * DATA_SYMBOLS as u32;
 /// Symbols of a written code, without the hyphens.
@@ -47,7 +47,7 @@ pub enum CodeError {
     Check,
 }
 
-pub(super) fn symbol_value(c: char) -> Option<u64> {
+fn symbol_value(c: char) -> Option<u64> {
     let c = match c.to_ascii_uppercase() {
         'O' => '0',
         'I' | 'L' => '1',
@@ -56,36 +56,58 @@ pub(super) fn symbol_value(c: char) -> Option<u64> {
     ALPHABET.iter().position(|&a| a as char == c).map(|p| p as u64)
 }
 
-fn check_symbol(value: u64) -> Option<char> {
-    let check = (value % 37) as usize;
-    ALPHABET.get(check).map(|&b| b as char)
+/// The check symbol of `value` (mod 37): `None` for the five extra check
+/// symbols this alphabet leaves out, so such values are never issued.
+pub(super) fn check_symbol(value: u128) -> Option<char> {
+    ALPHABET.get((value % 37) as usize).map(|&b| b as char)
+}
+
+/// The value of a code of `data_symbols` symbols and a check symbol, read
+/// as a resident typed it: case, spaces and hyphens of any kind are
+/// forgiven, and so are `O` for `0` and `I`/`L` for `1`.
+pub(super) fn read_symbols(typed: &str, data_symbols: usize) -> Result<u128, CodeError> {
+    let symbols: Vec<char> = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '‐' | '–' | '—' | '－'))
+        .collect();
+    if symbols.is_empty() {
+        return Err(CodeError::Empty);
+    }
+    if symbols.len() != data_symbols + 1 {
+        return Err(CodeError::Length(symbols.len()));
+    }
+    let mut value = 0u128;
+    for &c in &symbols[..data_symbols] {
+        value = value << 5 | u128::from(symbol_value(c).ok_or(CodeError::Character(c))?);
+    }
+    let typed_check = symbols[data_symbols];
+    let expected = check_symbol(value).ok_or(CodeError::Check)?;
+    match symbol_value(typed_check) {
+        None if "*~$=Uu".contains(typed_check) => Err(CodeError::Check),
+        None => Err(CodeError::Character(typed_check)),
+        Some(v) if ALPHABET[v as usize] as char == expected => Ok(value),
+        Some(_) => Err(CodeError::Check),
+    }
+}
+
+/// `value` written as its `data_symbols` symbols and check symbol, without
+/// hyphens.
+pub(super) fn write_symbols(value: u128, data_symbols: usize) -> String {
+    let mut out = String::with_capacity(data_symbols + 1);
+    for i in (0..data_symbols).rev() {
+        out.push(ALPHABET[((value >> (5 * i)) & 31) as usize] as char);
+    }
+    out.push(check_symbol(value).expect("only codes with a plain check symbol exist"));
+    out
 }
 
 impl InvitationCode {
     /// Read a code as a resident typed it.
     pub fn parse(typed: &str) -> Result<InvitationCode, CodeError> {
-        let symbols: Vec<char> = typed
-            .chars()
-            .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '‐' | '–' | '—' | '－'))
-            .collect();
-        if symbols.is_empty() {
-            return Err(CodeError::Empty);
-        }
-        if symbols.len() != CODE_SYMBOLS {
-            return Err(CodeError::Length(symbols.len()));
-        }
-        let mut value = 0u64;
-        for &c in &symbols[..DATA_SYMBOLS] {
-            value = value << 5 | symbol_value(c).ok_or(CodeError::Character(c))?;
-        }
-        let typed_check = symbols[DATA_SYMBOLS];
-        let expected = check_symbol(value).ok_or(CodeError::Check)?;
-        match symbol_value(typed_check) {
-            None if "*~$=Uu".contains(typed_check) => Err(CodeError::Check),
-            None => Err(CodeError::Character(typed_check)),
-            Some(v) if ALPHABET[v as usize] as char == expected => Ok(InvitationCode { value }),
-            Some(_) => Err(CodeError::Check),
-        }
+        let value = read_symbols(typed, DATA_SYMBOLS)?;
+        Ok(InvitationCode {
+            value: u64::try_from(value).expect("11 symbols fit in 55 bits"),
+        })
     }
 
     /// The code an invitation's nonce stands for, or `None` when this
@@ -93,17 +115,12 @@ impl InvitationCode {
     pub fn from_nonce(key: &ServerKey, nonce: &[u8]) -> Option<InvitationCode> {
         let mac = key.mac(Purpose::InvitationCode, &[nonce]);
         let value = u64::from_be_bytes(mac[..8].try_into().expect("8 bytes")) >> (64 - DATA_BITS);
-        check_symbol(value).map(|_| InvitationCode { value })
+        check_symbol(value.into()).map(|_| InvitationCode { value })
     }
 
     /// The 12 symbols without hyphens, as hashed for lookup.
     pub fn canonical(&self) -> String {
-        let mut out = String::with_capacity(CODE_SYMBOLS);
-        for i in (0..DATA_SYMBOLS).rev() {
-            out.push(ALPHABET[((self.value >> (5 * i)) & 31) as usize] as char);
-        }
-        out.push(check_symbol(self.value).expect("only codes with a plain check symbol exist"));
-        out
+        write_symbols(self.value.into(), DATA_SYMBOLS)
     }
 
     /// The key the invitation is stored under: a keyed hash, so the

@@ -12,7 +12,7 @@
 //! Codes are not stored: the partial response is kept under a keyed hash
 //! of the code (`crypto::Purpose::ResumeCode`).
 
-use super::code::{symbol_value, ALPHABET};
+use super::code::{check_symbol, read_symbols, write_symbols};
 use super::CodeError;
 use crate::crypto::{Purpose, ServerKey};
 use std::fmt;
@@ -26,10 +26,6 @@ const GROUP: usize = 3;
 #[derive(Clone, PartialEq, Eq)]
 pub struct ResumeCode {
     value: u128,
-}
-
-fn check_symbol(value: u128) -> Option<char> {
-    ALPHABET.get((value % 37) as usize).map(|&b| b as char)
 }
 
 impl ResumeCode {
@@ -48,37 +44,12 @@ impl ResumeCode {
     /// Read a code as a resident typed it (forgiving as invitation codes
     /// are: case, spaces, hyphens, `O` for `0`, `I`/`L` for `1`).
     pub fn parse(typed: &str) -> Result<ResumeCode, CodeError> {
-        let symbols: Vec<char> = typed
-            .chars()
-            .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '‐' | '–' | '—' | '－'))
-            .collect();
-        if symbols.is_empty() {
-            return Err(CodeError::Empty);
-        }
-        if symbols.len() != RESUME_SYMBOLS {
-            return Err(CodeError::Length(symbols.len()));
-        }
-        let mut value = 0u128;
-        for &c in &symbols[..DATA_SYMBOLS] {
-            value = value << 5 | u128::from(symbol_value(c).ok_or(CodeError::Character(c))?);
-        }
-        let expected = check_symbol(value).ok_or(CodeError::Check)?;
-        match symbol_value(symbols[DATA_SYMBOLS]) {
-            Some(v) if ALPHABET[v as usize] as char == expected => Ok(ResumeCode { value }),
-            Some(_) => Err(CodeError::Check),
-            None if "*~$=Uu".contains(symbols[DATA_SYMBOLS]) => Err(CodeError::Check),
-            None => Err(CodeError::Character(symbols[DATA_SYMBOLS])),
-        }
+        read_symbols(typed, DATA_SYMBOLS).map(|value| ResumeCode { value })
     }
 
     /// The symbols without hyphens, as hashed.
     pub fn canonical(&self) -> String {
-        let mut out = String::with_capacity(RESUME_SYMBOLS);
-        for i in (0..DATA_SYMBOLS).rev() {
-            out.push(ALPHABET[((self.value >> (5 * i)) & 31) as usize] as char);
-        }
-        out.push(check_symbol(self.value).expect("only codes with a plain check symbol exist"));
-        out
+        write_symbols(self.value, DATA_SYMBOLS)
     }
 
     /// The key the partial response is stored under.

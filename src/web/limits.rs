@@ -15,7 +15,8 @@
 //! instances can share it through the database later.
 
 use crate::crypto::hmac_sha256;
-use actix_web::HttpRequest;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -480,6 +481,19 @@ fn available_memory() -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// A wait as the refusal messages say it: whole minutes, at least one.
+pub(crate) fn wait_minutes(wait: Duration) -> String {
+    wait.as_secs().div_ceil(60).max(1).to_string()
+}
+
+/// A refusal page with `Retry-After`, so a client knows when to send again.
+pub(crate) fn retry_after(mut response: HttpResponse, wait: Duration) -> HttpResponse {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.as_secs().max(1)));
+    response
 }
 
 #[cfg(test)]

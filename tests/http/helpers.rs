@@ -419,6 +419,17 @@ pub async fn send_page(
     post(app, client, "/s/livability", &pairs).await
 }
 
+/// Send a section page with `answers` and Continue, and return the page
+/// it leads to.
+pub async fn continue_page(
+    app: &TestApp,
+    client: &reqwest::Client,
+    html: &str,
+    answers: &[(String, String)],
+) -> String {
+    follow(app, client, send_page(app, client, html, answers, "next").await).await
+}
+
 /// The page a redirect points to (its status must be 200).
 pub async fn follow(app: &TestApp, client: &reqwest::Client, response: reqwest::Response) -> String {
     assert_eq!(response.status(), 303, "a redirect");

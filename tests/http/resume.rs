@@ -116,18 +116,8 @@ async fn an_invitation_code_resumes_the_same_partial() {
     let survey = livability();
     let phone = new_client();
     let page1 = app.form_with_code(&phone, &code, "zh").await;
-    let page2 = follow(
-        &app,
-        &phone,
-        send_page(&app, &phone, &page1.html, &section_answers(&survey, 0), "next").await,
-    )
-    .await;
-    let _ = follow(
-        &app,
-        &phone,
-        send_page(&app, &phone, &page2, &section_answers(&survey, 1), "next").await,
-    )
-    .await;
+    let page2 = continue_page(&app, &phone, &page1.html, &section_answers(&survey, 0)).await;
+    let _ = continue_page(&app, &phone, &page2, &section_answers(&survey, 1)).await;
     // On a computer, the same code from the letter.
     let computer = new_client();
     let start = get(&app, &computer, &format!("/s/livability?lang=zh&code={code}"))
@@ -170,7 +160,7 @@ async fn an_invitation_code_resumes_the_same_partial() {
             .filter(|(q, _)| survey.question(q).unwrap().section == index)
             .cloned()
             .collect();
-        html = follow(&app, &computer, send_page(&app, &computer, &html, &mine, "next").await).await;
+        html = continue_page(&app, &computer, &html, &mine).await;
     }
     let mut pairs = page_fields(&html);
     pairs.push(("_go".into(), "submit".into()));

@@ -42,7 +42,7 @@ async fn residents_walk_every_page_in_each_language_and_are_stored_once() {
                 "Back from page 2 on"
             );
             let mine = section_answers(&survey, index);
-            html = follow(&app, &client, send_page(&app, &client, &html, &mine, "next").await).await;
+            html = continue_page(&app, &client, &html, &mine).await;
         }
         // The review page lists every asked question with its answer.
         assert!(
@@ -97,12 +97,7 @@ async fn a_page_with_missing_answers_shows_only_its_own_errors_and_keeps_the_res
     let survey = livability();
     let client = new_client();
     let html = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
-    let html = follow(
-        &app,
-        &client,
-        send_page(&app, &client, &html, &section_answers(&survey, 0), "next").await,
-    )
-    .await;
+    let html = continue_page(&app, &client, &html, &section_answers(&survey, 0)).await;
     // Page 2 (safety, four required questions): two answered.
     let partial = vec![
         ("safety_night".to_string(), "4".to_string()),
@@ -158,12 +153,7 @@ async fn back_saves_without_checking_and_reload_shows_what_is_saved() {
     let survey = livability();
     let client = new_client();
     let html = get(&app, &client, "/s/livability?lang=ko").await.text().await.unwrap();
-    let page2 = follow(
-        &app,
-        &client,
-        send_page(&app, &client, &html, &section_answers(&survey, 0), "next").await,
-    )
-    .await;
+    let page2 = continue_page(&app, &client, &html, &section_answers(&survey, 0)).await;
     let back = send_page(&app, &client, &page2, &[("safety_traffic".into(), "2".into())], "back").await;
     assert_eq!(back.status(), 303, "Back checks nothing");
     assert_eq!(location(&back), "/s/livability?page=1&lang=ko");
@@ -230,7 +220,7 @@ async fn skip_logic_across_pages_numbers_only_asked_questions() {
                 .filter(|(q, _)| survey.question(q).unwrap().section == index)
                 .cloned()
                 .collect();
-            html = follow(&app, &client, send_page(&app, &client, &html, &mine, "next").await).await;
+            html = continue_page(&app, &client, &html, &mine).await;
         }
         let total = if asked { 36 } else { 35 };
         assert_eq!(seen, (1..=total).collect::<Vec<_>>(), "{resident}: no gaps");
@@ -265,7 +255,7 @@ async fn skip_logic_across_pages_numbers_only_asked_questions() {
     let mut first: Vec<_> = section_answers(&survey, 0);
     first.retain(|(q, _)| q != "resident_type");
     first.push(("resident_type".into(), "local".into()));
-    let review = follow(&app, &client, send_page(&app, &client, &page1, &first, "next").await).await;
+    let review = continue_page(&app, &client, &page1, &first).await;
     assert!(!review.contains(&escaped(
         survey.question("foreign_services").unwrap().text.get(Lang::En)
     )));
@@ -287,12 +277,7 @@ async fn a_language_switch_keeps_the_unsaved_answers_of_the_page() {
     let survey = livability();
     let client = new_client();
     let html = get(&app, &client, "/s/livability?lang=zh").await.text().await.unwrap();
-    let page2 = follow(
-        &app,
-        &client,
-        send_page(&app, &client, &html, &section_answers(&survey, 0), "next").await,
-    )
-    .await;
+    let page2 = continue_page(&app, &client, &html, &section_answers(&survey, 0)).await;
     let mut pairs = page_fields(&page2);
     pairs.push(("safety_disaster".into(), "1".into()));
     pairs.push(("_switch_lang".into(), "ko".into()));
@@ -313,12 +298,7 @@ async fn bad_page_addresses_and_forged_codes_get_clear_errors_and_lose_nothing()
     let survey = livability();
     let client = new_client();
     let html = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
-    let page2 = follow(
-        &app,
-        &client,
-        send_page(&app, &client, &html, &section_answers(&survey, 0), "next").await,
-    )
-    .await;
+    let page2 = continue_page(&app, &client, &html, &section_answers(&survey, 0)).await;
     let malformed = get(&app, &client, "/s/livability?page=abc&lang=ko").await;
     assert_eq!(malformed.status(), 400);
     assert!(malformed
@@ -408,12 +388,7 @@ async fn every_section_page_stays_under_30_kb_over_the_wire() {
                 index + 1,
                 bytes + assets
             );
-            html = follow(
-                &app,
-                &client,
-                send_page(&app, &client, &html, &section_answers(&survey, index), "next").await,
-            )
-            .await;
+            html = continue_page(&app, &client, &html, &section_answers(&survey, index)).await;
         }
         eprintln!("page weight {lang}: pages (gzip) {sizes:?} bytes, plus CSS and JS {assets} bytes");
     }
@@ -431,12 +406,7 @@ async fn the_large_text_button_on_a_page_saves_its_unsaved_answers_and_comes_bac
         "type=\"submit\" form=\"survey-form\" name=\"_text\" value=\"large\" formnovalidate aria-pressed=\"false\""
     ));
     assert!(!html.contains("name=\"text\" value=\"large\""));
-    let page2 = follow(
-        &app,
-        &client,
-        send_page(&app, &client, &html, &section_answers(&survey, 0), "next").await,
-    )
-    .await;
+    let page2 = continue_page(&app, &client, &html, &section_answers(&survey, 0)).await;
 
     // Half of page 2 answered, then "Larger text": nothing is checked, the
     // answer is saved, the cookie set, and page 2 comes back large.
@@ -513,7 +483,7 @@ async fn a_submit_from_the_review_page_lists_what_is_missing_with_links_to_each_
     let mut first = section_answers(&survey, 0);
     first.retain(|(q, _)| q != "resident_type");
     first.push(("resident_type".into(), "foreign".into()));
-    let review = follow(&app, &client, send_page(&app, &client, &page1, &first, "next").await).await;
+    let review = continue_page(&app, &client, &page1, &first).await;
     let mut pairs = page_fields(&review);
     pairs.push(("_go".into(), "submit".into()));
     let refused = post(&app, &client, "/s/livability", &pairs).await;
@@ -569,7 +539,7 @@ async fn a_submit_from_the_review_page_lists_what_is_missing_with_links_to_each_
     let fixed = vec![("foreign_services".to_string(), "4".to_string())];
     let mut mine = section_answers(&survey, question.section);
     mine.extend(fixed);
-    let review = follow(&app, &client, send_page(&app, &client, &target, &mine, "next").await).await;
+    let review = continue_page(&app, &client, &target, &mine).await;
     let mut pairs = page_fields(&review);
     pairs.push(("_go".into(), "submit".into()));
     assert_eq!(post(&app, &client, "/s/livability", &pairs).await.status(), 303);

@@ -22,7 +22,7 @@ pub(crate) use view::{render_form, CodeView, FormView, HiddenField, Preview, Pre
 
 use super::error::{WebError, WebErrorKind};
 use super::i18n::{negotiate, query_lang, query_param, LANG_COOKIE};
-use super::limits::Action;
+use super::limits::{retry_after, wait_minutes, Action};
 use super::security::{
     csrf_cookie, is_csrf_token, issue_form_token, new_token, tokens_match, verify_form_token, FormBinding,
     FormTokenProblem, CSRF_COOKIE,
@@ -380,22 +380,19 @@ impl Refill<'_> {
         wait: std::time::Duration,
         key: &str,
     ) -> Result<HttpResponse, WebError> {
-        let minutes = wait.as_secs().div_ceil(60).max(1).to_string();
+        let minutes = wait_minutes(wait);
         let message = self
             .state
             .renderer
             .messages
             .text(self.lang, key, &[("minutes", &minutes)]);
-        let mut response = self.page(
+        let response = self.page(
             StatusCode::TOO_MANY_REQUESTS,
             &[FormError::general(message)],
             csrf,
             token,
         )?;
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.as_secs().max(1)));
-        Ok(response)
+        Ok(retry_after(response, wait))
     }
 
     /// The code field with `error`, answers kept.
@@ -575,42 +572,19 @@ pub async fn submit(
             .map(|p| p.id),
         None => None,
     };
-    let form_mark = hex::encode(&state.key.mac(Purpose::InvitationUse, &[given_token.as_bytes()])[..16]);
-    let choice_codes = survey.choice_codes(&answers);
-    let straightliner = is_straightliner(&straightline_blocks(survey), &choice_codes);
-    let db = state.db.clone();
-    let version_id = stored.version_id;
-    let slug = survey.slug.to_string();
-    let wave = answering.current.wave();
-    let duration = (now - issued).whole_seconds().clamp(0, i64::from(u32::MAX)) as u32;
-    let token = given_token.clone();
-    let inserted = web::block(move || {
-        let how = match &lookup {
-            Some(lookup) => Submission::Invited(InvitedSubmission {
-                lookup,
-                form_mark: &form_mark,
-            }),
-            None => Submission::Web { form_token: &token },
-        };
-        db.submit_partial(
+    let inserted = state
+        .store_response(Storing {
+            stored: &stored,
+            wave: answering.current.wave(),
+            lang,
             partial,
-            &NewResponse {
-                version_id,
-                slug: &slug,
-                wave,
-                lang,
-                submitted_at: now,
-                duration_seconds: Some(duration),
-                answers: &answers,
-                choice_codes: &choice_codes,
-                straightliner,
-                how,
-            },
-        )
-    })
-    .await
-    .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?
-    .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?;
+            started: issued,
+            now,
+            answers,
+            lookup,
+            form_token: &given_token,
+        })
+        .await?;
     let again = match inserted {
         Inserted::New(_) => {
             log::info!("stored a response to {} v{}", survey.slug, survey.version);
@@ -767,6 +741,65 @@ impl AppState {
 
     fn not_found(&self, lang: Lang, slug: &str) -> WebError {
         self.error(WebErrorKind::NotFound, lang, format!("no survey {slug:?}"))
+    }
+}
+
+/// A response about to be stored, from a one-shot form or from the review
+/// page of saved answers.
+pub(super) struct Storing<'a> {
+    pub(super) stored: &'a StoredSurvey,
+    pub(super) wave: i32,
+    pub(super) lang: Lang,
+    /// The saved answers this response completes, if any.
+    pub(super) partial: Option<i64>,
+    /// When the resident began (the form token's issue, or the first save).
+    pub(super) started: time::OffsetDateTime,
+    pub(super) now: time::OffsetDateTime,
+    pub(super) answers: crate::survey::Answers,
+    /// The invitation's lookup key, in a wave that takes codes.
+    pub(super) lookup: Option<String>,
+    /// The form token the submission came with: it marks a double tap.
+    pub(super) form_token: &'a str,
+}
+
+impl AppState {
+    /// Store a checked response (and complete its saved answers) in one
+    /// transaction, with its quality flags and how it came in.
+    pub(super) async fn store_response(&self, new: Storing<'_>) -> Result<Inserted, WebError> {
+        let survey = &new.stored.survey;
+        let form_mark = hex::encode(&self.key.mac(Purpose::InvitationUse, &[new.form_token.as_bytes()])[..16]);
+        let choice_codes = survey.choice_codes(&new.answers);
+        let straightliner = is_straightliner(&straightline_blocks(survey), &choice_codes);
+        let db = self.db.clone();
+        let (version_id, wave, lang, now, partial) = (new.stored.version_id, new.wave, new.lang, new.now, new.partial);
+        let slug = survey.slug.to_string();
+        let duration = (now - new.started).whole_seconds().clamp(0, i64::from(u32::MAX)) as u32;
+        let (answers, lookup, token) = (new.answers, new.lookup, new.form_token.to_string());
+        self.blocking(lang, move || {
+            let how = match &lookup {
+                Some(lookup) => Submission::Invited(InvitedSubmission {
+                    lookup,
+                    form_mark: &form_mark,
+                }),
+                None => Submission::Web { form_token: &token },
+            };
+            db.submit_partial(
+                partial,
+                &NewResponse {
+                    version_id,
+                    slug: &slug,
+                    wave,
+                    lang,
+                    submitted_at: now,
+                    duration_seconds: Some(duration),
+                    answers: &answers,
+                    choice_codes: &choice_codes,
+                    straightliner,
+                    how,
+                },
+            )
+        })
+        .await
     }
 }
 

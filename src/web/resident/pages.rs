@@ -22,7 +22,7 @@ use crate::fieldwork::{Access, InvitationCode, ResumeCode};
 use crate::lang::Lang;
 use crate::survey::{RawAnswers, Survey};
 use crate::web::error::{error_page, WebError, WebErrorKind};
-use crate::web::limits::Action;
+use crate::web::limits::{retry_after, wait_minutes, Action};
 use crate::web::security::{csrf_cookie, is_csrf_token, new_token, tokens_match, verify_form_token, CSRF_COOKIE};
 use crate::web::text_size::{self, TextSize};
 use crate::web::AppState;
@@ -114,7 +114,10 @@ impl AppState {
         let slug = slug.to_string();
         let key = code.storage_key(&self.key);
         let now = time::OffsetDateTime::now_utc();
-        self.blocking(lang, move || db.find_partial(&slug, &key, now)).await
+        self.blocking(lang, move || {
+            db.find_partial(&slug, crate::db::PartialKey::Resume(&key), now)
+        })
+        .await
     }
 
     /// The cookie that keeps `code` for as long as its partial lives.
@@ -438,13 +441,10 @@ pub(super) async fn post_page(
     let messages = &state.renderer.messages;
     // Every save counts against a generous per-client limit.
     if let Err(wait) = state.limit(req, Action::Save) {
-        let minutes = wait.as_secs().div_ceil(60).max(1).to_string();
+        let minutes = wait_minutes(wait);
         let error = FormError::general(messages.text(lang, "err_too_many_submissions", &[("minutes", &minutes)]));
-        let mut response = refill(vec![error]).fresh(state, req, StatusCode::TOO_MANY_REQUESTS)?;
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.as_secs().max(1)));
-        return Ok(response);
+        let response = refill(vec![error]).fresh(state, req, StatusCode::TOO_MANY_REQUESTS)?;
+        return Ok(retry_after(response, wait));
     }
     if !csrf_ok {
         let error = FormError::general(messages.text(lang, "err_csrf", &[]));
@@ -501,10 +501,12 @@ pub(super) async fn post_page(
                 return Ok(see_other(format!("/s/{slug}?lang={}", lang.code())).finish());
             }
             Created::TooMany(wait) => {
-                let minutes = wait.as_secs().div_ceil(60).max(1).to_string();
+                let minutes = wait_minutes(wait);
                 let error =
                     FormError::general(messages.text(lang, "err_too_many_submissions", &[("minutes", &minutes)]));
-                return refill(vec![error]).respond(state, req, StatusCode::TOO_MANY_REQUESTS, &csrf, &given_token);
+                let response =
+                    refill(vec![error]).respond(state, req, StatusCode::TOO_MANY_REQUESTS, &csrf, &given_token)?;
+                return Ok(retry_after(response, wait));
             }
         },
     };
@@ -638,7 +640,7 @@ async fn create(
     state
         .blocking(lang, move || {
             if let Some(lookup) = &lookup {
-                if let Some(existing) = db.find_partial_by_invitation(&slug, lookup, now)? {
+                if let Some(existing) = db.find_partial(&slug, crate::db::PartialKey::Invitation(lookup), now)? {
                     db.rekey_partial(existing.id, &key, now, expires_at)?;
                     db.save_partial(existing.id, &answers, reached, lang, now, expires_at)?;
                     return Ok(());

@@ -10,7 +10,7 @@ use crate::fieldwork::ResumeCode;
 use crate::lang::Lang;
 use crate::web::error::{WebError, WebErrorKind};
 use crate::web::i18n::negotiate;
-use crate::web::limits::Action;
+use crate::web::limits::{retry_after, wait_minutes, Action};
 use crate::web::security::{csrf_cookie, is_csrf_token, new_token, tokens_match, CSRF_COOKIE};
 use crate::web::AppState;
 use actix_web::http::header::{self, ContentType};
@@ -160,15 +160,12 @@ pub async fn resume(
     }
     // Guessing is bounded like guessing invitation codes.
     if let Err(wait) = state.limit(&req, Action::Resume) {
-        let minutes = wait.as_secs().div_ceil(60).max(1).to_string();
-        let mut response = refuse(
+        let minutes = wait_minutes(wait);
+        let response = refuse(
             StatusCode::TOO_MANY_REQUESTS,
             messages.text(lang, "err_too_many_codes", &[("minutes", &minutes)]),
         )?;
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.as_secs().max(1)));
-        return Ok(response);
+        return Ok(retry_after(response, wait));
     }
     let code = match ResumeCode::parse(&typed) {
         Ok(code) => code,

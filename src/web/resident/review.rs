@@ -7,16 +7,15 @@
 
 use super::pages::{forget_resume, live_partial, see_other, PageRef};
 use super::view::{asked, numbers, FormError, SurveyHeader};
+use super::Storing;
 use super::{invitation_refusal, Answering, Submitted};
-use crate::crypto::Purpose;
-use crate::db::{Inserted, InvitedSubmission, NewResponse, Partial, Submission};
-use crate::fieldwork::quality::{is_straightliner, straightline_blocks};
+use crate::db::{Inserted, Partial};
 use crate::fieldwork::{Access, ResumeCode};
 use crate::lang::Lang;
 use crate::survey::{QuestionKind, Survey};
 use crate::web::error::{error_page, WebError, WebErrorKind};
 use crate::web::i18n::negotiate;
-use crate::web::limits::Action;
+use crate::web::limits::{retry_after, wait_minutes, Action};
 use crate::web::security::{
     csrf_cookie, is_csrf_token, new_token, tokens_match, verify_form_token, FormTokenProblem, CSRF_COOKIE,
 };
@@ -256,15 +255,12 @@ pub(super) async fn post_review(
         )
     };
     if let Err(wait) = state.limit(req, Action::Submit) {
-        let minutes = wait.as_secs().div_ceil(60).max(1).to_string();
-        let mut response = refuse(
+        let minutes = wait_minutes(wait);
+        let response = refuse(
             StatusCode::TOO_MANY_REQUESTS,
             messages.text(lang, "err_too_many_submissions", &[("minutes", &minutes)]),
         )?;
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.as_secs().max(1)));
-        return Ok(response);
+        return Ok(retry_after(response, wait));
     }
     let cookie_csrf = req
         .cookie(CSRF_COOKIE)
@@ -324,38 +320,17 @@ pub(super) async fn post_review(
         );
     }
     let lookup = partial.invitation_lookup.clone().filter(|_| access.takes_codes());
-    let form_mark = hex::encode(&state.key.mac(Purpose::InvitationUse, &[given_token.as_bytes()])[..16]);
-    let choice_codes = survey.choice_codes(&answers);
-    let straightliner = is_straightliner(&straightline_blocks(survey), &choice_codes);
-    let db = state.db.clone();
-    let (version_id, wave, id) = (stored.version_id, answering.current.wave(), partial.id);
-    let owned_slug = slug.clone();
-    let duration = (now - partial.started_at).whole_seconds().clamp(0, i64::from(u32::MAX)) as u32;
-    let token = given_token.clone();
     let inserted = state
-        .blocking(lang, move || {
-            let how = match &lookup {
-                Some(lookup) => Submission::Invited(InvitedSubmission {
-                    lookup,
-                    form_mark: &form_mark,
-                }),
-                None => Submission::Web { form_token: &token },
-            };
-            db.submit_partial(
-                Some(id),
-                &NewResponse {
-                    version_id,
-                    slug: &owned_slug,
-                    wave,
-                    lang,
-                    submitted_at: now,
-                    duration_seconds: Some(duration),
-                    answers: &answers,
-                    choice_codes: &choice_codes,
-                    straightliner,
-                    how,
-                },
-            )
+        .store_response(Storing {
+            stored: &stored,
+            wave: answering.current.wave(),
+            lang,
+            partial: Some(partial.id),
+            started: partial.started_at,
+            now,
+            answers,
+            lookup,
+            form_token: &given_token,
         })
         .await?;
     let again = match inserted {

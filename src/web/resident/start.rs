@@ -13,7 +13,7 @@ use crate::lang::Lang;
 use crate::survey::RawAnswers;
 use crate::web::error::{WebError, WebErrorKind};
 use crate::web::i18n::negotiate;
-use crate::web::limits::Action;
+use crate::web::limits::{retry_after, wait_minutes, Action};
 use crate::web::security::{csrf_cookie, is_csrf_token, new_token, tokens_match, CSRF_COOKIE};
 use crate::web::AppState;
 use actix_web::http::header::{self, ContentType};
@@ -114,15 +114,12 @@ pub async fn start(
         _ => return refuse(StatusCode::FORBIDDEN, messages.text(lang, "err_csrf_start", &[])),
     };
     if let Err(wait) = state.limit(&req, Action::Code) {
-        let minutes = wait.as_secs().div_ceil(60).max(1).to_string();
-        let mut response = refuse(
+        let minutes = wait_minutes(wait);
+        let response = refuse(
             StatusCode::TOO_MANY_REQUESTS,
             messages.text(lang, "err_too_many_codes", &[("minutes", &minutes)]),
         )?;
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.as_secs().max(1)));
-        return Ok(response);
+        return Ok(retry_after(response, wait));
     }
     let code = match InvitationCode::parse(typed) {
         Ok(code) => code,
@@ -145,7 +142,9 @@ pub async fn start(
     let now = time::OffsetDateTime::now_utc();
     let (db, slug, lookup) = (state.db.clone(), path.to_string(), code.lookup_key(&state.key));
     let saved = state
-        .blocking(lang, move || db.find_partial_by_invitation(&slug, &lookup, now))
+        .blocking(lang, move || {
+            db.find_partial(&slug, crate::db::PartialKey::Invitation(&lookup), now)
+        })
         .await?;
     if let Some(partial) = saved.filter(|p| !p.completed) {
         let resume = crate::fieldwork::ResumeCode::generate();

@@ -22,7 +22,7 @@ use crate::db::SignInAttempt;
 use crate::lang::Lang;
 use crate::web::error::WebErrorKind;
 use crate::web::i18n::{negotiate, query_param};
-use crate::web::limits::{Action, Busy};
+use crate::web::limits::{retry_after, wait_minutes, Action, Busy};
 use crate::web::security::{csrf_cookie, is_csrf_token, new_token, tokens_match, CSRF_COOKIE};
 use crate::web::AppState;
 use actix_web::http::header::{self, ContentType};
@@ -174,7 +174,7 @@ pub async fn login_submit(
     let client = state.clients.key(&req);
     let now = std::time::Instant::now();
     let locked_for = |wait: std::time::Duration| {
-        let minutes = wait.as_secs().div_ceil(60).max(1).to_string();
+        let minutes = wait_minutes(wait);
         let page = LoginPage {
             csrf_token: &csrf,
             next: next.as_deref(),
@@ -188,11 +188,8 @@ pub async fn login_submit(
             }],
             has_errors: true,
         };
-        let mut response = render_login(&state, &req, StatusCode::TOO_MANY_REQUESTS, lang, &page)?;
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.as_secs().max(1)));
-        Ok::<_, StaffError>(response)
+        let response = render_login(&state, &req, StatusCode::TOO_MANY_REQUESTS, lang, &page)?;
+        Ok::<_, StaffError>(retry_after(response, wait))
     };
     if let Err(wait) = state.limit(&req, Action::SignIn) {
         log::info!("sign-in refused: over the rate limit");
