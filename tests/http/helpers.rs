@@ -419,6 +419,15 @@ pub async fn send_page(
     post(app, client, "/s/livability", &pairs).await
 }
 
+/// The first section page of the livability survey in `lang`.
+pub async fn first_page(app: &TestApp, client: &reqwest::Client, lang: &str) -> String {
+    get(app, client, &format!("/s/livability?lang={lang}"))
+        .await
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Send a section page with `answers` and Continue, and return the page
 /// it leads to.
 pub async fn continue_page(

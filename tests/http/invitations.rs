@@ -131,7 +131,7 @@ async fn mistyped_unknown_and_old_codes_are_refused_before_the_form() {
     app.set_up_wave(Access::Invitation, FRAME);
     let codes = app.invite("wendeng", 1);
     let client = new_client();
-    let start = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
+    let start = first_page(&app, &client, "en").await;
     let csrf = hidden_value(&start, "_csrf");
     let try_code = |code: String| {
         let pairs = post_start(&code, &csrf, "en");

@@ -96,7 +96,7 @@ async fn a_page_with_missing_answers_shows_only_its_own_errors_and_keeps_the_res
     let app = spawn_app().await;
     let survey = livability();
     let client = new_client();
-    let html = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
+    let html = first_page(&app, &client, "en").await;
     let html = continue_page(&app, &client, &html, &section_answers(&survey, 0)).await;
     // Page 2 (safety, four required questions): two answered.
     let partial = vec![
@@ -152,7 +152,7 @@ async fn back_saves_without_checking_and_reload_shows_what_is_saved() {
     let app = spawn_app().await;
     let survey = livability();
     let client = new_client();
-    let html = get(&app, &client, "/s/livability?lang=ko").await.text().await.unwrap();
+    let html = first_page(&app, &client, "ko").await;
     let page2 = continue_page(&app, &client, &html, &section_answers(&survey, 0)).await;
     let back = send_page(&app, &client, &page2, &[("safety_traffic".into(), "2".into())], "back").await;
     assert_eq!(back.status(), 303, "Back checks nothing");
@@ -172,7 +172,7 @@ async fn back_saves_without_checking_and_reload_shows_what_is_saved() {
     assert_eq!(ahead.status(), 303);
     assert_eq!(location(&ahead), "/s/livability?page=2&lang=ko");
     // Coming back to the survey offers to continue.
-    let home = get(&app, &client, "/s/livability?lang=ko").await.text().await.unwrap();
+    let home = first_page(&app, &client, "ko").await;
     assert!(home.contains("이전에 멈춘 곳부터 계속하기"), "{home}");
     assert!(home.contains(&escaped("/s/livability?page=2&lang=ko")), "{home}");
     assert_eq!(partial_counts(&app).stopped_at, vec![(1, 1)]);
@@ -193,7 +193,7 @@ async fn skip_logic_across_pages_numbers_only_asked_questions() {
         if asked {
             answers.push(("foreign_services".into(), "4".into()));
         }
-        let mut html = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
+        let mut html = first_page(&app, &client, "en").await;
         let mut seen = Vec::new();
         for index in 0..survey.sections.len() {
             seen.extend(numbers_on(&html));
@@ -245,7 +245,7 @@ async fn skip_logic_across_pages_numbers_only_asked_questions() {
     answers.retain(|(q, _)| q != "resident_type");
     answers.push(("resident_type".into(), "foreign".into()));
     answers.push(("foreign_services".into(), "5".into()));
-    let html = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
+    let html = first_page(&app, &client, "en").await;
     walk_to_review(&app, &client, html, &survey, &answers).await;
     let page1 = get(&app, &client, "/s/livability?page=1&lang=en&return=review")
         .await
@@ -276,7 +276,7 @@ async fn a_language_switch_keeps_the_unsaved_answers_of_the_page() {
     let app = spawn_app().await;
     let survey = livability();
     let client = new_client();
-    let html = get(&app, &client, "/s/livability?lang=zh").await.text().await.unwrap();
+    let html = first_page(&app, &client, "zh").await;
     let page2 = continue_page(&app, &client, &html, &section_answers(&survey, 0)).await;
     let mut pairs = page_fields(&page2);
     pairs.push(("safety_disaster".into(), "1".into()));
@@ -297,7 +297,7 @@ async fn bad_page_addresses_and_forged_codes_get_clear_errors_and_lose_nothing()
     let app = spawn_app().await;
     let survey = livability();
     let client = new_client();
-    let html = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
+    let html = first_page(&app, &client, "en").await;
     let page2 = continue_page(&app, &client, &html, &section_answers(&survey, 0)).await;
     let malformed = get(&app, &client, "/s/livability?page=abc&lang=ko").await;
     assert_eq!(malformed.status(), 400);
@@ -399,7 +399,7 @@ async fn the_large_text_button_on_a_page_saves_its_unsaved_answers_and_comes_bac
     let app = spawn_app().await;
     let survey = livability();
     let client = new_client();
-    let html = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
+    let html = first_page(&app, &client, "en").await;
     // On a section page the toggle is a button of the page's form, checked
     // by nothing; elsewhere it is the GET form.
     assert!(html.contains(
@@ -471,7 +471,7 @@ async fn a_submit_from_the_review_page_lists_what_is_missing_with_links_to_each_
     let app = spawn_app().await;
     let survey = livability();
     let client = new_client();
-    let html = get(&app, &client, "/s/livability?lang=en").await.text().await.unwrap();
+    let html = first_page(&app, &client, "en").await;
     walk_to_review(&app, &client, html, &survey, &valid_answers(&survey)).await;
     // From the review page, page 1 is changed: a foreign resident is now
     // asked a required question on a later page, which Continue skips.

@@ -744,6 +744,21 @@ impl AppState {
     }
 }
 
+/// The fields of a small resident form (a code, a confirmation), with the
+/// language it was shown in.
+pub(super) struct SmallForm(Vec<(String, String)>);
+
+impl SmallForm {
+    pub(super) fn field(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The language the form was shown in, else `hint`.
+    pub(super) fn lang(&self, hint: Lang) -> Lang {
+        self.field("_lang").and_then(|l| l.parse().ok()).unwrap_or(hint)
+    }
+}
+
 /// A response about to be stored, from a one-shot form or from the review
 /// page of saved answers.
 pub(super) struct Storing<'a> {

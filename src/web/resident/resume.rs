@@ -137,9 +137,9 @@ pub async fn resume(
 ) -> Result<HttpResponse, WebError> {
     let hint = negotiate(&req);
     let answering = state.answering(hint, &path).await?;
-    let pairs = state.form_pairs(&req, &body, hint)?;
-    let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let lang = field("_lang").and_then(|l| l.parse().ok()).unwrap_or(hint);
+    let form = super::SmallForm(state.form_pairs(&req, &body, hint)?);
+    let field = |name: &str| form.field(name);
+    let lang = form.lang(hint);
     let typed: String = field("code").unwrap_or("").trim().chars().take(MAX_CODE_TEXT).collect();
     let messages = &state.renderer.messages;
     let refuse = |status: StatusCode, error: String| {
@@ -238,9 +238,9 @@ pub async fn clear(
     body: web::Bytes,
 ) -> Result<HttpResponse, WebError> {
     let hint = negotiate(&req);
-    let pairs = state.form_pairs(&req, &body, hint)?;
-    let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let lang: Lang = field("_lang").and_then(|l| l.parse().ok()).unwrap_or(hint);
+    let form = super::SmallForm(state.form_pairs(&req, &body, hint)?);
+    let field = |name: &str| form.field(name);
+    let lang = form.lang(hint);
     let csrf_ok = match (req.cookie(CSRF_COOKIE), field("_csrf")) {
         (Some(cookie), Some(sent)) => is_csrf_token(cookie.value()) && tokens_match(cookie.value(), sent),
         _ => false,

@@ -92,9 +92,9 @@ pub async fn start(
 ) -> Result<HttpResponse, WebError> {
     let hint = negotiate(&req);
     let answering = state.answering(hint, &path).await?;
-    let pairs = state.form_pairs(&req, &body, hint)?;
-    let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let lang = field("_lang").and_then(|l| l.parse().ok()).unwrap_or(hint);
+    let form = super::SmallForm(state.form_pairs(&req, &body, hint)?);
+    let field = |name: &str| form.field(name);
+    let lang = form.lang(hint);
     let typed = field("code").unwrap_or("").trim();
     let messages = &state.renderer.messages;
     let refuse =
