@@ -145,6 +145,7 @@ impl Server {
                 // Every browser is 127.0.0.1: lift the per-client limits.
                 .args(["--rate-limit", "submit=1000000/h", "--rate-limit", "code=1000000/h"])
                 .args(["--rate-limit", "signin=1000000/h", "--rate-limit", "api=1000000/h"])
+                .args(["--rate-limit", "save=1000000/h", "--rate-limit", "resume=1000000/h"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
