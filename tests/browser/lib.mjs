@@ -120,7 +120,7 @@ export async function launch(extraArgs = []) {
 export async function newPage(browser, device, options = {}) {
   const context = await browser.newContext({ ...DEVICES[device], ...options });
   const page = await context.newPage();
-  page.setDefaultTimeout(15000);
+  page.setDefaultTimeout(10000);
   const problems = [];
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => {
@@ -182,9 +182,12 @@ export function eq(actual, expected, message) {
 }
 
 /** How many scenarios of a suite run at once (one browser, one context
- *  each). Two cores run three well: while one page waits for the server or
+ *  each). Two cores run four well: while one page waits for the server or
  *  the network the others lay out. */
-export const JOBS = Math.max(1, Number(process.env.BROWSER_JOBS || 3));
+/** One scenario's limit: a hung one fails alone, not the whole suite. */
+export const SCENARIO_TIMEOUT_MS = Number(process.env.SCENARIO_TIMEOUT_MS || 90000);
+
+export const JOBS = Math.max(1, Number(process.env.BROWSER_JOBS || 4));
 
 /** Runs the scenarios (or those matching BROWSER_ONLY) and reports each on
  *  stdout; the exit code says whether all passed. Scenarios are
@@ -197,13 +200,21 @@ export async function runScenarios(scenarios, close) {
   let failed = 0;
   const runOne = async ([name, fn]) => {
     const started = Date.now();
+    let timer;
     try {
-      await fn();
+      await Promise.race([
+        fn(),
+        new Promise((_, fail) => {
+          timer = setTimeout(() => fail(new Failure(`still running after ${SCENARIO_TIMEOUT_MS / 1000} s`)), SCENARIO_TIMEOUT_MS);
+        }),
+      ]);
       say("pass", `${name} (${Date.now() - started} ms)`);
     } catch (e) {
       failed++;
       const msg = e instanceof Failure ? e.message : e.stack || String(e);
       say("fail", `${name}: ${msg.replace(/\n/g, "\n    ")}`);
+    } finally {
+      clearTimeout(timer);
     }
   };
   const parallel = chosen.filter((s) => !s[2]?.serial);
