@@ -81,12 +81,15 @@
   // Skip logic on this page: questions come in survey order and depend only
   // on earlier ones, so one pass settles chains too. Hidden inputs are
   // disabled so they are not sent. Asked questions are numbered in order,
-  // continuing from the pages before.
+  // continuing from the pages before. A question whose condition was
+  // answered on an earlier page is left as the server rendered it: the
+  // server has already applied that answer, and it is not in this form.
+  function onPage(name) { return !!form.querySelector('[name="' + name + '"]'); }
   function update() {
     var total = otherTotal, done = otherDone, n = start;
     each(questions, function (q) {
       var on = q.getAttribute("data-show-if-question");
-      if (on) {
+      if (on && onPage(on)) {
         var show = chosen(on, q.getAttribute("data-show-if-values"));
         if (show === q.hidden) {
           q.hidden = !show;

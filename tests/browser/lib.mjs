@@ -22,25 +22,22 @@ export const DEVICES = {
 export const SEL = {
   form: "#survey-form",
   question: "[data-question]",
-  // Today's single page has only the final submit button; the section pages
-  // add Continue and Back (i9-pages). Any of these spellings is accepted so
-  // the scenarios need no change when the buttons land.
-  continue: [
-    "#continue-button",
-    '#survey-form button[type="submit"][name="_action"][value="continue"]',
-    '#survey-form button[type="submit"][name="_nav"][value="next"]',
-    '[data-action="continue"]',
-  ].join(", "),
-  back: [
-    "#back-button",
-    '#survey-form button[type="submit"][name="_action"][value="back"]',
-    '#survey-form button[type="submit"][name="_nav"][value="back"]',
-    '[data-action="back"]',
-  ].join(", "),
+  // Each section page has Continue (name _go, value next) and Back (value
+  // back); the last section's Continue leads to the review page, whose
+  // Submit (value submit) stores the response.
+  continue: "#continue-button",
+  back: '#survey-form button[type="submit"][name="_go"][value="back"]',
   submit: "#submit-button",
-  // A check-your-answers page before the final submit (i9-pages).
-  review: "[data-review], .review, #check-answers",
-  resume: '[data-action="resume"], #resume-button',
+  // The check-your-answers page before the final submit.
+  review: "form.review-form",
+  reviewChange: ".review-section__change",
+  reviewMissing: ".review-list__missing",
+  resumeCode: ".resume-box__code",
+  // "Continue where you left off": the page offered when saved answers exist.
+  resume: "main > .page-actions > a.button--primary",
+  startAgain: 'main > .page-actions > a.button--secondary[href*="/clear"]',
+  resumeInput: "#resume-code-input",
+  pageProgress: ".page-progress",
   errorSummary: ".error-summary",
   errorLinks: ".error-summary a",
   questionError: ".question__error",
@@ -123,7 +120,7 @@ export async function launch(extraArgs = []) {
 export async function newPage(browser, device, options = {}) {
   const context = await browser.newContext({ ...DEVICES[device], ...options });
   const page = await context.newPage();
-  page.setDefaultTimeout(15000);
+  page.setDefaultTimeout(10000);
   const problems = [];
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => {
@@ -184,26 +181,51 @@ export function eq(actual, expected, message) {
   if (a !== e) throw new Failure(`${message}: expected ${e}, got ${a}`);
 }
 
-/** Runs the scenarios in order (or those matching BROWSER_ONLY), reports
- *  each on stdout; the exit code says whether all passed. */
+/** How many scenarios of a suite run at once (one browser, one context
+ *  each). Two cores run four well: while one page waits for the server or
+ *  the network the others lay out. */
+/** One scenario's limit: a hung one fails alone, not the whole suite. */
+export const SCENARIO_TIMEOUT_MS = Number(process.env.SCENARIO_TIMEOUT_MS || 90000);
+
+export const JOBS = Math.max(1, Number(process.env.BROWSER_JOBS || 4));
+
+/** Runs the scenarios (or those matching BROWSER_ONLY) and reports each on
+ *  stdout; the exit code says whether all passed. Scenarios are
+ *  `[name, fn]` or `[name, fn, { serial: true }]`: the others run JOBS at a
+ *  time first, then the serial ones one by one, alone (they count stored
+ *  responses or restart the server). */
 export async function runScenarios(scenarios, close) {
   const only = process.env.BROWSER_ONLY ? new RegExp(process.env.BROWSER_ONLY) : null;
+  const chosen = scenarios.filter(([name]) => !only || only.test(name));
   let failed = 0;
-  let ran = 0;
-  for (const [name, fn] of scenarios) {
-    if (only && !only.test(name)) continue;
-    ran++;
+  const runOne = async ([name, fn]) => {
     const started = Date.now();
+    let timer;
     try {
-      await fn();
+      await Promise.race([
+        fn(),
+        new Promise((_, fail) => {
+          timer = setTimeout(() => fail(new Failure(`still running after ${SCENARIO_TIMEOUT_MS / 1000} s`)), SCENARIO_TIMEOUT_MS);
+        }),
+      ]);
       say("pass", `${name} (${Date.now() - started} ms)`);
     } catch (e) {
       failed++;
       const msg = e instanceof Failure ? e.message : e.stack || String(e);
       say("fail", `${name}: ${msg.replace(/\n/g, "\n    ")}`);
+    } finally {
+      clearTimeout(timer);
     }
-  }
-  say("summary", { ran, failed });
+  };
+  const parallel = chosen.filter((s) => !s[2]?.serial);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(JOBS, parallel.length) }, async () => {
+      while (next < parallel.length) await runOne(parallel[next++]);
+    }),
+  );
+  for (const s of chosen.filter((s) => s[2]?.serial)) await runOne(s);
+  say("summary", { ran: chosen.length, failed });
   if (close) await close();
   process.exit(failed ? 1 : 0);
 }
@@ -248,7 +270,7 @@ export class Survey {
   async openSurvey(lang, query = "", { stayOnStart = false } = {}) {
     const response = await this.page.goto(this.url(lang, query));
     check(response && response.status() === 200, `GET ${this.url(lang, query)}: ${response && response.status()}`);
-    await this.page.waitForSelector(`${SEL.form}, ${SEL.startForm}`);
+    await this.page.waitForSelector(`${SEL.form}, ${SEL.startForm}, ${SEL.resume}`);
     if (!stayOnStart && (await this.page.locator(SEL.startForm).count()) && (await this.page.locator(SEL.openLink).count())) {
       await Promise.all([this.page.waitForNavigation(), this.page.locator(SEL.openLink).first().click()]);
       await this.page.waitForSelector(SEL.form);
@@ -320,11 +342,36 @@ export class Survey {
           continue;
         }
         if (typeof strategy === "function") await strategy(this, q);
+        else if (strategy === "fill") await this.answerByFill(q, profile);
         else if (strategy === "keyboard") await this.answerByKeyboard(q, profile);
         else await this.answerByTap(q, profile);
         done.add(q.id);
       }
     }
+  }
+
+  /** Sets the answer straight in the page, with the input and change events
+   *  the script listens to: for scenarios about something else than how a
+   *  resident taps (one round trip instead of a tap's several). */
+  async answerByFill(q, profile) {
+    const values = q.text ? [profile.text ?? TEXT_ANSWERS[await this.lang()]] : pickOption(q, profile);
+    await this.page.evaluate(({ dom, text, values }) => {
+      const box = document.getElementById(dom);
+      if (text) {
+        const ta = box.querySelector("textarea");
+        ta.value = values[0];
+        ta.dispatchEvent(new Event("input", { bubbles: true }));
+        return;
+      }
+      for (const i of box.querySelectorAll("input")) {
+        const on = values.includes(i.value);
+        if (i.checked !== on) {
+          i.checked = on;
+          i.dispatchEvent(new Event("change", { bubbles: true }));
+        }
+      }
+    }, { dom: q.dom, text: q.text, values });
+    this.answers[q.id] = q.text ? values[0] : values;
   }
 
   async answerByTap(q, profile) {
@@ -447,6 +494,41 @@ export class Survey {
     return (await this.page.locator(SEL.thanks).count()) > 0 && new URL(this.page.url()).pathname.endsWith("/thanks");
   }
 
+  /** The review page's rows: question (with its number) and the answers shown. */
+  async reviewRows() {
+    return this.page.$$eval(".review-list__row", (rows) =>
+      rows.map((r) => ({
+        question: r.querySelector("dt").textContent.trim(),
+        answers: [...r.querySelectorAll(".review-list__value")].map((v) => v.textContent.trim()),
+        missing: !!r.querySelector(".review-list__missing"),
+      })),
+    );
+  }
+
+  /** The counter's figures, read with the page's own template. */
+  async counter() {
+    return this.page.evaluate((sel) => {
+      const form = document.querySelector(sel.form);
+      const t = document.querySelector(sel.progressText);
+      const template = form && form.getAttribute("data-progress-template");
+      if (!t || !template || !t.textContent) return null;
+      const esc = template.replace(/[.*+?^$()|[\]\\]/g, "\\$&");
+      const order = [...template.matchAll(/\{(answered|total)\}/g)].map((m) => m[1]);
+      const m = t.textContent.match(new RegExp("^" + esc.replace(/\{(answered|total)\}/g, "(\\d+)") + "$"));
+      if (!m) return { text: t.textContent };
+      const out = { text: t.textContent };
+      order.forEach((k, i) => (out[k] = Number(m[i + 1])));
+      return out;
+    }, { form: SEL.form, progressText: SEL.progressText });
+  }
+
+  /** The question numbers shown on this page, in order. */
+  async numbers() {
+    return this.page.$$eval(SEL.question, (qs) =>
+      qs.filter((q) => !q.hidden && q.offsetParent !== null).map((q) => Number((q.querySelector(".question__number")?.textContent || "").replace(/\D/g, ""))),
+    );
+  }
+
   async errorSummary() {
     const s = this.page.locator(SEL.errorSummary);
     if (!(await s.count())) return null;
@@ -465,6 +547,7 @@ export class Survey {
     let pages = 0;
     for (let guard = 0; guard < 40; guard++) {
       pages++;
+      if (profile.beforeAnswer) await profile.beforeAnswer(this, pages);
       await this.answerCurrentPage(strategy, profile);
       if (profile.onPage) await profile.onPage(this, pages);
       if (await this.hasContinue()) {
@@ -476,8 +559,9 @@ export class Survey {
       }
       break;
     }
+    check(await this.isReviewPage(), `the last section's Continue did not lead to the review page: ${this.page.url()}`);
+    if (profile.onReview) await profile.onReview(this);
     await this.submit(how);
-    if (await this.isReviewPage()) await this.submit(how);
     const errors = await this.errorSummary();
     check(!errors, `submit refused: ${errors && (await this.page.locator(SEL.errorSummary).innerText())}`);
     check(await this.onThanksPage(), `not on the thank-you page after submitting: ${this.page.url()}`);

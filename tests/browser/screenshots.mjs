@@ -1,6 +1,7 @@
 // Screenshots of what residents see, at phone width (390 px), in each
-// language: the first screen, and a whole section page. Run by hand after
-// `cargo build`; rewrites docs/screenshots/resident-*.png:
+// language: the first screen of page 1, a whole section page (page 2), and
+// the whole check-your-answers page. Run by hand after `cargo build`;
+// rewrites docs/screenshots/resident-*.png:
 //
 //   node tests/browser/screenshots.mjs            # starts target/debug/civicpulse on a temp database
 //   node tests/browser/screenshots.mjs URL        # or uses a running server
@@ -13,7 +14,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LANGS, SEL, Survey, launch, newPage } from "./lib.mjs";
+import { LANGS, Survey, launch, newPage } from "./lib.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const out = join(root, "docs/screenshots");
@@ -50,10 +51,17 @@ try {
     await s.openSurvey(lang);
     const first = join(out, `resident-${lang}-first-screen.png`);
     await page.screenshot({ path: first });
+    await s.answerCurrentPage("fill");
+    await s.continue("click");
     const section = join(out, `resident-${lang}-section.png`);
-    if (await s.hasContinue()) await page.screenshot({ path: section, fullPage: true });
-    else await page.locator("section.section").first().screenshot({ path: section });
-    for (const f of [first, section]) console.log(`${f.slice(root.length + 1)}  ${(statSync(f).size / 1024).toFixed(0)} KB`);
+    await page.screenshot({ path: section, fullPage: true });
+    while (!(await s.isReviewPage())) {
+      await s.answerCurrentPage("fill");
+      await s.continue("click");
+    }
+    const review = join(out, `resident-${lang}-review.png`);
+    await page.screenshot({ path: review, fullPage: true });
+    for (const f of [first, section, review]) console.log(`${f.slice(root.length + 1)}  ${(statSync(f).size / 1024).toFixed(0)} KB`);
     await context.close();
   }
 } finally {

@@ -33,11 +33,11 @@ async function signIn(page, name, lang, found) {
   found.push(await audit(page, `sign-in ${lang}`));
   await page.fill('input[name="username"]', name);
   await page.fill('input[name="password"]', "not the password");
-  await Promise.all([page.waitForNavigation(), page.locator('form button[type="submit"]').first().click()]);
+  await Promise.all([page.waitForNavigation(), page.locator('form[action="/login"] button[type="submit"]').click()]);
   found.push(await audit(page, `sign-in refused ${lang}`));
   await page.fill('input[name="username"]', name);
   await page.fill('input[name="password"]', process.env.STAFF_PASSWORD);
-  await Promise.all([page.waitForNavigation(), page.locator('form button[type="submit"]').first().click()]);
+  await Promise.all([page.waitForNavigation(), page.locator('form[action="/login"] button[type="submit"]').click()]);
   check(new URL(page.url()).pathname.startsWith("/admin"), `not signed in: ${page.url()}`);
 }
 

@@ -1,8 +1,10 @@
 // Every resident page, cold (no cache), is under 30 KB over the wire with
 // its CSS and JS, as the server sends it (gzip), and every request goes to
-// the server's own origin.
+// the server's own origin: the start page, each section page (and page 1
+// refused empty), the review page, "continue where you left off", the
+// resume page, the thank-you and not-found pages.
 
-import { LANGS, SEL, Survey, check, env, launch, metric, newPage, wireMeter } from "../lib.mjs";
+import { LANGS, SEL, Survey, check, env, eq, launch, metric, newPage, wireMeter } from "../lib.mjs";
 
 const LIMIT = 30 * 1024;
 let browser;
@@ -16,28 +18,30 @@ async function weight(lang) {
   const origin = new URL(env.base).origin;
   const problems = [];
   const s = new Survey(page);
-  const weigh = async (label, action) => {
+  const weigh = async (label, action, { script = true } = {}) => {
     const w = await meter.weigh(action);
     metric("page-weight", { page: label, lang, bytes: w.bytes, requests: w.urls.length });
     if (w.bytes > LIMIT) problems.push(`${label}: ${w.bytes} bytes over the wire (limit ${LIMIT}): ${w.requests.map((r) => `${r.url} ${r.bytes}`).join(", ")}`);
     for (const u of w.urls) if (new URL(u).origin !== origin) problems.push(`${label}: third-party request ${u}`);
     check(w.urls.some((u) => u.includes("/static/style.css")), `${label}: the stylesheet was not loaded cold`);
+    if (script) check(w.urls.some((u) => u.includes("/static/form.js")), `${label}: the form script was not loaded cold`);
   };
   try {
-    await weigh("start page", () => s.openSurvey(lang, "", { stayOnStart: true }));
-    await weigh("form page 1", () => page.goto(s.url(lang, "&open=1")));
-    for (let n = 1; n < 40; n++) {
-      const more = await s.hasContinue();
-      await weigh(`form page ${n} refused`, () => (more ? s.continue() : s.submit()));
-      await s.answerCurrentPage("tap");
-      if (!more) {
-        await weigh("thank-you page", () => s.submit());
-        check(await s.onThanksPage(), "thank-you page");
-        break;
-      }
-      await weigh(`form page ${n + 1}`, () => s.continue());
+    await weigh("start page", () => s.openSurvey(lang, "", { stayOnStart: true }), { script: false });
+    await weigh("section page 1", () => page.goto(s.url(lang, "&open=1")));
+    await weigh("section page 1 refused", () => s.continue("click"));
+    for (let n = 1; n <= 10; n++) {
+      await s.answerCurrentPage("fill", { residentType: "foreign" });
+      await weigh(n < 10 ? `section page ${n + 1}` : "review page", () => s.continue("click"), { script: n < 10 });
     }
-    await weigh("not-found page", () => page.goto(`${env.base}/s/no-such-survey?lang=${lang}`));
+    check(await s.isReviewPage(), "review page");
+    await weigh("continue page", () => page.goto(`${env.base}/s/livability?lang=${lang}`), { script: false });
+    await weigh("resume page", () => page.goto(`${env.base}/s/livability/resume?lang=${lang}`), { script: false });
+    await page.goto(`${env.base}/s/livability/review?lang=${lang}`);
+    await weigh("thank-you page", () => s.submit("click"), { script: false });
+    check(await s.onThanksPage(), "thank-you page");
+    await weigh("not-found page", () => page.goto(`${env.base}/s/no-such-survey?lang=${lang}`), { script: false });
+    eq(page.problems, [], "script errors");
   } finally {
     await context.close();
   }
