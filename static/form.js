@@ -17,6 +17,16 @@
   var otherDone = +data("other-done") || 0;
   var shown = "";
 
+  // The first page is opened as /s/{slug}; once answers are saved that
+  // address offers "continue where you left off". Naming the page in the
+  // address makes the browser's Back from page 2 land on page 1 itself.
+  var step = form.querySelector('input[name="_page"]');
+  if (step && form.method === "post" && window.history && history.replaceState &&
+      !/[?&]page=/.test(location.search)) {
+    history.replaceState(history.state, "", location.pathname + (location.search ? location.search + "&" : "?") +
+      "page=" + encodeURIComponent(step.value) + location.hash);
+  }
+
   // Unsaved answers of this page, kept in the browser until the server has
   // them (a reload or a closed tab loses nothing). Keyed by survey, resume
   // code and page; an older copy than the server's last save is ignored.

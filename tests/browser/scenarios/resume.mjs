@@ -73,6 +73,14 @@ async function back(lang) {
   try {
     const s = new Survey(page);
     await s.openSurvey(lang);
+    await walkTo(s, 2);
+    // Page 1 was opened as the survey's address; Back still lands on it,
+    // not on "continue where you left off".
+    await page.goBack({ waitUntil: "load" });
+    eq(await pageNumber(page), 1, "page after the browser's Back from page 2");
+    eq(await page.locator(SEL.resume).count(), 0, "no continue-where-you-left-off page after Back to page 1");
+    await checkRestored(s, s.answers, "page 1 after the browser's Back");
+    await page.goForward({ waitUntil: "load" });
     await walkTo(s, 3);
     await page.goBack({ waitUntil: "load" });
     eq(await pageNumber(page), 2, "page after the browser's Back from page 3");
