@@ -1,12 +1,18 @@
 //! Responses out, as JSON (one object per respondent) or wide CSV (one
 //! column per question id). Streams: a survey with a million responses is
 //! written without holding it in memory.
+//!
+//! A resident's text can start like a spreadsheet formula
+//! (`=HYPERLINK(...)`); CSV cells are neutralised so that Excel or
+//! LibreOffice shows the text instead of evaluating it, and `import` undoes
+//! it, so an export imports back unchanged.
 
 use crate::db::{Database, StoredResponse};
 use crate::error::AppError;
 use crate::registry::SurveyRegistry;
 use crate::survey::{QuestionKind, Survey};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -18,10 +24,32 @@ pub enum ExportFormat {
 
 /// Reserved CSV columns, before the question columns. Their names match the
 /// import format, so an export can be imported elsewhere.
-pub const CSV_META_COLUMNS: [&str; 4] = ["_id", "_submitted_at", "_lang", "_version"];
+pub const CSV_META_COLUMNS: [&str; 5] = ["_id", "_submitted_at", "_lang", "_version", "_wave"];
 
 /// Separator of multi-choice values inside one CSV cell.
 pub const MULTI_SEPARATOR: char = ';';
+
+/// What a spreadsheet reads as the start of a formula (OWASP's list), and
+/// the quote that marks a cell as neutralised.
+const FORMULA_STARTS: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
+
+/// `cell` as a spreadsheet shows it as text: a leading `'` when it starts
+/// like a formula (or with a `'` itself, so the quote can be undone exactly).
+pub fn neutralise_formula(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// The cell an export neutralised, as it was given.
+pub fn restore_neutralised(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
 
 /// Every question id a survey has ever had: the latest version's order
 /// first, then questions only older versions asked (they keep their
@@ -111,14 +139,20 @@ pub fn export(
                         cells[i].push_str(value);
                     }
                 }
-                let version = r.version.to_string();
+                let (version, wave) = (r.version.to_string(), r.wave.to_string());
                 let meta = [
                     r.id.as_str(),
                     r.submitted_at.as_str(),
                     r.lang.as_str(),
                     version.as_str(),
+                    wave.as_str(),
                 ];
-                writer.write_record(meta.into_iter().chain(cells.iter().map(String::as_str)))?;
+                writer.write_record(
+                    meta.into_iter()
+                        .map(Cow::Borrowed)
+                        .chain(cells.iter().map(|c| neutralise_formula(c)))
+                        .map(|c| c.into_owned().into_bytes()),
+                )?;
                 count += 1;
                 Ok(())
             })?;
@@ -126,4 +160,32 @@ pub fn export(
         }
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_start_like_formulas_are_shown_as_text_and_come_back_unchanged() {
+        for cell in [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "'=x",
+            "''",
+            "'",
+        ] {
+            let out = neutralise_formula(cell);
+            assert!(out.starts_with('\''), "{cell:?} → {out:?}");
+            assert_eq!(restore_neutralised(&out), cell);
+        }
+        for cell in ["", "4", "dk", "plain text", "a=b", "x'y"] {
+            assert_eq!(neutralise_formula(cell), cell);
+            assert_eq!(restore_neutralised(cell), cell);
+        }
+    }
 }

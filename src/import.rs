@@ -848,7 +848,8 @@ fn parse_row(
                         raw.push(id, part.trim());
                     }
                 } else {
-                    raw.push(id, cell);
+                    // An export's neutralised formula reads back as given.
+                    raw.push(id, crate::export::restore_neutralised(cell));
                 }
             }
         }

@@ -298,7 +298,7 @@ async fn responses_survive_kill_9_and_export_as_json_and_csv() {
     let csv = String::from_utf8(out.stdout).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(
-        header.starts_with("_id,_submitted_at,_lang,_version,district,sex,age_group"),
+        header.starts_with("_id,_submitted_at,_lang,_version,_wave,district,sex,age_group"),
         "{header}"
     );
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
@@ -462,33 +462,14 @@ fn dont_know_and_does_not_apply_are_counted_apart_and_never_scored() {
     let school = survey.question("conv_school").unwrap();
     let values: Vec<&str> = school.kind.options().iter().map(|o| o.value.as_str()).collect();
     assert_eq!(values, ["1", "2", "3", "4", "5", "dk", "na"]);
-    let required: Vec<&civicpulse::survey::Question> = survey
-        .questions
-        .iter()
-        .filter(|q| q.required && q.show_if.is_none())
-        .collect();
-    let mut csv = String::from("_id");
-    for q in &required {
-        csv.push(',');
-        csv.push_str(q.id.as_str());
-    }
-    csv.push('\n');
     // Ten residents in two districts. conv_school: huancui answers 5, 5,
     // dk, na, na; wendeng answers 1, na, na, na, dk.
     let school_answers = ["5", "5", "dk", "na", "na", "1", "na", "na", "na", "dk"];
-    for (i, answer) in school_answers.iter().enumerate() {
-        csv.push_str(&format!("r{i}"));
-        for q in &required {
-            let value = match q.id.as_str() {
-                "conv_school" => answer.to_string(),
-                "district" => (if i < 5 { "huancui" } else { "wendeng" }).to_string(),
-                _ => q.kind.options()[0].value.to_string(),
-            };
-            csv.push(',');
-            csv.push_str(&value);
-        }
-        csv.push('\n');
-    }
+    let csv = required_answers_csv(&survey, &[], 10, |i, q| match q {
+        "conv_school" => Some(school_answers[i].to_string()),
+        "district" => Some((if i < 5 { "huancui" } else { "wendeng" }).to_string()),
+        _ => None,
+    });
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("na.csv"), csv).unwrap();
@@ -610,4 +591,96 @@ fn dont_know_and_does_not_apply_are_counted_apart_and_never_scored() {
         (&option[col("missing")], &option[col("count")]),
         ("not_applicable", "5")
     );
+}
+
+/// A CSV of `rows` residents answering every required, unconditional
+/// question of `survey` (plus `extra` columns), with the first option unless
+/// `answer(row, question)` says otherwise.
+fn required_answers_csv(
+    survey: &civicpulse::survey::Survey,
+    extra: &[&str],
+    rows: usize,
+    answer: impl Fn(usize, &str) -> Option<String>,
+) -> String {
+    let columns: Vec<&civicpulse::survey::Question> = survey
+        .questions
+        .iter()
+        .filter(|q| (q.required && q.show_if.is_none()) || extra.contains(&q.id.as_str()))
+        .collect();
+    let mut csv = String::from("_id");
+    for q in &columns {
+        csv.push(',');
+        csv.push_str(q.id.as_str());
+    }
+    csv.push('\n');
+    let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
+    for i in 0..rows {
+        let mut record = vec![format!("r{i}")];
+        for q in &columns {
+            let value = answer(i, q.id.as_str()).unwrap_or_else(|| {
+                q.kind
+                    .options()
+                    .first()
+                    .map_or_else(String::new, |o| o.value.to_string())
+            });
+            record.push(value);
+        }
+        writer.write_record(&record).unwrap();
+    }
+    csv + &String::from_utf8(writer.into_inner().unwrap()).unwrap()
+}
+
+#[test]
+fn an_answer_that_looks_like_a_formula_exports_as_text_and_imports_back_unchanged() {
+    let survey = civicpulse::survey::builtin_definitions().remove(0);
+    let formula = "=HYPERLINK(\"http://evil.example\",\"click\")";
+    let texts = [formula, "-5 degrees in winter", "'quoted", "plain"];
+    let csv = required_answers_csv(&survey, &["suggestions"], texts.len(), |i, q| {
+        (q == "suggestions").then(|| texts[i].to_string())
+    });
+    let first = tempfile::tempdir().unwrap();
+    std::fs::write(first.path().join("in.csv"), csv).unwrap();
+    let (ok, _, stderr) = run(&["import", "livability", "in.csv", "--wave", "2026"], first.path());
+    assert!(ok, "{stderr}");
+    let (ok, exported, stderr) = run(&["export", "livability", "--format", "csv"], first.path());
+    assert!(ok, "{stderr}");
+    let mut reader = csv::Reader::from_reader(exported.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let cells: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[column("suggestions")].to_string(), r[column("_wave")].to_string())
+        })
+        .collect();
+    let shown: Vec<&str> = cells.iter().map(|(text, _)| text.as_str()).collect();
+    // What a spreadsheet gets: text, never a formula.
+    assert_eq!(
+        shown,
+        [&format!("'{formula}")[..], "'-5 degrees in winter", "''quoted", "plain"]
+    );
+    assert!(
+        cells.iter().all(|(_, wave)| wave == "2026"),
+        "the export names each row's wave"
+    );
+
+    // The export imports into another database as it was answered, in its
+    // own wave (from _wave, no --wave).
+    let second = tempfile::tempdir().unwrap();
+    std::fs::write(second.path().join("back.csv"), &exported).unwrap();
+    let (ok, _, stderr) = run(&["import", "livability", "back.csv"], second.path());
+    assert!(ok, "{stderr}");
+    let (ok, json, stderr) = run(&["export", "livability", "--format", "json"], second.path());
+    assert!(ok, "{stderr}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let mut back: Vec<&str> = rows
+        .iter()
+        .map(|r| r["answers"]["suggestions"].as_str().unwrap())
+        .collect();
+    back.sort_unstable();
+    let mut given = texts.to_vec();
+    given.sort_unstable();
+    assert_eq!(back, given);
+    assert!(rows.iter().all(|r| r["wave"] == 2026));
 }
