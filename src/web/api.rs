@@ -278,11 +278,20 @@ fn respond<T: Serialize>(
     }
 }
 
-/// Run an analysis on the blocking pool.
+/// Run an analysis on the blocking pool, once one of the server's
+/// analysis turns is free; a full line is a 503 with `Retry-After`.
 async fn compute<T: Send + 'static>(
     state: &web::Data<AppState>,
     analysis: impl FnOnce(&AppState) -> Result<T, AnalysisError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    let _turn = state.analyses.enter().await.map_err(|_| ApiError {
+        retry_after: Some(std::time::Duration::from_secs(5)),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many analyses are waiting; try again in a few seconds",
+        )
+    })?;
     let state = state.clone();
     Ok(web::block(move || analysis(&state))
         .await

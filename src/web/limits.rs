@@ -1,4 +1,5 @@
-//! Per-client rate limits, and the bound on password hashing.
+//! Per-client rate limits, and the bounds on password hashing and on
+//! index computations running at once.
 //!
 //! A client is a keyed hash of its network address (an IPv6 address by
 //! its /64, what one subscriber usually gets), under a random key that
@@ -407,11 +408,53 @@ impl RateLimiter for MemoryLimiter {
 /// never allocate (allocating 19 MiB per check on whichever blocking
 /// thread runs it left the allocator holding gigabytes after a burst).
 pub struct HashGate {
-    permits: tokio::sync::Semaphore,
+    admission: Admission,
     memories: std::sync::Mutex<Vec<crate::account::HashMemory>>,
+}
+
+/// At most `size` jobs at once and `max_waiting` in line: beyond that a
+/// caller is told the server is busy instead of queueing without end.
+pub struct Admission {
+    permits: tokio::sync::Semaphore,
     size: usize,
     waiting: std::sync::atomic::AtomicUsize,
     max_waiting: usize,
+}
+
+impl Admission {
+    pub fn new(size: usize, max_waiting: usize) -> Admission {
+        let size = size.max(1);
+        Admission {
+            permits: tokio::sync::Semaphore::new(size),
+            size,
+            waiting: Default::default(),
+            max_waiting,
+        }
+    }
+
+    /// Index computations: each runs two worker threads, so half as many
+    /// at once as this machine has cores (at least one) keeps a crowd
+    /// opening pages from starting more threads than there are cores.
+    pub fn for_analyses() -> Admission {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Admission::new(cores / 2, 64)
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Wait for a turn; `Busy` when the line is already full.
+    pub async fn enter(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Busy> {
+        use std::sync::atomic::Ordering;
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Busy);
+        }
+        let permit = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit.map_err(|_| Busy)
+    }
 }
 
 /// The gate is full: the caller should say "busy, try again".
@@ -421,13 +464,9 @@ pub struct Busy;
 impl HashGate {
     /// `size` hashes at once, and at most `max_waiting` waiting.
     pub fn new(size: usize, max_waiting: usize) -> HashGate {
-        let size = size.max(1);
         HashGate {
-            permits: tokio::sync::Semaphore::new(size),
+            admission: Admission::new(size, max_waiting),
             memories: Default::default(),
-            size,
-            waiting: Default::default(),
-            max_waiting,
         }
     }
 
@@ -442,7 +481,7 @@ impl HashGate {
     }
 
     pub fn size(&self) -> usize {
-        self.size
+        self.admission.size()
     }
 
     /// Run `hash` on the blocking pool once a permit is free.
@@ -450,14 +489,7 @@ impl HashGate {
         &self,
         hash: impl FnOnce(&mut crate::account::HashMemory) -> T + Send + 'static,
     ) -> Result<T, Busy> {
-        use std::sync::atomic::Ordering;
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(Busy);
-        }
-        let permit = self.permits.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let _permit = permit.map_err(|_| Busy)?;
+        let _permit = self.admission.enter().await?;
         // Buffers are made on first need, so an idle server holds none; a
         // permit's holder always finds one free or makes it, so there are
         // never more buffers than permits.
@@ -500,6 +532,22 @@ pub(crate) fn retry_after(mut response: HttpResponse, wait: Duration) -> HttpRes
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    #[tokio::test]
+    async fn admission_lets_size_in_queues_the_next_and_turns_the_rest_away() {
+        let gate = Admission::new(1, 1);
+        let first = gate.enter().await.expect("a free turn");
+        let waiter = gate.enter();
+        tokio::pin!(waiter);
+        // Polled once, the second caller takes the one place in line.
+        assert!(futures_util::FutureExt::now_or_never(waiter.as_mut()).is_none());
+        assert_eq!(gate.enter().await.err(), Some(Busy), "the line is full");
+        drop(first);
+        let second = waiter.await.expect("the waiter's turn");
+        drop(second);
+        assert!(gate.enter().await.is_ok(), "free again");
+        assert!(Admission::for_analyses().size() >= 1);
+    }
 
     fn key(n: u8) -> ClientKey {
         ClientKey([n; 16])

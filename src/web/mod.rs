@@ -46,6 +46,8 @@ pub struct AppState {
     pub(crate) clients: limits::ClientIdentifier,
     /// Bounds the password hashes running at once.
     pub(crate) hashing: limits::HashGate,
+    /// Index computations at once (each runs two threads).
+    pub(crate) analyses: limits::Admission,
     /// Where residents open the survey, for letters (`--public-url`).
     public_url: Option<String>,
     /// No caller may ask for smaller cells than this.
@@ -149,6 +151,7 @@ impl Application {
             limits: config.limits.clone(),
             clients: limits::ClientIdentifier::new(config.trusted_proxies.clone()),
             hashing,
+            analyses: limits::Admission::for_analyses(),
             public_url: config.public_url.clone(),
             min_cell_floor: config.min_cell_floor,
             partial_lifetime: config.partial_lifetime,
