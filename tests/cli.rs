@@ -665,6 +665,25 @@ fn an_answer_that_looks_like_a_formula_exports_as_text_and_imports_back_unchange
         "the export names each row's wave"
     );
 
+    // `--out DIR`: the same CSV, with its codebook beside it.
+    let (ok, _, stderr) = run(&["export", "livability", "--out", "out"], first.path());
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("exported 4 responses"), "{stderr}");
+    let out = first.path().join("out");
+    assert_eq!(std::fs::read_to_string(out.join("responses.csv")).unwrap(), exported);
+    let book: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("codebook.json")).unwrap()).unwrap();
+    let latest = book["versions"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(latest["version"], survey.version);
+    assert!(latest["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|q| q["id"] == "suggestions"));
+    let md = std::fs::read_to_string(out.join("codebook.md")).unwrap();
+    assert!(md.contains("### `suggestions` (text)"), "{md}");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 3, "no part files left behind");
+
     // The export imports into another database as it was answered, in its
     // own wave (from _wave, no --wave).
     let second = tempfile::tempdir().unwrap();

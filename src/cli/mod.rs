@@ -155,11 +155,16 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Write every response of a survey to standard output.
+    /// Write every response of a survey to standard output (`--format`),
+    /// or, with `--out DIR`, responses.csv, codebook.json and codebook.md
+    /// into DIR.
     Export {
         slug: String,
-        #[arg(long, value_enum, default_value = "json")]
+        #[arg(long, value_enum, default_value = "json", conflicts_with = "out")]
         format: ExportFormat,
+        /// A folder for responses.csv and the codebook (created if needed).
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -583,7 +588,23 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             format,
             store,
         }) => fieldwork::fieldwork(&slug, wave, format, &store),
-        Some(Command::Export { slug, format, store }) => {
+        Some(Command::Export {
+            slug,
+            out: Some(dir),
+            store,
+            ..
+        }) => {
+            let (db, registry) = store.open()?;
+            let n = crate::export::export_to_dir(&db, &registry, &slug, &dir)?;
+            eprintln!(
+                "exported {n} responses of {slug} to {} (responses.csv, codebook.json, codebook.md)",
+                dir.display()
+            );
+            Ok(())
+        }
+        Some(Command::Export {
+            slug, format, store, ..
+        }) => {
             let (db, registry) = store.open()?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let n = export(&db, &registry, &slug, format, &mut out)?;

@@ -7,6 +7,10 @@
 //! LibreOffice shows the text instead of evaluating it, and `import` undoes
 //! it, so an export imports back unchanged.
 
+mod codebook;
+
+pub use codebook::{codebook_json, codebook_markdown};
+
 use crate::db::{Database, StoredResponse};
 use crate::error::AppError;
 use crate::registry::SurveyRegistry;
@@ -71,6 +75,46 @@ fn is_multi(versions: &HashMap<u32, &Survey>, version: u32, question: &str) -> b
         .get(&version)
         .and_then(|s| s.question(question))
         .is_some_and(|q| matches!(q.kind, QuestionKind::MultiChoice { .. }))
+}
+
+/// What `export --out DIR` writes: the responses as wide CSV, and the
+/// codebook as JSON and Markdown. Returns the number of responses.
+pub fn export_to_dir(
+    db: &Database,
+    registry: &SurveyRegistry,
+    slug: &str,
+    dir: &std::path::Path,
+) -> Result<usize, AppError> {
+    let versions: Vec<&Survey> = registry.versions(slug).iter().map(|s| &s.survey).collect();
+    if versions.is_empty() {
+        return Err(AppError::UnknownSurvey(slug.to_string()));
+    }
+    std::fs::create_dir_all(dir)?;
+    // Each file is written beside its final name and renamed, so a failed
+    // export never leaves a half-written file under that name.
+    let write = |name: &str, fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), AppError>| {
+        let part = dir.join(format!(".{name}.part"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&part)?);
+        fill(&mut out)?;
+        out.flush()?;
+        std::fs::rename(&part, dir.join(name))?;
+        Ok::<_, AppError>(())
+    };
+    let mut count = 0;
+    write("responses.csv", &mut |out| {
+        count = export(db, registry, slug, ExportFormat::Csv, out)?;
+        Ok(())
+    })?;
+    write("codebook.json", &mut |out| {
+        serde_json::to_writer_pretty(&mut *out, &codebook_json(slug, &versions)).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
+        Ok(())
+    })?;
+    write("codebook.md", &mut |out| {
+        out.write_all(codebook_markdown(slug, &versions).as_bytes())?;
+        Ok(())
+    })?;
+    Ok(count)
 }
 
 /// Write every response of `slug` to `out`.
