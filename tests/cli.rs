@@ -666,7 +666,7 @@ fn an_answer_that_looks_like_a_formula_exports_as_text_and_imports_back_unchange
     );
 
     // `--out DIR`: the same CSV, with its codebook beside it.
-    let (ok, _, stderr) = run(&["export", "livability", "--out", "out"], first.path());
+    let (ok, _, stderr) = run(&["export", "livability", "--out", "out", "--lang", "ko"], first.path());
     assert!(ok, "{stderr}");
     assert!(stderr.contains("exported 4 responses"), "{stderr}");
     let out = first.path().join("out");
@@ -682,7 +682,26 @@ fn an_answer_that_looks_like_a_formula_exports_as_text_and_imports_back_unchange
         .any(|q| q["id"] == "suggestions"));
     let md = std::fs::read_to_string(out.join("codebook.md")).unwrap();
     assert!(md.contains("### `suggestions` (text)"), "{md}");
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 3, "no part files left behind");
+    assert!(stderr.contains("responses-labelled.csv"), "{stderr}");
+    // The labelled CSV: the same rows with option labels in Korean, text as given.
+    let mut labelled = csv::Reader::from_path(out.join("responses-labelled.csv")).unwrap();
+    assert_eq!(labelled.headers().unwrap(), &header);
+    let district = survey.question("district").unwrap();
+    let first_district = district.kind.options()[0]
+        .label
+        .get(civicpulse::lang::Lang::Ko)
+        .to_string();
+    let rows: Vec<csv::StringRecord> = labelled.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), texts.len());
+    for row in &rows {
+        assert_eq!(row[column("district")], first_district);
+    }
+    let mut labelled_texts: Vec<&str> = rows.iter().map(|r| &r[column("suggestions")]).collect();
+    labelled_texts.sort_unstable();
+    let mut neutral: Vec<&str> = shown.clone();
+    neutral.sort_unstable();
+    assert_eq!(labelled_texts, neutral, "text answers as in the coded CSV");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4, "no part files left behind");
 
     // The export imports into another database as it was answered, in its
     // own wave (from _wave, no --wave).

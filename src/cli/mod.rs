@@ -162,9 +162,13 @@ pub enum Command {
         slug: String,
         #[arg(long, value_enum, default_value = "json", conflicts_with = "out")]
         format: ExportFormat,
-        /// A folder for responses.csv and the codebook (created if needed).
+        /// A folder for responses.csv, responses-labelled.csv and the
+        /// codebook (created if needed).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The language of responses-labelled.csv (with --out).
+        #[arg(long, default_value = "zh", requires = "out")]
+        lang: crate::lang::Lang,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -591,13 +595,15 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Export {
             slug,
             out: Some(dir),
+            lang,
             store,
             ..
         }) => {
             let (db, registry) = store.open()?;
-            let n = crate::export::export_to_dir(&db, &registry, &slug, &dir)?;
+            let n = crate::export::export_to_dir(&db, &registry, &slug, lang, &dir)?;
             eprintln!(
-                "exported {n} responses of {slug} to {} (responses.csv, codebook.json, codebook.md)",
+                "exported {n} responses of {slug} to {} (responses.csv, responses-labelled.csv, codebook.json, \
+                 codebook.md)",
                 dir.display()
             );
             Ok(())

@@ -13,6 +13,7 @@ pub use codebook::{codebook_json, codebook_markdown};
 
 use crate::db::{Database, StoredResponse};
 use crate::error::AppError;
+use crate::lang::Lang;
 use crate::registry::SurveyRegistry;
 use crate::survey::{QuestionKind, Survey};
 use serde_json::{Map, Value};
@@ -77,18 +78,20 @@ fn is_multi(versions: &HashMap<u32, &Survey>, version: u32, question: &str) -> b
         .is_some_and(|q| matches!(q.kind, QuestionKind::MultiChoice { .. }))
 }
 
-/// What `export --out DIR` writes: the responses as wide CSV, and the
-/// codebook as JSON and Markdown. Returns the number of responses.
+/// What `export --out DIR` writes: the responses as wide CSV, with codes
+/// and with labels in `lang`, and the codebook as JSON and Markdown. Returns the number of responses.
 pub fn export_to_dir(
     db: &Database,
     registry: &SurveyRegistry,
     slug: &str,
+    lang: Lang,
     dir: &std::path::Path,
 ) -> Result<usize, AppError> {
     let versions: Vec<&Survey> = registry.versions(slug).iter().map(|s| &s.survey).collect();
     if versions.is_empty() {
         return Err(AppError::UnknownSurvey(slug.to_string()));
     }
+    let by_version: HashMap<u32, &Survey> = versions.iter().map(|s| (s.version, *s)).collect();
     std::fs::create_dir_all(dir)?;
     // Each file is written beside its final name and renamed, so a failed
     // export never leaves a half-written file under that name.
@@ -102,7 +105,11 @@ pub fn export_to_dir(
     };
     let mut count = 0;
     write("responses.csv", &mut |out| {
-        count = export(db, registry, slug, ExportFormat::Csv, out)?;
+        count = write_csv(db, &versions, &by_version, slug, None, out)?;
+        Ok(())
+    })?;
+    write("responses-labelled.csv", &mut |out| {
+        write_csv(db, &versions, &by_version, slug, Some(lang), out)?;
         Ok(())
     })?;
     write("codebook.json", &mut |out| {
@@ -163,46 +170,64 @@ pub fn export(
             })?;
             out.write_all(if count == 0 { b"]\n" } else { b"\n]\n" })?;
         }
-        ExportFormat::Csv => {
-            let columns = question_columns(&versions);
-            let index: HashMap<&str, usize> = columns.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
-            let mut writer = csv::Writer::from_writer(&mut *out);
-            writer.write_record(
-                CSV_META_COLUMNS
-                    .iter()
-                    .copied()
-                    .chain(columns.iter().map(String::as_str)),
-            )?;
-            db.for_each_response(slug, |r: StoredResponse| -> Result<(), AppError> {
-                let mut cells = vec![String::new(); columns.len()];
-                for (question, value) in &r.answers {
-                    if let Some(&i) = index.get(question.as_str()) {
-                        if !cells[i].is_empty() {
-                            cells[i].push(MULTI_SEPARATOR);
-                        }
-                        cells[i].push_str(value);
-                    }
-                }
-                let (version, wave) = (r.version.to_string(), r.wave.to_string());
-                let meta = [
-                    r.id.as_str(),
-                    r.submitted_at.as_str(),
-                    r.lang.as_str(),
-                    version.as_str(),
-                    wave.as_str(),
-                ];
-                writer.write_record(
-                    meta.into_iter()
-                        .map(Cow::Borrowed)
-                        .chain(cells.iter().map(|c| neutralise_formula(c)))
-                        .map(|c| c.into_owned().into_bytes()),
-                )?;
-                count += 1;
-                Ok(())
-            })?;
-            writer.flush()?;
-        }
+        ExportFormat::Csv => count = write_csv(db, &versions, &by_version, slug, None, out)?,
     }
+    Ok(count)
+}
+
+/// The wide CSV of `slug`, with each option's code, or (`labels`) its label
+/// in that language; text answers as given. Cells that start like a
+/// formula are neutralised.
+fn write_csv(
+    db: &Database,
+    versions: &[&Survey],
+    by_version: &HashMap<u32, &Survey>,
+    slug: &str,
+    labels: Option<Lang>,
+    out: &mut dyn Write,
+) -> Result<usize, AppError> {
+    let columns = question_columns(versions);
+    let index: HashMap<&str, usize> = columns.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    let mut writer = csv::Writer::from_writer(&mut *out);
+    writer.write_record(
+        CSV_META_COLUMNS
+            .iter()
+            .copied()
+            .chain(columns.iter().map(String::as_str)),
+    )?;
+    let mut count = 0;
+    db.for_each_response(slug, |r: StoredResponse| -> Result<(), AppError> {
+        let mut cells = vec![String::new(); columns.len()];
+        for (question, value) in &r.answers {
+            if let Some(&i) = index.get(question.as_str()) {
+                if !cells[i].is_empty() {
+                    cells[i].push(MULTI_SEPARATOR);
+                }
+                let label = labels.and_then(|lang| {
+                    let q = by_version.get(&r.version)?.question(question)?;
+                    Some(q.option(value)?.label.get(lang))
+                });
+                cells[i].push_str(label.unwrap_or(value));
+            }
+        }
+        let (version, wave) = (r.version.to_string(), r.wave.to_string());
+        let meta = [
+            r.id.as_str(),
+            r.submitted_at.as_str(),
+            r.lang.as_str(),
+            version.as_str(),
+            wave.as_str(),
+        ];
+        writer.write_record(
+            meta.into_iter()
+                .map(Cow::Borrowed)
+                .chain(cells.iter().map(|c| neutralise_formula(c)))
+                .map(|c| c.into_owned().into_bytes()),
+        )?;
+        count += 1;
+        Ok(())
+    })?;
+    writer.flush()?;
     Ok(count)
 }
 
