@@ -36,6 +36,23 @@ pub fn is_csrf_token(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// The request's CSRF cookie, when it has the shape of one of ours.
+pub fn csrf_of(req: &HttpRequest) -> Option<String> {
+    req.cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|c| is_csrf_token(c))
+}
+
+/// The request's CSRF token, or a new one for a browser without it.
+pub fn csrf_or_new(req: &HttpRequest) -> String {
+    csrf_of(req).unwrap_or_else(new_token)
+}
+
+/// The request's CSRF cookie, when the form sent the same token back.
+pub fn matching_csrf(req: &HttpRequest, sent: Option<&str>) -> Option<String> {
+    csrf_of(req).filter(|cookie| sent.is_some_and(|sent| tokens_match(cookie, sent)))
+}
+
 pub fn csrf_cookie(req: &HttpRequest, token: &str) -> Cookie<'static> {
     Cookie::build(CSRF_COOKIE, token.to_string())
         .path("/")

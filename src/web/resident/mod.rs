@@ -24,8 +24,8 @@ use super::error::{WebError, WebErrorKind};
 use super::i18n::{negotiate, query_lang, query_param, LANG_COOKIE};
 use super::limits::{retry_after, wait_minutes, Action};
 use super::security::{
-    csrf_cookie, is_csrf_token, issue_form_token, new_token, tokens_match, verify_form_token, FormBinding,
-    FormTokenProblem, CSRF_COOKIE,
+    csrf_cookie, csrf_of, csrf_or_new, issue_form_token, matching_csrf, new_token, verify_form_token, FormBinding,
+    FormTokenProblem,
 };
 use super::AppState;
 use crate::crypto::Purpose;
@@ -155,11 +155,7 @@ pub async fn show_form(
         let code = query_param(req.query_string(), "code").unwrap_or_default();
         return start::start_page(&state, &req, &answering, lang, &code, None, StatusCode::OK);
     }
-    let csrf = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|v| is_csrf_token(v))
-        .unwrap_or_else(new_token);
+    let csrf = csrf_or_new(&req);
     let survey = &answering.stored.survey;
     let form_token = state.issue_form_token(survey, &csrf);
     let cleared = query_param(req.query_string(), "cleared").as_deref() == Some("1");
@@ -475,14 +471,8 @@ pub async fn submit(
         }),
     };
 
-    let cookie_csrf = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|c| is_csrf_token(c));
-    let csrf_ok = match (&cookie_csrf, &form.csrf) {
-        (Some(cookie), Some(field)) => tokens_match(cookie, field),
-        _ => false,
-    };
+    let cookie_csrf = csrf_of(&req);
+    let csrf_ok = matching_csrf(&req, form.csrf.as_deref()).is_some();
     let given_token = form.form.clone().unwrap_or_default();
 
     if switch_to.is_some() {

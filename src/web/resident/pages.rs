@@ -23,7 +23,7 @@ use crate::lang::Lang;
 use crate::survey::{RawAnswers, Survey};
 use crate::web::error::{error_page, WebError, WebErrorKind};
 use crate::web::limits::{retry_after, wait_minutes, Action};
-use crate::web::security::{csrf_cookie, is_csrf_token, new_token, tokens_match, verify_form_token, CSRF_COOKIE};
+use crate::web::security::{csrf_cookie, csrf_of, csrf_or_new, matching_csrf, verify_form_token};
 use crate::web::text_size::{self, TextSize};
 use crate::web::AppState;
 use actix_web::cookie::{Cookie, SameSite};
@@ -251,11 +251,7 @@ impl PageOut<'_> {
         req: &HttpRequest,
         status: StatusCode,
     ) -> Result<HttpResponse, WebError> {
-        let csrf = req
-            .cookie(CSRF_COOKIE)
-            .map(|c| c.value().to_string())
-            .filter(|v| is_csrf_token(v))
-            .unwrap_or_else(new_token);
+        let csrf = csrf_or_new(req);
         let token = state.issue_form_token(self.survey, &csrf);
         self.respond(state, req, status, &csrf, &token)
     }
@@ -417,11 +413,8 @@ pub(super) async fn post_page(
     };
     let back_to_review = form.ret.as_deref() == Some("review");
     let invitation = form.code.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    let cookie_csrf = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|c| is_csrf_token(c));
-    let csrf_ok = matches!((&cookie_csrf, &form.csrf), (Some(c), Some(f)) if tokens_match(c, f));
+    let cookie_csrf = csrf_of(req);
+    let csrf_ok = matching_csrf(req, form.csrf.as_deref()).is_some();
     let refill = |errors: Vec<FormError>| PageOut {
         survey,
         lang,

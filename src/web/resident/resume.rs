@@ -11,7 +11,7 @@ use crate::lang::Lang;
 use crate::web::error::{WebError, WebErrorKind};
 use crate::web::i18n::negotiate;
 use crate::web::limits::{retry_after, wait_minutes, Action};
-use crate::web::security::{csrf_cookie, is_csrf_token, new_token, tokens_match, CSRF_COOKIE};
+use crate::web::security::{csrf_cookie, csrf_or_new, matching_csrf};
 use crate::web::AppState;
 use actix_web::http::header::{self, ContentType};
 use actix_web::http::StatusCode;
@@ -41,13 +41,6 @@ struct ResumeView<'a> {
     error: Option<String>,
     has_errors: bool,
     answered: usize,
-}
-
-fn csrf_of(req: &HttpRequest) -> String {
-    req.cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|v| is_csrf_token(v))
-        .unwrap_or_else(new_token)
 }
 
 fn render(
@@ -86,7 +79,7 @@ pub(super) fn continue_page(
     let sections = survey.sections.len();
     let view = ResumeView {
         survey: Some(SurveyHeader::new(survey, lang)),
-        csrf_token: csrf_of(req),
+        csrf_token: csrf_or_new(req),
         lang: lang.code(),
         slug,
         is_continue: true,
@@ -107,7 +100,7 @@ fn resume_view<'a>(req: &HttpRequest, answering: &'a Answering, lang: Lang) -> R
     let survey = &answering.stored.survey;
     ResumeView {
         survey: Some(SurveyHeader::new(survey, lang)),
-        csrf_token: csrf_of(req),
+        csrf_token: csrf_or_new(req),
         lang: lang.code(),
         slug: survey.slug.as_str(),
         is_resume: true,
@@ -151,10 +144,7 @@ pub async fn resume(
         };
         render(&state, &req, lang, "resume_title", &view, status)
     };
-    let csrf_ok = match (req.cookie(CSRF_COOKIE), field("_csrf")) {
-        (Some(cookie), Some(sent)) => is_csrf_token(cookie.value()) && tokens_match(cookie.value(), sent),
-        _ => false,
-    };
+    let csrf_ok = matching_csrf(&req, field("_csrf")).is_some();
     if !csrf_ok {
         return refuse(StatusCode::FORBIDDEN, messages.text(lang, "err_csrf_start", &[]));
     }
@@ -219,7 +209,7 @@ pub async fn clear_form(
     let survey = &answering.stored.survey;
     let view = ResumeView {
         survey: Some(SurveyHeader::new(survey, lang)),
-        csrf_token: csrf_of(&req),
+        csrf_token: csrf_or_new(&req),
         lang: lang.code(),
         slug: survey.slug.as_str(),
         is_clear: true,
@@ -241,10 +231,7 @@ pub async fn clear(
     let form = super::SmallForm(state.form_pairs(&req, &body, hint)?);
     let field = |name: &str| form.field(name);
     let lang = form.lang(hint);
-    let csrf_ok = match (req.cookie(CSRF_COOKIE), field("_csrf")) {
-        (Some(cookie), Some(sent)) => is_csrf_token(cookie.value()) && tokens_match(cookie.value(), sent),
-        _ => false,
-    };
+    let csrf_ok = matching_csrf(&req, field("_csrf")).is_some();
     if !csrf_ok {
         // A stale confirmation page: ask again, with fresh tokens.
         return Ok(see_other(format!("/s/{}/clear?lang={}", path, lang.code())).finish());

@@ -16,9 +16,7 @@ use crate::survey::{QuestionKind, Survey};
 use crate::web::error::{error_page, WebError, WebErrorKind};
 use crate::web::i18n::negotiate;
 use crate::web::limits::{retry_after, wait_minutes, Action};
-use crate::web::security::{
-    csrf_cookie, is_csrf_token, new_token, tokens_match, verify_form_token, FormTokenProblem, CSRF_COOKIE,
-};
+use crate::web::security::{csrf_cookie, csrf_or_new, matching_csrf, verify_form_token, FormTokenProblem};
 use crate::web::AppState;
 use actix_web::http::header::{self, ContentType};
 use actix_web::http::StatusCode;
@@ -92,11 +90,7 @@ fn render_review(
     errors: Vec<FormError>,
     status: StatusCode,
 ) -> Result<HttpResponse, WebError> {
-    let csrf = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|v| is_csrf_token(v))
-        .unwrap_or_else(new_token);
+    let csrf = csrf_or_new(req);
     let form_token = state.issue_form_token(survey, &csrf);
     let asked = asked(survey, &partial.answers);
     let numbers = numbers(&asked);
@@ -262,13 +256,8 @@ pub(super) async fn post_review(
         )?;
         return Ok(retry_after(response, wait));
     }
-    let cookie_csrf = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|c| is_csrf_token(c));
-    let csrf = match (&cookie_csrf, &form.csrf) {
-        (Some(cookie), Some(field)) if tokens_match(cookie, field) => cookie.clone(),
-        _ => return refuse(StatusCode::FORBIDDEN, messages.text(lang, "err_csrf", &[])),
+    let Some(csrf) = matching_csrf(req, form.csrf.as_deref()) else {
+        return refuse(StatusCode::FORBIDDEN, messages.text(lang, "err_csrf", &[]));
     };
     let given_token = form.form.clone().unwrap_or_default();
     let now = time::OffsetDateTime::now_utc();

@@ -14,7 +14,7 @@ use crate::survey::RawAnswers;
 use crate::web::error::{WebError, WebErrorKind};
 use crate::web::i18n::negotiate;
 use crate::web::limits::{retry_after, wait_minutes, Action};
-use crate::web::security::{csrf_cookie, is_csrf_token, new_token, tokens_match, CSRF_COOKIE};
+use crate::web::security::{csrf_cookie, csrf_or_new, matching_csrf};
 use crate::web::AppState;
 use actix_web::http::header::{self, ContentType};
 use actix_web::http::StatusCode;
@@ -49,11 +49,7 @@ pub(super) fn start_page(
 ) -> Result<HttpResponse, WebError> {
     let survey = &answering.stored.survey;
     let code: String = code.chars().take(MAX_CODE_TEXT).collect();
-    let csrf = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|v| is_csrf_token(v))
-        .unwrap_or_else(new_token);
+    let csrf = csrf_or_new(req);
     let view = StartView {
         survey: super::view::SurveyHeader::new(survey, lang),
         csrf_token: &csrf,
@@ -105,13 +101,8 @@ pub async fn start(
             .insert_header((header::LOCATION, format!("/s/{}?lang={}", path, lang.code())))
             .finish());
     }
-    let cookie_csrf = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|c| is_csrf_token(c));
-    let csrf = match (cookie_csrf, field("_csrf")) {
-        (Some(cookie), Some(sent)) if tokens_match(&cookie, sent) => cookie,
-        _ => return refuse(StatusCode::FORBIDDEN, messages.text(lang, "err_csrf_start", &[])),
+    let Some(csrf) = matching_csrf(&req, field("_csrf")) else {
+        return refuse(StatusCode::FORBIDDEN, messages.text(lang, "err_csrf_start", &[]));
     };
     if let Err(wait) = state.limit(&req, Action::Code) {
         let minutes = wait_minutes(wait);

@@ -23,7 +23,7 @@ use crate::lang::Lang;
 use crate::web::error::WebErrorKind;
 use crate::web::i18n::{negotiate, query_param};
 use crate::web::limits::{retry_after, wait_minutes, Action, Busy};
-use crate::web::security::{csrf_cookie, is_csrf_token, new_token, tokens_match, CSRF_COOKIE};
+use crate::web::security::{csrf_cookie, csrf_of, csrf_or_new, matching_csrf, new_token, tokens_match};
 use crate::web::AppState;
 use actix_web::http::header::{self, ContentType};
 use actix_web::http::StatusCode;
@@ -79,11 +79,7 @@ pub async fn login_form(
             .insert_header((header::LOCATION, next.unwrap_or(DEFAULT_NEXT)))
             .finish());
     }
-    let csrf = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|v| is_csrf_token(v))
-        .unwrap_or_else(new_token);
+    let csrf = csrf_or_new(&req);
     let page = LoginPage {
         csrf_token: &csrf,
         next,
@@ -135,14 +131,8 @@ pub async fn login_submit(
     let username = fields.username.as_deref().unwrap_or("").trim().to_lowercase();
     let password = fields.password.unwrap_or_default();
 
-    let cookie_csrf = req
-        .cookie(CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|c| is_csrf_token(c));
-    let csrf_ok = match (&cookie_csrf, &fields.csrf) {
-        (Some(cookie), Some(field)) => tokens_match(cookie, field),
-        _ => false,
-    };
+    let cookie_csrf = csrf_of(&req);
+    let csrf_ok = matching_csrf(&req, fields.csrf.as_deref()).is_some();
     let refuse = |status: StatusCode, anchor: Option<&'static str>, key: &str, csrf: &str| {
         let page = LoginPage {
             csrf_token: csrf,
