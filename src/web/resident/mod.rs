@@ -298,6 +298,17 @@ struct Submitted {
 }
 
 impl Submitted {
+    /// The language the page was shown in (`hint` when the field is
+    /// missing or not one of ours).
+    fn shown_lang(&self, hint: Lang) -> Lang {
+        self.lang.as_deref().and_then(|l| l.parse().ok()).unwrap_or(hint)
+    }
+
+    /// The language a language button asks for, if one was pressed.
+    fn switch_to(&self) -> Option<Lang> {
+        self.switch.as_deref().and_then(|l| l.parse().ok())
+    }
+
     fn from_pairs(pairs: &[(String, String)]) -> Submitted {
         let mut s = Submitted::default();
         for (key, value) in pairs {

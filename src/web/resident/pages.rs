@@ -323,12 +323,8 @@ pub(super) async fn post_page(
     hint: Lang,
 ) -> Result<HttpResponse, WebError> {
     let slug = answering.stored.survey.slug.to_string();
-    let form_lang = form
-        .lang
-        .as_deref()
-        .and_then(|l| l.parse::<Lang>().ok())
-        .unwrap_or(hint);
-    let switch_to = form.switch.as_deref().and_then(|l| l.parse::<Lang>().ok());
+    let form_lang = form.shown_lang(hint);
+    let switch_to = form.switch_to();
     let lang = switch_to.unwrap_or(form_lang);
     let page_text = form.page.as_deref().unwrap_or_default();
 

@@ -195,12 +195,8 @@ pub(super) async fn post_review(
     hint: Lang,
 ) -> Result<HttpResponse, WebError> {
     let slug = answering.stored.survey.slug.to_string();
-    let lang = form
-        .lang
-        .as_deref()
-        .and_then(|l| l.parse::<Lang>().ok())
-        .unwrap_or(hint);
-    if let Some(to) = form.switch.as_deref().and_then(|l| l.parse::<Lang>().ok()) {
+    let lang = form.shown_lang(hint);
+    if let Some(to) = form.switch_to() {
         return Ok(see_other(PageRef::Review.href(&slug, to)).finish());
     }
     let typed = form.resume.as_deref().map(str::trim).filter(|c| !c.is_empty());
