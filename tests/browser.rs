@@ -143,6 +143,9 @@ impl Server {
             let mut child = self
                 .command()
                 .args(["serve", "--bind", &format!("127.0.0.1:{}", self.port)])
+                // Why a request was refused is logged at info; a failing
+                // scenario prints the tail.
+                .env("RUST_LOG", "info,actix_server=warn")
                 .args(["--workers", "2"])
                 // Every browser is 127.0.0.1: lift the per-client limits.
                 .args(["--rate-limit", "submit=1000000/h", "--rate-limit", "code=1000000/h"])

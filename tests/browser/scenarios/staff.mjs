@@ -33,12 +33,32 @@ async function signIn(page, name, lang, found) {
   found.push(await audit(page, `sign-in ${lang}`));
   await page.fill('input[name="username"]', name);
   await page.fill('input[name="password"]', "not the password");
-  await Promise.all([page.waitForNavigation(), page.locator('form[action="/login"] button[type="submit"]').click()]);
+  const refused = await submitLogin(page);
+  check(refused.status() === 401, `a wrong password answered ${refused.status()}: ${await shownError(page)}`);
   found.push(await audit(page, `sign-in refused ${lang}`));
   await page.fill('input[name="username"]', name);
   await page.fill('input[name="password"]', process.env.STAFF_PASSWORD);
-  await Promise.all([page.waitForNavigation(), page.locator('form[action="/login"] button[type="submit"]').click()]);
-  check(new URL(page.url()).pathname.startsWith("/admin"), `not signed in: ${page.url()}`);
+  const accepted = await submitLogin(page);
+  check(accepted.status() === 303, `signing in as ${name} answered ${accepted.status()}: ${await shownError(page)}`);
+  await page.waitForURL((url) => url.pathname.startsWith("/admin"));
+}
+
+/** Submits the sign-in form and waits for the server's answer to that
+ *  POST and the page it leads to. (waitForNavigation is racy: it can
+ *  settle on the page already shown, before the POST is answered.) */
+async function submitLogin(page) {
+  const [response] = await Promise.all([
+    page.waitForResponse(
+      (r) => r.request().method() === "POST" && r.request().isNavigationRequest() && new URL(r.url()).pathname === "/login",
+    ),
+    page.locator('form[action="/login"] button[type="submit"]').click(),
+  ]);
+  await page.waitForLoadState("load");
+  return response;
+}
+
+async function shownError(page) {
+  return (await page.locator("h1, [role=alert], .error-summary").allInnerTexts()).join(" | ");
 }
 
 async function audit(page, label) {
