@@ -7,12 +7,14 @@
 //! - `fieldwork`: waves, sampling frames, invitation codes, quality flags;
 //! - `survey`: the validated definition model and answer checking;
 //! - `stats`: the pure index engine (no I/O);
+//! - `charts`: accessible SVG charts, their PNG and tables (pure, no I/O);
 //! - `account`: staff roles, usernames, passwords and lockouts;
 //! - `lang`: the supported languages; `crypto`: the server key and HMAC;
 //! - `clock`: the city's date and time; `identity`: who runs the survey.
 
 pub mod account;
 pub mod analysis;
+pub mod charts;
 pub mod cli;
 pub mod clock;
 pub mod config;
