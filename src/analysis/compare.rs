@@ -4,7 +4,7 @@
 //! waves' definitions compute their indices alike.
 
 use super::options::{AnalysisError, IndexOptions, Weights};
-use super::report::{flag, indices, DefinitionUsed, IndexRow, TopBox};
+use super::report::{flag, indices, DefinitionUsed, IndexReport, IndexRow, TopBox};
 use super::tables::{cell, raking_cells, raking_header};
 use crate::db::Database;
 use crate::registry::SurveyRegistry;
@@ -137,6 +137,19 @@ pub fn compare(
     options: &IndexOptions,
     rule: DfRule,
 ) -> Result<CompareReport, AnalysisError> {
+    let (earlier, later) = compare_options(from, to, options)?;
+    let earlier = indices(db, registry, slug, &earlier)?;
+    let later = indices(db, registry, slug, &later)?;
+    compare_reports(&earlier, &later, registry, slug, options.level, rule)
+}
+
+/// The options of each wave's indices for comparing waves `from` and
+/// `to` with `options`, or why they cannot be compared.
+pub fn compare_options(
+    from: i32,
+    to: i32,
+    options: &IndexOptions,
+) -> Result<(IndexOptions, IndexOptions), AnalysisError> {
     if from == to {
         return Err(AnalysisError::Option(format!(
             "compare needs two different waves, not {from} twice"
@@ -147,19 +160,34 @@ pub fn compare(
             "answer distributions are figures of one wave: ask indices --distributions for each".into(),
         ));
     }
-    let wave = |w: i32| {
-        indices(
-            db,
-            registry,
-            slug,
-            &IndexOptions {
-                wave: Some(w),
-                ..options.clone()
-            },
-        )
+    let wave = |w: i32| IndexOptions {
+        wave: Some(w),
+        ..options.clone()
     };
-    let (earlier, later) = (wave(from)?, wave(to)?);
-    let level = options.level;
+    Ok((wave(from), wave(to)))
+}
+
+/// Compare two waves' reports, computed with the same options but the
+/// wave (see [`compare_options`]), figure by figure at `level`.
+pub fn compare_reports(
+    earlier: &IndexReport,
+    later: &IndexReport,
+    registry: &SurveyRegistry,
+    slug: &str,
+    level: f64,
+    rule: DfRule,
+) -> Result<CompareReport, AnalysisError> {
+    let (from, to) = (earlier.wave, later.wave);
+    if from == to {
+        return Err(AnalysisError::Option(format!(
+            "compare needs two different waves, not {from} twice"
+        )));
+    }
+    if earlier.weights != later.weights || earlier.by != later.by {
+        return Err(AnalysisError::Option(format!(
+            "the reports of waves {from} and {to} were computed with different weights or groups"
+        )));
+    }
     let figure = |r: &IndexRow| Some((r.figure.estimate?, r.figure.se?, r.df as f64));
     let share = |t: &TopBox, df: u64| Some((t.figure.estimate?, t.figure.se?, df as f64));
     let mut rows = Vec::new();
@@ -220,16 +248,19 @@ pub fn compare(
         survey: slug.to_string(),
         from,
         to,
-        weights: options.weights,
+        weights: later.weights,
         level,
         df_rule: rule,
-        raking: match (earlier.raking, later.raking) {
-            (Some(from), Some(to)) => Some(RakingPair { from, to }),
+        raking: match (&earlier.raking, &later.raking) {
+            (Some(from), Some(to)) => Some(RakingPair {
+                from: from.clone(),
+                to: to.clone(),
+            }),
             _ => None,
         },
         definitions: Definitions {
-            from: earlier.definition,
-            to: later.definition,
+            from: earlier.definition.clone(),
+            to: later.definition.clone(),
             differences,
         },
         notes,

@@ -7,7 +7,7 @@
 use super::figure::{Figure, Status};
 use super::load::{choice_column, WaveData};
 use super::options::AnalysisError;
-use super::suppression::Cell;
+use crate::stats::Cell;
 use crate::stats::{CodedAnswers, Estimate};
 use crate::survey::{Missing, QuestionKind};
 use serde::Serialize;

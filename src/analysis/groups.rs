@@ -5,10 +5,7 @@
 use super::load::{choice_column, choice_question, WaveData};
 use super::options::AnalysisError;
 use crate::stats::Grouping;
-
-/// Separates the answers of a two-way group's name: `huancui|60+`. Option
-/// values never contain it.
-pub const GROUP_SEPARATOR: char = '|';
+pub use crate::stats::GROUP_SEPARATOR;
 
 /// Respondents' groups and the groups' names.
 pub(super) struct Groups {

@@ -6,14 +6,16 @@
 //! - `design`: weights from none, the stored columns, or the sampling frame,
 //!   and raking;
 //! - `prepare`: option codes to item scores and composites;
-//! - `report`: the engine's rows as published figures; `distribution`:
-//!   answer shares; `suppression`: small cells withheld and protected;
-//!   `tables`: the CSV;
-//! - `compare`: two waves; `fieldwork`: the fieldwork figures of a wave.
+//! - `report`: the engine's rows as published figures, small cells
+//!   withheld and protected by `stats::suppression`; `distribution`:
+//!   answer shares; `tables`: the CSV;
+//! - `compare`: two waves; `fieldwork`: the fieldwork figures of a wave;
+//! - `cache`: computed reports kept while their data are unchanged.
 //!
 //! No arithmetic of the methodology happens here; that is `stats`'s.
 
 mod bootstrap;
+pub mod cache;
 mod compare;
 mod design;
 mod distribution;
@@ -24,10 +26,12 @@ mod load;
 mod options;
 mod prepare;
 mod report;
-mod suppression;
 mod tables;
 
-pub use compare::{compare, compare_csv_header, write_compare_csv, CompareReport, CompareRow, COMPARE_CSV_HEADER};
+pub use compare::{
+    compare, compare_csv_header, compare_options, compare_reports, write_compare_csv, CompareReport, CompareRow,
+    COMPARE_CSV_HEADER,
+};
 pub use design::DesignWeights;
 pub use distribution::DistributionRow;
 pub use fieldwork::fieldwork;

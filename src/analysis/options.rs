@@ -63,6 +63,52 @@ pub struct IndexOptions {
     pub weight_bounds: Option<WeightBounds>,
 }
 
+impl IndexOptions {
+    /// Everything that decides the report, as one canonical string: two
+    /// option sets with the same key compute the same report from the same
+    /// data (the key of cached results). Every field is named here, so a
+    /// new option cannot be forgotten.
+    pub fn canonical_key(&self) -> String {
+        let IndexOptions {
+            wave,
+            by,
+            weights,
+            margins,
+            level,
+            min_cell,
+            variance,
+            sources,
+            exclude_flagged,
+            lonely_psu,
+            distributions,
+            weight_bounds,
+        } = self;
+        // `{:?}` quotes and escapes strings, and writes a float so that it
+        // reads back to the same number: 0.95 and 0.950 are one key.
+        let mut key = format!(
+            "wave={wave:?};by={by:?};weights={weights:?};level={level:?};min_cell={min_cell};\
+             variance={variance:?};lonely_psu={lonely_psu:?};distributions={distributions}"
+        );
+        if let Some(choice) = sources {
+            key.push_str(&format!(";sources={:?};batches={:?}", choice.sources, choice.batches));
+        }
+        if !exclude_flagged.is_empty() {
+            let flags: Vec<_> = exclude_flagged.iter().collect();
+            key.push_str(&format!(";exclude={flags:?}"));
+        }
+        if let Some(bounds) = weight_bounds {
+            key.push_str(&format!(";bounds={:?},{:?}", bounds.lower, bounds.upper));
+        }
+        if let Some(margins) = margins {
+            key.push_str(";margins=");
+            for m in margins {
+                key.push_str(&format!("{:?}={:?}:{:?},", m.question, m.value, m.total));
+            }
+        }
+        key
+    }
+}
+
 /// Parse `L,U`: raked weights stay within L and U times the design weights.
 pub fn parse_weight_bounds(s: &str) -> Result<WeightBounds, AnalysisError> {
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();

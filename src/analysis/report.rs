@@ -9,13 +9,13 @@ use super::groups::Groups;
 use super::load::{choice_column, load_wave, Selection, WaveData};
 use super::options::{AnalysisError, IndexOptions, Variance, Weights};
 use super::prepare::{level_name, prepare, PreparedItem};
-use super::suppression::{protect_suppressed_cells, Cell};
 use crate::db::Database;
 use crate::fieldwork::Source;
 use crate::registry::SurveyRegistry;
 use crate::stats::{
     self, BootstrapOptions, BootstrapSummary, Estimate, EstimateOptions, Level, LonelyPsu, RakingDiagnostics, Variable,
 };
+use crate::stats::{protect_suppressed_cells, Cell};
 use crate::survey::Missing;
 use serde::Serialize;
 use std::collections::HashMap;

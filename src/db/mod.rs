@@ -9,13 +9,15 @@
 //! engine), `margins`, `fieldwork` (waves, frames, invitations, fieldwork
 //! counts), `partials` (answers saved part way through the section pages,
 //! never read by any analysis), `accounts` (staff, sessions, lockouts, audit log), `tokens`
-//! (API tokens) and `settings`. This file wires the pool and the one way to write.
+//! (API tokens), `settings`, and `generation` (how current a survey's data
+//! are, for cached results). This file wires the pool and the one way to write.
 //!
 //! Calls block; the web layer runs them on actix's blocking thread pool.
 
 mod accounts;
 mod analysis;
 mod fieldwork;
+mod generation;
 mod import;
 mod margins;
 mod partials;
@@ -29,6 +31,7 @@ mod versions;
 pub use accounts::{AuditEntry, NewSession, Session, SignInAttempt, User};
 pub use analysis::{AnalysisColumns, ResponseFacts};
 pub use fieldwork::{FieldworkError, InvitationBatch, InvitationUse, IssuedInvitation, MAX_BATCH};
+pub use generation::DataGeneration;
 pub use import::{
     BatchSpec, ImportBatch, ImportCounts, ImportReport, ImportedResponse, Importer, StoredCluster, SKIPPED_IDS_KEPT,
 };

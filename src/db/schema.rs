@@ -211,3 +211,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     partial_responses
 );
+
+diesel::table! {
+    data_generations (survey_slug, wave) {
+        survey_slug -> Text,
+        wave -> Integer,
+        generation -> BigInt,
+    }
+}

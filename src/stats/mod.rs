@@ -15,6 +15,8 @@
 //!    precision flags; [`estimate()`] computes a single figure.
 //! 4. [`bootstrap()`]: Rao–Wu rescaling bootstrap SEs (second method).
 //! 5. [`compare`]: two waves.
+//! 6. [`suppression`]: small cells withheld, and the complements that keep
+//!    them from being recovered by subtraction.
 //!
 //! No I/O, no logging, no global state.
 
@@ -30,6 +32,7 @@ pub mod estimate;
 pub mod rake;
 pub mod scores;
 pub mod summation;
+pub mod suppression;
 
 #[cfg(test)]
 mod tests;
@@ -51,3 +54,4 @@ pub use scores::{
     column_from_options, column_to_options, composites, composites_coded, likert_option_scores, score_codes,
     top_two_options, weighted_row_mean, Composites, DimensionSpec, ItemScores,
 };
+pub use suppression::{protect_suppressed_cells, Cell, GROUP_SEPARATOR};

@@ -3,8 +3,10 @@
 //! same names as query parameters, answering JSON (or CSV with
 //! `format=csv`). Callers authenticate with `Authorization: Bearer
 //! <token>` from `civicpulse token create`, and each client is held to a
-//! rate limit. Raking uses the wave's stored margins.
+//! rate limit. Raking uses the wave's stored margins. Indices come from
+//! the server's kept results while the data are unchanged (`analyses`).
 
+use super::analyses::{cached_compare, cached_indices, compute, AnalysisFailure};
 use super::form::parse_urlencoded;
 use super::limits::Action;
 use super::AppState;
@@ -91,12 +93,18 @@ impl ResponseError for ApiError {
 
 impl From<AnalysisError> for ApiError {
     fn from(e: AnalysisError) -> ApiError {
-        let status = match &e {
+        ApiError::from(&e)
+    }
+}
+
+impl From<&AnalysisError> for ApiError {
+    fn from(e: &AnalysisError) -> ApiError {
+        let status = match e {
             AnalysisError::UnknownSurvey(_) | AnalysisError::NoResponses { .. } => StatusCode::NOT_FOUND,
             AnalysisError::Database(db) => return ApiError::internal(db),
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
-        let code = match &e {
+        let code = match e {
             AnalysisError::UnknownSurvey(_) => "unknown_survey",
             AnalysisError::NoResponses { .. } => "no_responses",
             AnalysisError::UnknownBy { .. } | AnalysisError::ByNotChoice(_) => "bad_grouping",
@@ -106,6 +114,21 @@ impl From<AnalysisError> for ApiError {
             _ => "bad_option",
         };
         ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<AnalysisFailure> for ApiError {
+    fn from(e: AnalysisFailure) -> ApiError {
+        match e {
+            AnalysisFailure::Analysis(e) => ApiError::from(&*e),
+            AnalysisFailure::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many analyses are waiting; try again in a few seconds",
+            )
+            .retry_after(std::time::Duration::from_secs(5)),
+            AnalysisFailure::Stopped(message) => ApiError::internal(message),
+        }
     }
 }
 
@@ -278,26 +301,6 @@ fn respond<T: Serialize>(
     }
 }
 
-/// Run an analysis on the blocking pool, once one of the server's
-/// analysis turns is free; a full line is a 503 with `Retry-After`.
-async fn compute<T: Send + 'static>(
-    state: &web::Data<AppState>,
-    analysis: impl FnOnce(&AppState) -> Result<T, AnalysisError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let _turn = state.analyses.enter().await.map_err(|_| ApiError {
-        retry_after: Some(std::time::Duration::from_secs(5)),
-        ..ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "too many analyses are waiting; try again in a few seconds",
-        )
-    })?;
-    let state = state.clone();
-    Ok(web::block(move || analysis(&state))
-        .await
-        .map_err(ApiError::internal)??)
-}
-
 pub async fn indices(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -308,8 +311,8 @@ pub async fn indices(
     let options = params.options(state.min_cell_floor)?;
     let slug = path.into_inner();
     log::info!("API indices of {slug} for token {client:?}");
-    let report = compute(&state, move |s| analysis::indices(&s.db, &s.surveys(), &slug, &options)).await?;
-    respond(&params, &report, analysis::write_index_csv)
+    let report = cached_indices(&state, &slug, &options).await?;
+    respond(&params, &*report, analysis::write_index_csv)
 }
 
 pub async fn compare(
@@ -334,10 +337,7 @@ pub async fn compare(
     };
     let slug = path.into_inner();
     log::info!("API compare of {slug} {from}→{to} for token {client:?}");
-    let report = compute(&state, move |s| {
-        analysis::compare(&s.db, &s.surveys(), &slug, from, to, &options, rule)
-    })
-    .await?;
+    let report = cached_compare(&state, &slug, from, to, &options, rule).await?;
     respond(&params, &report, analysis::write_compare_csv)
 }
 

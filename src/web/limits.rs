@@ -415,20 +415,45 @@ pub struct HashGate {
 /// At most `size` jobs at once and `max_waiting` in line: beyond that a
 /// caller is told the server is busy instead of queueing without end.
 pub struct Admission {
-    permits: tokio::sync::Semaphore,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
     size: usize,
     waiting: std::sync::atomic::AtomicUsize,
     max_waiting: usize,
+    gauge: std::sync::Arc<Gauge>,
+}
+
+/// How many jobs hold a turn now, and the most that ever did at once.
+#[derive(Debug, Default)]
+struct Gauge {
+    running: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+/// A turn at the gate, held for as long as the job runs: it owns its
+/// permit, so it can move onto the thread that does the work and is given
+/// back only when that work ends, even if the request that asked for it
+/// went away.
+#[derive(Debug)]
+pub struct Turn {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    gauge: std::sync::Arc<Gauge>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.gauge.running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Admission {
     pub fn new(size: usize, max_waiting: usize) -> Admission {
         let size = size.max(1);
         Admission {
-            permits: tokio::sync::Semaphore::new(size),
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size)),
             size,
             waiting: Default::default(),
             max_waiting,
+            gauge: Default::default(),
         }
     }
 
@@ -444,16 +469,42 @@ impl Admission {
         self.size
     }
 
+    /// Jobs holding a turn now.
+    pub fn running(&self) -> usize {
+        self.gauge.running.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The most jobs that ever held a turn at the same time: never more
+    /// than [`Self::size`] (what the tests of the bound read).
+    pub fn most_at_once(&self) -> usize {
+        self.gauge.most.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Wait for a turn; `Busy` when the line is already full.
-    pub async fn enter(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Busy> {
+    pub async fn enter(&self) -> Result<Turn, Busy> {
         use std::sync::atomic::Ordering;
+        // Leaves the line however the wait ends, also when the waiting
+        // request is dropped: a count that only grew would soon turn
+        // everyone away.
+        struct InLine<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for InLine<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let in_line = InLine(&self.waiting);
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(Busy);
         }
-        let permit = self.permits.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        permit.map_err(|_| Busy)
+        let permit = self.permits.clone().acquire_owned().await;
+        drop(in_line);
+        let permit = permit.map_err(|_| Busy)?;
+        let now = self.gauge.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.gauge.most.fetch_max(now, Ordering::SeqCst);
+        Ok(Turn {
+            _permit: permit,
+            gauge: self.gauge.clone(),
+        })
     }
 }
 
@@ -547,6 +598,22 @@ mod tests {
         drop(second);
         assert!(gate.enter().await.is_ok(), "free again");
         assert!(Admission::for_analyses().size() >= 1);
+        // A waiter that gives up leaves the line.
+        let first = gate.enter().await.expect("a free turn");
+        let gave_up = gate.enter();
+        assert!(futures_util::FutureExt::now_or_never(gave_up).is_none());
+        let waiter = gate.enter();
+        tokio::pin!(waiter);
+        assert!(
+            futures_util::FutureExt::now_or_never(waiter.as_mut()).is_none(),
+            "its place in line is free again"
+        );
+        assert_eq!(gate.running(), 1);
+        drop(first);
+        let turn = waiter.await.expect("the waiter's turn");
+        assert_eq!((gate.running(), gate.most_at_once()), (1, 1));
+        drop(turn);
+        assert_eq!(gate.running(), 0);
     }
 
     fn key(n: u8) -> ClientKey {

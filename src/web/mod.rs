@@ -2,6 +2,7 @@
 //! requests into calls on `survey` and `db` and their results into pages;
 //! the rules themselves live in those modules.
 
+pub mod analyses;
 pub mod api;
 pub mod error;
 pub mod form;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub(crate) hashing: limits::HashGate,
     /// Index computations at once (each runs two threads).
     pub(crate) analyses: limits::Admission,
+    /// Computed indices, kept while their data are unchanged (`analyses`).
+    pub(crate) results: analyses::Results,
     /// Where residents open the survey, for letters (`--public-url`).
     public_url: Option<String>,
     /// No caller may ask for smaller cells than this.
@@ -130,6 +133,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
 }
 
 impl Application {
@@ -152,6 +156,7 @@ impl Application {
             clients: limits::ClientIdentifier::new(config.trusted_proxies.clone()),
             hashing,
             analyses: limits::Admission::for_analyses(),
+            results: analyses::Results::new(Default::default()),
             public_url: config.public_url.clone(),
             min_cell_floor: config.min_cell_floor,
             partial_lifetime: config.partial_lifetime,
@@ -169,9 +174,10 @@ impl Application {
                 error: e,
             })?
             .port();
+        let shared = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
+                .app_data(shared.clone())
                 // Inside compression: it may need to read the page it marks.
                 .wrap(actix_web::middleware::from_fn(text_size::apply))
                 .wrap(Compress::default())
@@ -246,11 +252,18 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
+            state,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The state the handlers share (tests read its counters, e.g.
+    /// `analysis_stats`).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

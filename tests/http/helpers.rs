@@ -19,6 +19,8 @@ pub struct TestApp {
     pub address: String,
     pub db_path: PathBuf,
     pub client: reqwest::Client,
+    /// The running server's state (its counters, e.g. `analysis_stats`).
+    pub state: actix_web::web::Data<civicpulse::web::AppState>,
     _dir: tempfile::TempDir,
 }
 
@@ -67,11 +69,13 @@ pub async fn spawn_app_with(prepare: impl FnOnce(&Database), configure: impl FnO
     configure(&mut config);
     let app = Application::build(&config).expect("server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         db_path,
         client: new_client(),
+        state,
         _dir: dir,
     }
 }

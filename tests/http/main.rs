@@ -1,7 +1,9 @@
 //! HTTP tests: one binary, each test with its own server and database.
 
+mod analysis_cache;
 mod bad_input;
 mod city_time;
+mod data_generation;
 mod designer_pages;
 mod fieldwork_pages;
 mod form_pages;

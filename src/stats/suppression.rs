@@ -1,6 +1,7 @@
 //! Complementary suppression: a withheld small cell must not be
 //! recoverable by subtraction from the figures published beside it
-//! (docs/statistics.md §6.2).
+//! (docs/statistics.md §6.2). Methodology, so it lives in the engine; any
+//! table of published cells uses it through [`Cell`].
 //!
 //! A suppressed group could be recovered wherever it is the only one
 //! withheld among groups that add up to a published figure: all the groups
@@ -10,12 +11,16 @@
 //! non-empty cell of the line is withheld too, repeated until no line has
 //! a lone withheld cell. The smallest complement hides the least.
 
-use super::groups::GROUP_SEPARATOR;
 use std::collections::HashMap;
 use std::hash::Hash;
 
+/// Separates the answers of a two-way group's name: `huancui|60+`. The
+/// rule reads a two-way table's rows and columns from it. Option values
+/// never contain it.
+pub const GROUP_SEPARATOR: char = '|';
+
 /// What every published cell says about itself for suppression.
-pub(super) trait Cell {
+pub trait Cell {
     /// The group's name (`None`: the whole sample, never a cell of a line).
     fn group(&self) -> Option<&str>;
     /// Respondents behind the cell.
@@ -30,7 +35,7 @@ const NOTE: &str = "suppressed to protect a smaller cell from recovery by subtra
 /// Protect every suppressed cell; `figure` names what the cells of one
 /// table share (for indices: level and id), so each figure's groups form
 /// their own lines.
-pub(super) fn protect_suppressed_cells<C: Cell, K: Hash + Eq>(rows: &mut [C], figure: impl Fn(&C) -> K) {
+pub fn protect_suppressed_cells<C: Cell, K: Hash + Eq>(rows: &mut [C], figure: impl Fn(&C) -> K) {
     let mut tables: HashMap<K, Vec<usize>> = HashMap::new();
     for (i, r) in rows.iter().enumerate() {
         if r.group().is_some() {
