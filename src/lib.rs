@@ -3,6 +3,8 @@
 //! Layers, each depending only on those below it:
 //! - `web`: HTTP routes, forms, languages, pages;
 //! - `cli`, `import`, `export`, `registry`: commands and what is published;
+//! - `dashboard`: the officials' view of a wave (charts, tables, methods),
+//!   drawn with `charts` (pure SVG) from `analysis`'s reports;
 //! - `db`: storage (the only module that names a database engine);
 //! - `fieldwork`: waves, sampling frames, invitation codes, quality flags;
 //! - `survey`: the validated definition model and answer checking;
@@ -19,6 +21,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod export;

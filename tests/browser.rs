@@ -411,6 +411,22 @@ fn staff_pages_pass_axe() {
     run_suite(&tools, &mut server, "staff", &[]);
 }
 
+/// The dashboard and the yearly report on two imported interview waves:
+/// axe in every language on a desktop and a phone, and the report printed
+/// to PDF with its pages and figures.
+#[test]
+fn dashboard_and_report_in_chromium() {
+    let Some(tools) = tools() else { return };
+    let mut server = Server::new();
+    for (wave, file) in [("2025", "wave2025.csv"), ("2026", "wave2026.csv")] {
+        let path = format!("{}/tests/reference/report/{file}", env!("CARGO_MANIFEST_DIR"));
+        server.cli(&["import", "livability", &path, "--wave", wave], None);
+    }
+    add_staff(&server);
+    server.start();
+    run_suite(&tools, &mut server, "dashboard", &[]);
+}
+
 /// 200% text at 390 and 320 px: no page scrolls sideways and every
 /// language button stays on screen.
 #[test]

@@ -155,6 +155,43 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// The yearly report's satisfaction chapter as one self-contained HTML
+    /// page (print it, or save it as PDF from a browser): the dashboard's
+    /// figures, charts and tables, and a methods section.
+    Report {
+        slug: String,
+        /// Default: the latest wave with responses.
+        #[arg(long)]
+        wave: Option<i32>,
+        #[arg(long, default_value = "zh")]
+        lang: crate::lang::Lang,
+        /// The HTML file to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "design")]
+        weights: crate::analysis::Weights,
+        /// Sources to use (web, invited, import); default: the wave's
+        /// probability sample.
+        #[arg(long)]
+        source: Option<String>,
+        /// The question whose answers are the districts.
+        #[arg(long, default_value = "district")]
+        by: String,
+        /// Confidence level: 0.90, 0.95 or 0.99.
+        #[arg(long, default_value_t = 0.95)]
+        level: f64,
+        /// Leave out responses with these data-quality flags (speeder,straightliner,burst).
+        #[arg(long)]
+        exclude_flagged: Option<String>,
+        /// Smallest cell published.
+        #[arg(long, default_value_t = 10)]
+        min_cell: u64,
+        /// Who runs the survey, for the report's header (see `serve --identity`).
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Write every response of a survey to standard output (`--format`),
     /// or, with `--out DIR`, responses.csv, codebook.json and codebook.md
     /// into DIR.
@@ -592,6 +629,80 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             format,
             store,
         }) => fieldwork::fieldwork(&slug, wave, format, &store),
+        Some(Command::Report {
+            slug,
+            wave,
+            lang,
+            out,
+            weights,
+            source,
+            by,
+            level,
+            exclude_flagged,
+            min_cell,
+            identity,
+            store,
+        }) => {
+            let mut pairs: Vec<(String, String)> = vec![
+                ("weights".into(), crate::dashboard::weights_name(weights).into()),
+                ("by".into(), by),
+                ("level".into(), level.to_string()),
+            ];
+            pairs.extend(wave.map(|w| ("wave".to_string(), w.to_string())));
+            pairs.extend(source.iter().map(|s| ("source".to_string(), s.clone())));
+            for flag in exclude_flagged
+                .iter()
+                .flat_map(|f| f.split(','))
+                .filter(|f| !f.trim().is_empty())
+            {
+                pairs.push(("exclude".into(), flag.trim().to_string()));
+            }
+            let options = crate::dashboard::DashboardOptions::from_pairs(&pairs)
+                .map_err(|e| AppError::Usage(format!("--{e}")))?;
+            let (db, registry) = store.open()?;
+            let identity = match identity {
+                Some(file) => crate::identity::Identity::load(&file)?,
+                None => crate::identity::Identity::builtin(),
+            };
+            let renderer = crate::web::render::Renderer::new(crate::web::i18n::Messages::load()?)?
+                .with_identity(std::sync::Arc::new(identity));
+            let wording = crate::web::report::CatalogWording {
+                messages: &renderer.messages,
+                lang,
+            };
+            let plan = crate::dashboard::plan(&db, &registry, &slug, &options)?;
+            let indices = |wave: i32| {
+                crate::analysis::indices(&db, &registry, &slug, &options.index_options(wave, min_cell))
+                    .map(std::sync::Arc::new)
+            };
+            let reports = crate::dashboard::Reports {
+                current: indices(plan.wave)?,
+                earlier: plan
+                    .earlier_waves()
+                    .map(|w| (w, indices(w).map_err(|e| e.to_string())))
+                    .collect(),
+                fieldwork: match plan.invitations {
+                    true => Some(crate::analysis::fieldwork(
+                        &db,
+                        &registry,
+                        &slug,
+                        Some(plan.wave),
+                        crate::clock::CityClock::default().today(),
+                    )?),
+                    false => None,
+                },
+            };
+            let dashboard = crate::dashboard::build(&registry, &slug, &options, min_cell, &plan, reports, &wording)?;
+            let html = crate::web::report::render(&renderer, &dashboard, lang)?;
+            write_whole(&out, html.as_bytes())?;
+            eprintln!(
+                "wrote the {} report of {slug}, wave {}, to {}",
+                lang.english_name(),
+                dashboard.wave,
+                out.display()
+            );
+            Ok(())
+        }
         Some(Command::Export {
             slug,
             out: Some(dir),
@@ -619,6 +730,16 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
     }
+}
+
+/// Write `bytes` to `path` beside it first and rename, so a reader never
+/// finds half a file.
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), AppError> {
+    let mut part = path.as_os_str().to_owned();
+    part.push(".part");
+    std::fs::write(&part, bytes)?;
+    std::fs::rename(&part, path)?;
+    Ok(())
 }
 
 /// A report to standard output, as pretty JSON or through its CSV writer.

@@ -11,6 +11,7 @@ pub mod letters;
 pub mod limits;
 mod official;
 pub mod render;
+pub mod report;
 mod resident;
 pub mod security;
 mod staff;

@@ -24,6 +24,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/fieldwork_figures.hbs"),
     ),
     ("error", include_str!("../../templates/error.hbs")),
+    ("dashboard", include_str!("../../templates/dashboard.hbs")),
+    (
+        "dashboard_refused",
+        include_str!("../../templates/dashboard_refused.hbs"),
+    ),
+    (
+        "dashboard_figures",
+        include_str!("../../templates/dashboard_figures.hbs"),
+    ),
+    ("dashboard_block", include_str!("../../templates/dashboard_block.hbs")),
+    ("dashboard_table", include_str!("../../templates/dashboard_table.hbs")),
+    ("report", include_str!("../../templates/report.hbs")),
     ("privacy", include_str!("../../templates/privacy.hbs")),
     ("home", include_str!("../../templates/home.hbs")),
     ("staff_bar", include_str!("../../templates/staff_bar.hbs")),
@@ -118,6 +130,11 @@ impl Renderer {
     pub fn with_identity(mut self, identity: Arc<Identity>) -> Renderer {
         self.identity = identity;
         self
+    }
+
+    /// Who runs the survey, as every page shows it.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     /// Render `template` with `body`'s fields plus `page` and `t`.

@@ -166,6 +166,35 @@ export function formatViolations(vs) {
 // ---------------------------------------------------------------------------
 // Assertions and the scenario runner
 
+/** Submits the sign-in form and waits for the server's answer to that
+ *  POST and the page it leads to. (waitForNavigation is racy: it can
+ *  settle on the page already shown, before the POST is answered.) */
+export async function submitLogin(page) {
+  const [response] = await Promise.all([
+    page.waitForResponse(
+      (r) => r.request().method() === "POST" && r.request().isNavigationRequest() && new URL(r.url()).pathname === "/login",
+    ),
+    page.locator('form[action="/login"] button[type="submit"]').click(),
+  ]);
+  await page.waitForLoadState("load");
+  return response;
+}
+
+export async function shownError(page) {
+  return (await page.locator("h1, [role=alert], .error-summary").allInnerTexts()).join(" | ");
+}
+
+/** Signs `page` in as `name` (password STAFF_PASSWORD); fails with what
+ *  the page said if the server refused. */
+export async function signIn(page, name, lang) {
+  await page.goto(`${env.base}/login?lang=${lang}`);
+  await page.fill('input[name="username"]', name);
+  await page.fill('input[name="password"]', process.env.STAFF_PASSWORD);
+  const accepted = await submitLogin(page);
+  check(accepted.status() === 303, `signing in as ${name} answered ${accepted.status()}: ${await shownError(page)}`);
+  await page.waitForURL((url) => url.pathname.startsWith("/admin"));
+}
+
 export class Failure extends Error {}
 
 /** A selector for an element id that may hold characters CSS would need escaped (`60+`). */

@@ -10,6 +10,7 @@ const suites = {
   staff: "./scenarios/staff.mjs",
   "large-text": "./scenarios/large-text.mjs",
   weight: "./scenarios/weight.mjs",
+  dashboard: "./scenarios/dashboard.mjs",
 };
 
 const name = process.argv[2];

@@ -3,6 +3,7 @@
 mod analysis_cache;
 mod bad_input;
 mod city_time;
+mod dashboard;
 mod data_generation;
 mod designer_pages;
 mod fieldwork_pages;

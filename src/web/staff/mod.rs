@@ -11,6 +11,7 @@
 //! language. Staff responses are never cached.
 
 mod auth;
+mod dashboard;
 mod fieldwork;
 mod pages;
 mod structure;
@@ -56,6 +57,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(no_store())
             .route(web::post().to(auth::logout))
             .default_service(web::to(super::method_not_allowed)),
+    )
+    .service(
+        web::scope("/dashboard")
+            .wrap(no_store())
+            .route("/{slug}", web::get().to(dashboard::show))
+            .route("/{slug}/report", web::get().to(dashboard::report))
+            .route("/{slug}/chart/{file}", web::get().to(dashboard::chart))
+            .route("/{slug}/table/{file}", web::get().to(dashboard::table)),
     )
     .service(
         web::scope("/admin")

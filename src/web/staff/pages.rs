@@ -42,6 +42,8 @@ struct SurveyRow {
     slug: String,
     title: String,
     form_href: String,
+    /// For those who may read results.
+    dashboard_href: Option<String>,
     versions: Vec<VersionRow>,
     total: i64,
 }
@@ -77,6 +79,8 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>, viewer: Viewer) 
         .zip(counts)
         .map(|((slug, title), counts)| SurveyRow {
             form_href: format!("/s/{slug}?lang={}", lang.code()),
+            dashboard_href: matches!(session.user.role, Role::Admin | Role::Statistician)
+                .then(|| format!("/dashboard/{slug}?lang={}", lang.code())),
             total: counts.iter().map(|(_, n)| n).sum(),
             versions: counts
                 .into_iter()

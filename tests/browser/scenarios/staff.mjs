@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LANGS, axe, check, cli, env, formatViolations, launch, metric, newPage } from "../lib.mjs";
+import { LANGS, axe, check, cli, env, formatViolations, launch, metric, newPage, shownError, submitLogin } from "../lib.mjs";
 
 let browser;
 export async function close() {
@@ -41,24 +41,6 @@ async function signIn(page, name, lang, found) {
   const accepted = await submitLogin(page);
   check(accepted.status() === 303, `signing in as ${name} answered ${accepted.status()}: ${await shownError(page)}`);
   await page.waitForURL((url) => url.pathname.startsWith("/admin"));
-}
-
-/** Submits the sign-in form and waits for the server's answer to that
- *  POST and the page it leads to. (waitForNavigation is racy: it can
- *  settle on the page already shown, before the POST is answered.) */
-async function submitLogin(page) {
-  const [response] = await Promise.all([
-    page.waitForResponse(
-      (r) => r.request().method() === "POST" && r.request().isNavigationRequest() && new URL(r.url()).pathname === "/login",
-    ),
-    page.locator('form[action="/login"] button[type="submit"]').click(),
-  ]);
-  await page.waitForLoadState("load");
-  return response;
-}
-
-async function shownError(page) {
-  return (await page.locator("h1, [role=alert], .error-summary").allInnerTexts()).join(" | ");
 }
 
 async function audit(page, label) {
