@@ -98,7 +98,13 @@ impl Labels {
         let by_question = survey.question(by);
         Labels {
             survey_title: survey.title.get(lang).to_string(),
-            by_text: by_question.map_or_else(|| by.to_string(), |q| q.text.get(lang).to_string()),
+            // The district question's text is a whole question ("Which
+            // district do you live in?"); headings need its short name.
+            by_text: match by_question {
+                _ if by == crate::fieldwork::wave::DEFAULT_STRATUM_QUESTION => wording.text("dash_group_district", &[]),
+                Some(q) => q.text.get(lang).to_string(),
+                None => by.to_string(),
+            },
             dimensions: survey
                 .dimensions
                 .iter()
