@@ -438,6 +438,10 @@ pub fn indices(
     })
 }
 
+/// Where an item sits in one version's codes, and the kind of missing
+/// answer of each of its codes.
+type ItemMissing = (usize, Vec<Option<Missing>>);
+
 /// Per (item, domain): the respondents who answered "don't know" or "does
 /// not apply" (the whole sample is domain `None`). Answers are matched to
 /// the wave's definition by option value, so every version counts alike.
@@ -456,7 +460,7 @@ fn missing_counts<'a>(
     // answer, option i has code i + 1), through the definition's option of
     // the same value.
     let mut ids: Vec<&str> = Vec::new();
-    let mut per_slot: Vec<Vec<Option<(usize, Vec<Option<Missing>>)>>> = vec![Vec::new(); wave.slot_versions.len()];
+    let mut per_slot: Vec<Vec<Option<ItemMissing>>> = vec![Vec::new(); wave.slot_versions.len()];
     for id in items {
         let Some(question) = wave.definition.question(id) else {
             continue;
