@@ -460,7 +460,7 @@ mod tests {
     #[tokio::test]
     async fn a_caller_that_goes_away_lets_the_next_one_compute() {
         let cache = Cache::new(CacheLimits::default());
-        let abandoned = cache.get_or_compute(key(0.95, 1), || std::future::pending());
+        let abandoned = cache.get_or_compute(key(0.95, 1), std::future::pending);
         // Polled once, the computation has started; then its caller leaves.
         assert!(futures_util::FutureExt::now_or_never(abandoned).is_none());
         let computations = AtomicUsize::new(0);

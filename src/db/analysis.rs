@@ -262,10 +262,12 @@ impl Database {
             }
             Ok(part)
         };
+        let started = std::time::Instant::now();
         let (first, second) = std::thread::scope(|scope| {
             let second = scope.spawn(|| read(middle + 1, high));
             (read(low, middle), second.join().expect("reader thread"))
         });
+        log::debug!("read the rows of {slug} wave {wave} in {:?}", started.elapsed());
         let mut out = AnalysisColumns::default();
         let mut strata: HashMap<Option<String>, u32> = HashMap::new();
         let mut clusters: HashMap<(u32, String), u32> = HashMap::new();
@@ -316,6 +318,7 @@ impl Database {
             })
             .collect();
         out.psu_count = cluster_count + out.own_psus;
+        log::debug!("columns of {slug} wave {wave} ready after {:?}", started.elapsed());
         Ok(out)
     }
 }

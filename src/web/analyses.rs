@@ -102,9 +102,9 @@ pub async fn cached_indices(
                 let what = format!("indices of {slug} wave {wave}");
                 let report = compute(state, move |s| analysis::indices(&s.db, &s.surveys(), &slug, &options)).await;
                 log::info!(
-                    "{what}: {} in {:.0?} (data generation {generation})",
+                    "{what}: {} in {} ms (data generation {generation})",
                     if report.is_ok() { "computed" } else { "failed" },
-                    started.elapsed()
+                    started.elapsed().as_millis()
                 );
                 report
             }
