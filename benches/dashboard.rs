@@ -17,8 +17,9 @@
 //!    (loading the wave, design, scores, estimates).
 //!
 //! URLs are paths on the server, separated by whitespace, in
-//! `CIVICPULSE_BENCH_URLS` (default: the API's indices of 2026 by district
-//! and the comparison of 2025 with 2026). Paths under `/api/` carry the API
+//! `CIVICPULSE_BENCH_URLS` (default: the dashboard page and report of 2026,
+//! the API's indices of 2026 by district and the comparison of 2025 with
+//! 2026). Paths under `/api/` carry the API
 //! token; every request carries the statistician's session cookie, so a
 //! dashboard page is measured by adding its path:
 //!
@@ -44,7 +45,9 @@ use std::time::{Duration, Instant};
 
 const USER: &str = "bench.statistician";
 const PASSWORD: &str = "bench statistician 42";
-const DEFAULT_URLS: &str = "/api/v1/surveys/livability/indices?wave=2026&by=district \
+const DEFAULT_URLS: &str = "/dashboard/livability?wave=2026&lang=en \
+                            /dashboard/livability/report?wave=2026&lang=en \
+                            /api/v1/surveys/livability/indices?wave=2026&by=district \
                             /api/v1/surveys/livability/compare?from=2025&to=2026";
 
 fn env_number(name: &str, default: usize) -> usize {

@@ -481,3 +481,61 @@ async fn the_yearly_report_is_one_page_with_its_methods_and_the_cli_writes_the_s
     assert!(!ok && stderr.contains("level"), "{stderr}");
     assert!(!ko.exists(), "nothing half-written");
 }
+
+#[tokio::test]
+async fn an_invitation_wave_shows_its_response_rates_as_the_fieldwork_api_gives_them() {
+    use civicpulse::fieldwork::Access;
+    let app = spawn_app_with(|_| {}, |config| config.min_cell_floor = 5).await;
+    app.set_up_wave(Access::Invitation, &[("huancui", 620_000.0), ("wendeng", 480_000.0)]);
+    for (district, invited, answering) in [("huancui", 30, 12), ("wendeng", 20, 7)] {
+        let mut codes = app.invite(district, invited);
+        for _ in 0..answering {
+            let client = new_client();
+            let page = app.form_with_code(&client, &codes.pop().unwrap(), "zh").await;
+            let mut answers = valid_answers(&livability());
+            answers.retain(|(q, _)| q != "district");
+            answers.push(("district".into(), district.into()));
+            let sent = post(&app, &client, "/s/livability", &with_tokens(&page, "zh", &answers)).await;
+            assert_eq!(sent.status(), 303);
+        }
+    }
+    let token = app.db().create_api_token("fieldwork").unwrap();
+    let fieldwork = api(
+        &app,
+        &token,
+        &format!("/api/v1/surveys/livability/fieldwork?wave={}", this_year()),
+    )
+    .await;
+    let client = app.signed_in("stella", Role::Statistician).await;
+    let html = get(&app, &client, "/dashboard/livability?lang=en")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let drawn = drawn_rows(section(&html, "fieldwork"));
+    let strata = fieldwork["strata"].as_array().unwrap();
+    assert_eq!(drawn.len(), strata.len());
+    for stratum in strata {
+        let label = livability()
+            .question("district")
+            .unwrap()
+            .option(stratum["stratum"].as_str().unwrap())
+            .unwrap()
+            .label
+            .get(civicpulse::lang::Lang::En)
+            .to_string();
+        let row = drawn
+            .iter()
+            .find(|d| d.label == label)
+            .unwrap_or_else(|| panic!("{label} not drawn"));
+        assert_eq!(row.value, f(&stratum["response_rate"]), "{label}");
+    }
+    assert_eq!(
+        drawn.iter().filter_map(|d| d.value).collect::<Vec<_>>(),
+        vec![0.4, 0.35]
+    );
+    assert!(
+        section(&html, "fieldwork").contains("AAPOR RR1"),
+        "the definition of the rate"
+    );
+}
