@@ -196,8 +196,18 @@ fn status_cell(row: &IndexRow, wording: &dyn Wording) -> Cell {
     })
 }
 
-fn index_cells(row: &IndexRow) -> [Cell; 3] {
-    [row.figure.estimate, row.figure.ci_low, row.figure.ci_high].map(|value| Cell::Number { value, decimals: 1 })
+/// A table row of one index: `first` (its names), then the index, its
+/// interval, n and its status.
+fn index_table_row(mut first: Vec<Cell>, row: &IndexRow, wording: &dyn Wording) -> Vec<Cell> {
+    first.extend(
+        [row.figure.estimate, row.figure.ci_low, row.figure.ci_high].map(|value| Cell::Number { value, decimals: 1 }),
+    );
+    first.push(Cell::Number {
+        value: Some(row.n as f64),
+        decimals: 0,
+    });
+    first.push(status_cell(row, wording));
+    first
 }
 
 fn index_columns(first: String, wording: &dyn Wording) -> Vec<String> {
@@ -315,16 +325,7 @@ pub(super) fn dimensions(report: &IndexReport, labels: &Labels, wording: &dyn Wo
         columns: index_columns(wording.text("dash_col_dimension", &[]), wording),
         rows: rows
             .iter()
-            .map(|r| {
-                let mut cells = vec![Cell::Text(labels.dimension(&r.id))];
-                cells.extend(index_cells(r));
-                cells.push(Cell::Number {
-                    value: Some(r.n as f64),
-                    decimals: 0,
-                });
-                cells.push(status_cell(r, wording));
-                cells
-            })
+            .map(|r| index_table_row(vec![Cell::Text(labels.dimension(&r.id))], r, wording))
             .collect(),
     };
     block(
@@ -381,14 +382,11 @@ pub(super) fn districts(report: &IndexReport, labels: &Labels, wording: &dyn Wor
         rows: rows
             .iter()
             .map(|r| {
-                let mut cells = vec![Cell::Text(labels.group(r.group.as_deref().unwrap_or("")))];
-                cells.extend(index_cells(r));
-                cells.push(Cell::Number {
-                    value: Some(r.n as f64),
-                    decimals: 0,
-                });
-                cells.push(status_cell(r, wording));
-                cells
+                index_table_row(
+                    vec![Cell::Text(labels.group(r.group.as_deref().unwrap_or("")))],
+                    r,
+                    wording,
+                )
             })
             .collect(),
     };
@@ -429,17 +427,11 @@ pub(super) fn districts_by_dimension(report: &IndexReport, labels: &Labels, word
             })
             .collect();
         for r in &rows {
-            let mut cells = vec![
+            let names = vec![
                 Cell::Text(labels.group(r.group.as_deref().unwrap_or(""))),
                 Cell::Text(labels.dimension(id)),
             ];
-            cells.extend(index_cells(r));
-            cells.push(Cell::Number {
-                value: Some(r.n as f64),
-                decimals: 0,
-            });
-            cells.push(status_cell(r, wording));
-            table_rows.push(cells);
+            table_rows.push(index_table_row(names, r, wording));
         }
         panels.push(IntervalChart {
             id: format!("chart-district-dimension-{k}"),
@@ -616,22 +608,16 @@ pub(super) fn trend(waves: &[(i32, Option<Arc<IndexReport>>)], significant: bool
         rows: overall
             .iter()
             .map(|(w, r)| {
-                let mut cells = vec![Cell::Text(w.to_string())];
+                let wave = vec![Cell::Text(w.to_string())];
                 match r {
-                    Some(r) => {
-                        cells.extend(index_cells(r));
-                        cells.push(Cell::Number {
-                            value: Some(r.n as f64),
-                            decimals: 0,
-                        });
-                        cells.push(status_cell(r, wording));
-                    }
+                    Some(r) => index_table_row(wave, r, wording),
                     None => {
+                        let mut cells = wave;
                         cells.extend([Cell::Empty, Cell::Empty, Cell::Empty, Cell::Empty]);
                         cells.push(Cell::Text(wording.text("dash_trend_not_computed", &[])));
+                        cells
                     }
                 }
-                cells
             })
             .collect(),
     };

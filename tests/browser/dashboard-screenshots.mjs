@@ -7,13 +7,12 @@
 //
 // CIVICPULSE_BIN picks another binary (e.g. target/release/civicpulse).
 
-import { execFileSync, spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { launch, newPage } from "./lib.mjs";
+import { launch, newPage, startServer } from "./lib.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const out = join(root, "docs/screenshots");
@@ -28,22 +27,7 @@ for (const [wave, file] of [["2025", "wave2025.csv"], ["2026", "wave2026.csv"]])
 }
 run(["user", "add", "ada", "--role", "statistician"], `${password}\n`);
 
-const port = await new Promise((ok) => {
-  const probe = createServer().listen(0, "127.0.0.1", () => {
-    const p = probe.address().port;
-    probe.close(() => ok(p));
-  });
-});
-const server = spawn(bin, ["serve", "--bind", `127.0.0.1:${port}`, "--database", db, "--workers", "1"], { stdio: ["ignore", "ignore", "pipe"] });
-const base = await new Promise((ok, fail) => {
-  let seen = "";
-  server.stderr.on("data", (d) => {
-    seen += d;
-    const m = seen.match(/listening on (http:\/\/\S+)/);
-    if (m) ok(m[1]);
-  });
-  server.on("exit", (c) => fail(new Error(`server exited (${c}): ${seen}`)));
-});
+const { server, base } = await startServer(bin, db);
 
 const browser = await launch();
 const shots = [];

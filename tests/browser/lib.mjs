@@ -195,6 +195,33 @@ export async function signIn(page, name, lang) {
   await page.waitForURL((url) => url.pathname.startsWith("/admin"));
 }
 
+/** Starts `bin serve` on a free port over the database `db` (for the
+ *  screenshot scripts, which run outside the Rust harness); resolves to
+ *  { server, base } once it listens. */
+export async function startServer(bin, db) {
+  const { spawn } = await import("node:child_process");
+  const { createServer } = await import("node:net");
+  const port = await new Promise((ok) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const p = probe.address().port;
+      probe.close(() => ok(p));
+    });
+  });
+  const server = spawn(bin, ["serve", "--bind", `127.0.0.1:${port}`, "--database", db, "--workers", "1"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const base = await new Promise((ok, fail) => {
+    let seen = "";
+    server.stderr.on("data", (d) => {
+      seen += d;
+      const m = seen.match(/listening on (http:\/\/\S+)/);
+      if (m) ok(m[1]);
+    });
+    server.on("exit", (c) => fail(new Error(`server exited (${c}): ${seen}`)));
+  });
+  return { server, base };
+}
+
 export class Failure extends Error {}
 
 /** A selector for an element id that may hold characters CSS would need escaped (`60+`). */

@@ -8,13 +8,11 @@
 //
 // CIVICPULSE_BIN picks another binary (e.g. target/release/civicpulse).
 
-import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LANGS, Survey, launch, newPage } from "./lib.mjs";
+import { LANGS, Survey, launch, newPage, startServer } from "./lib.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const out = join(root, "docs/screenshots");
@@ -24,22 +22,7 @@ let work;
 if (!base) {
   work = mkdtempSync(join(tmpdir(), "civicpulse-shots-"));
   const bin = process.env.CIVICPULSE_BIN || join(root, "target/debug/civicpulse");
-  const port = await new Promise((ok) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const p = probe.address().port;
-      probe.close(() => ok(p));
-    });
-  });
-  server = spawn(bin, ["serve", "--bind", `127.0.0.1:${port}`, "--database", join(work, "shots.db"), "--workers", "1"], { stdio: ["ignore", "ignore", "pipe"] });
-  base = await new Promise((ok, fail) => {
-    let seen = "";
-    server.stderr.on("data", (d) => {
-      seen += d;
-      const m = seen.match(/listening on (http:\/\/\S+)/);
-      if (m) ok(m[1]);
-    });
-    server.on("exit", (c) => fail(new Error(`server exited (${c}): ${seen}`)));
-  });
+  ({ server, base } = await startServer(bin, join(work, "shots.db")));
 }
 
 const browser = await launch();

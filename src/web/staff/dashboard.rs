@@ -261,6 +261,29 @@ fn attachment(response: &mut actix_web::HttpResponseBuilder, dashboard: &Dashboa
     ));
 }
 
+/// The dashboard of a download's request, and the block and format
+/// `file` (`name.ext`, `ext` one of `extensions`) names: a 404 page for
+/// any other file, or the page that says why no dashboard.
+async fn download<'a>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    viewer: &Viewer,
+    slug: String,
+    file: &'a str,
+    extensions: &[&str],
+) -> Result<Result<(Arc<Dashboard>, &'a str, &'a str), HttpResponse>, StaffError> {
+    viewer.require(state, &READERS)?;
+    let not_found =
+        || StaffError::Page(state.error(WebErrorKind::NotFound, viewer.lang, format!("no download {file}")));
+    let (name, ext) = download_name(file, extensions).ok_or_else(not_found)?;
+    let dashboard = match dashboard_for(req, state, viewer, slug).await? {
+        Ok(d) => d,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    dashboard.block(name).ok_or_else(not_found)?;
+    Ok(Ok((dashboard, name, ext)))
+}
+
 /// GET /dashboard/{slug}/chart/{name}.svg|png: one chart, as drawn on
 /// the page.
 pub async fn chart(
@@ -270,24 +293,17 @@ pub async fn chart(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, StaffError> {
     let (slug, file) = path.into_inner();
-    viewer.require(&state, &READERS)?;
-    let lang = viewer.lang;
-    let not_found = || StaffError::Page(state.error(WebErrorKind::NotFound, lang, format!("no chart {file}")));
-    let (name, ext) = download_name(&file, &["svg", "png"]).ok_or_else(not_found)?;
-    let dashboard = match dashboard_for(&req, &state, &viewer, slug).await? {
-        Ok(d) => d,
+    let (dashboard, name, ext) = match download(&req, &state, &viewer, slug, &file, &["svg", "png"]).await? {
+        Ok(found) => found,
         Err(refused) => return Ok(refused),
     };
-    let block = dashboard.block(name).ok_or_else(not_found)?;
+    let svg = dashboard.block(name).map(|b| b.svg.clone()).unwrap_or_default();
     let mut response = HttpResponse::Ok();
     attachment(&mut response, &dashboard, name, ext);
     if ext == "svg" {
-        return Ok(response
-            .content_type("image/svg+xml; charset=utf-8")
-            .body(block.svg.clone()));
+        return Ok(response.content_type("image/svg+xml; charset=utf-8").body(svg));
     }
-    let svg = block.svg.clone();
-    let png = blocking(&state, lang, move || charts::png(&svg)).await?;
+    let png = blocking(&state, viewer.lang, move || charts::png(&svg)).await?;
     Ok(response.content_type("image/png").body(png))
 }
 
@@ -300,18 +316,17 @@ pub async fn table(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, StaffError> {
     let (slug, file) = path.into_inner();
-    viewer.require(&state, &READERS)?;
-    let lang = viewer.lang;
-    let not_found = || StaffError::Page(state.error(WebErrorKind::NotFound, lang, format!("no table {file}")));
-    let (name, ext) = download_name(&file, &["csv", "xlsx"]).ok_or_else(not_found)?;
-    let dashboard = match dashboard_for(&req, &state, &viewer, slug).await? {
-        Ok(d) => d,
+    let (dashboard, name, ext) = match download(&req, &state, &viewer, slug, &file, &["csv", "xlsx"]).await? {
+        Ok(found) => found,
         Err(refused) => return Ok(refused),
     };
-    let block = dashboard.block(name).ok_or_else(not_found)?;
+    let Some(block) = dashboard.block(name) else {
+        return Err(StaffError::Page(state.error(WebErrorKind::NotFound, viewer.lang, file)));
+    };
     let mut response = HttpResponse::Ok();
     attachment(&mut response, &dashboard, name, ext);
-    let failed = |e: charts::ChartError| StaffError::Page(state.error(WebErrorKind::Internal, lang, e.to_string()));
+    let failed =
+        |e: charts::ChartError| StaffError::Page(state.error(WebErrorKind::Internal, viewer.lang, e.to_string()));
     if ext == "csv" {
         let mut body = Vec::new();
         charts::table::write_csv(&block.table, &mut body).map_err(failed)?;
