@@ -6,7 +6,8 @@
 //! One file per stored thing: `versions` (definitions, drafts, publishing),
 //! `responses` (web, invited and imported answers, flags), `import` (import
 //! batches and their bulk writes), `analysis` (a wave in columns for the
-//! engine), `margins`, `fieldwork` (waves, frames, invitations, fieldwork
+//! engine), `export` (the per-wave figures of an export's design
+//! columns), `margins`, `fieldwork` (waves, frames, invitations, fieldwork
 //! counts), `partials` (answers saved part way through the section pages,
 //! never read by any analysis), `accounts` (staff, sessions, lockouts, audit log), `tokens`
 //! (API tokens) and `settings`. This file wires the pool and the one way to write.
@@ -15,6 +16,7 @@
 
 mod accounts;
 mod analysis;
+mod export;
 mod fieldwork;
 mod import;
 mod margins;
