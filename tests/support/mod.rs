@@ -42,11 +42,13 @@ pub fn r_available(test: &str) -> bool {
         .output()
         .is_ok_and(|out| out.status.success());
     if !found {
-        let message = "skipped: Rscript with the survey package not found; .ci/run installs r-base-core r-cran-survey";
         if std::env::var("CIVICPULSE_R_TESTS").as_deref() == Ok("require") {
-            panic!("{test}: {message} (and CIVICPULSE_R_TESTS=require)");
+            panic!(
+                "{test}: Rscript with the survey package not found, and CIVICPULSE_R_TESTS=require; .ci/run \
+                 installs r-base-core r-cran-survey"
+            );
         }
-        eprintln!("{test}: {message}");
+        eprintln!("{test}: skipped: Rscript with the survey package not found; .ci/run installs r-base-core r-cran-survey");
     }
     found
 }
