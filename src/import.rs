@@ -16,11 +16,14 @@
 //! Errors are this module's own [`ImportError`]; the command line turns them
 //! into its `AppError` in one place.
 
-use crate::db::{BatchSpec, Database, DbError, ImportBatch, ImportCounts, ImportedResponse, Importer, StoredCluster};
+use crate::db::{
+    interned, BatchSpec, Database, DbError, ImportBatch, ImportCounts, ImportedResponse, Importer, StoredCluster,
+};
 use crate::fieldwork::quality::{is_straightliner, straightline_blocks};
 use crate::lang::Lang;
 use crate::registry::SurveyRegistry;
-use crate::survey::{QuestionKind, RawAnswers, Survey};
+use crate::survey::{AnswerValue, Answers, QuestionKind, RawAnswers, Survey};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
@@ -986,12 +989,27 @@ fn parse_row(
                 stratum,
                 cluster,
                 choice_codes: survey.choice_codes(&answers),
-                answers: answers.into_long_rows(),
+                answers: long_rows(&answers),
                 straightliner: false,
             })
         }
         _ => Err(problems),
     }
+}
+
+/// The answers as stored, one row per answer and per chosen option (see
+/// `ImportedResponse::answers`).
+fn long_rows(answers: &Answers) -> Vec<(&'static str, Cow<'static, str>)> {
+    let mut rows = Vec::with_capacity(answers.len());
+    for (question, value) in answers.iter() {
+        let question = interned(question);
+        match value {
+            AnswerValue::Choice(v) => rows.push((question, Cow::Borrowed(interned(v.as_str())))),
+            AnswerValue::Choices(vs) => rows.extend(vs.iter().map(|v| (question, Cow::Borrowed(interned(v.as_str()))))),
+            AnswerValue::Text(t) => rows.push((question, Cow::Owned(t.clone()))),
+        }
+    }
+    rows
 }
 
 /// RFC 3339 (`2026-05-01T09:30:00Z`, any offset) or a plain date (midnight UTC).
@@ -1001,4 +1019,34 @@ fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
     }
     let date = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
     Some(date.midnight().assume_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_rows_are_the_stored_values_in_answer_order() {
+        // A web submission numbers its answers with `AnswerValue::stored_values`
+        // in `Answers::iter` order; an import must number them alike.
+        let survey = crate::survey::builtin_definitions().remove(0);
+        let mut raw = RawAnswers::default();
+        for q in survey.questions.iter().filter(|q| q.required && q.show_if.is_none()) {
+            raw.push(q.id.as_str(), q.kind.options()[0].value.as_str());
+        }
+        raw.push("suggestions", "=a formula, kept as text");
+        let answers = survey.validate(&raw).unwrap();
+        let expected: Vec<(&str, &str)> = answers
+            .iter()
+            .flat_map(|(q, v)| v.stored_values().into_iter().map(move |v| (q, v)))
+            .collect();
+        let rows = long_rows(&answers);
+        let got: Vec<(&str, &str)> = rows.iter().map(|(q, v)| (*q, v.as_ref())).collect();
+        assert_eq!(got, expected);
+        assert!(matches!(
+            rows.iter().find(|(q, _)| *q == "suggestions").unwrap().1,
+            Cow::Owned(_)
+        ));
+        assert!(std::ptr::eq(interned("district"), interned(&String::from("district"))));
+    }
 }

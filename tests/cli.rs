@@ -317,7 +317,11 @@ async fn responses_survive_kill_9_and_export_as_json_and_csv() {
     // stratum, each its own PSU (docs/statistics.md §3.2).
     for record in &records {
         assert_eq!(
-            (&record[col("_weight")], &record[col("_stratum")], &record[col("_cluster")]),
+            (
+                &record[col("_weight")],
+                &record[col("_stratum")],
+                &record[col("_cluster")]
+            ),
             ("1", "", "")
         );
         assert_eq!(&record[col("_source")], "web");

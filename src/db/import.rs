@@ -16,6 +16,7 @@ use super::{format_timestamp, Conn, Database, DbError};
 use crate::fieldwork::{Flag, Source};
 use crate::lang::Lang;
 use diesel::prelude::*;
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Responses buffered before they are written (a few MiB).
@@ -42,6 +43,26 @@ macro_rules! insert_in_fixed_sizes {
     }};
 }
 
+/// The one `'static` copy of a question id or an option value: the rows
+/// of a prepared insert must own or borrow for `'static` (see
+/// `insert_in_fixed_sizes!`), and a million responses' answers should not
+/// cost two allocations each. Each distinct text is leaked once per
+/// process, so the memory is bounded by the definitions' ids and values,
+/// never by the rows imported.
+pub fn interned(text: &str) -> &'static str {
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<HashSet<&'static str>>> = std::sync::OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(&known) = seen.get(text) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    seen.insert(leaked);
+    leaked
+}
+
 /// How many skipped `_id`s are kept to be shown; the count covers them all.
 pub const SKIPPED_IDS_KEPT: usize = 10;
 
@@ -55,9 +76,12 @@ pub struct ImportedResponse {
     pub weight: f64,
     pub stratum: Option<String>,
     pub cluster: Option<String>,
-    /// The answers in long format (`Answers::into_long_rows`), made while
-    /// the file is read so that writing only moves them.
-    pub answers: Vec<(String, String)>,
+    /// The answers in long format, one (question, value) row per answer
+    /// and per chosen option of a multi-choice question, in the order of
+    /// `Answers::iter` and `AnswerValue::stored_values`. Made while the
+    /// file is read; question ids and option values are `'static`
+    /// ([`interned`]), so writing allocates nothing but for text answers.
+    pub answers: Vec<(&'static str, Cow<'static, str>)>,
     pub choice_codes: Vec<u8>,
     /// Decided from the answers (`fieldwork::quality`).
     pub straightliner: bool,
@@ -342,7 +366,7 @@ impl Importer<'_> {
                 (
                     responses::id.eq(id),
                     responses::survey_version_id.eq(self.spec.version_id),
-                    responses::survey_slug.eq(self.spec.slug.to_string()),
+                    responses::survey_slug.eq(interned(self.spec.slug)),
                     responses::wave.eq(r.wave),
                     responses::lang.eq(r.lang.code()),
                     responses::submitted_at.eq(format_timestamp(r.submitted_at)),

@@ -32,7 +32,8 @@ pub use accounts::{AuditEntry, NewSession, Session, SignInAttempt, User};
 pub use analysis::{AnalysisColumns, ResponseFacts};
 pub use fieldwork::{FieldworkError, InvitationBatch, InvitationUse, IssuedInvitation, MAX_BATCH};
 pub use import::{
-    BatchSpec, ImportBatch, ImportCounts, ImportReport, ImportedResponse, Importer, StoredCluster, SKIPPED_IDS_KEPT,
+    interned, BatchSpec, ImportBatch, ImportCounts, ImportReport, ImportedResponse, Importer, StoredCluster,
+    SKIPPED_IDS_KEPT,
 };
 pub use margins::MarginTotal;
 pub use partials::{answers_from_json, answers_to_json, NewPartial, Partial, PartialCounts, PartialKey};

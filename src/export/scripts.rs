@@ -110,21 +110,30 @@ fn scored_items(survey: &Survey) -> Vec<(&str, Vec<(&str, f64)>)> {
         .collect()
 }
 
-/// A version's dimensions, each with its items (scored questions of the
-/// dimension, in question order) and their weights.
-fn dimensions(survey: &Survey) -> Vec<(&str, f64, bool, Vec<(&str, f64)>)> {
+/// A dimension of a version as the scripts compute it.
+struct DimensionItems<'s> {
+    id: &'s str,
+    weight: f64,
+    in_overall: bool,
+    /// Its items (scored questions, in question order) and their weights.
+    items: Vec<(&'s str, f64)>,
+}
+
+fn dimensions(survey: &Survey) -> Vec<DimensionItems<'_>> {
     survey
         .dimensions
         .iter()
         .enumerate()
-        .map(|(d, dim)| {
-            let items = survey
+        .map(|(d, dim)| DimensionItems {
+            id: dim.id.as_str(),
+            weight: dim.weight,
+            in_overall: dim.in_overall,
+            items: survey
                 .questions
                 .iter()
                 .filter(|q| q.is_scored() && q.dimension == Some(d))
                 .map(|q| (q.id.as_str(), q.weight))
-                .collect();
-            (dim.id.as_str(), dim.weight, dim.in_overall, items)
+                .collect(),
         })
         .collect()
 }
@@ -224,17 +233,18 @@ versions <- list(
         }
         r.push_str("    ),\n    dimensions = list(\n");
         let dims = dimensions(survey);
-        for (j, (id, weight, in_overall, items)) in dims.iter().enumerate() {
-            let cells: Vec<String> = items
+        for (j, dim) in dims.iter().enumerate() {
+            let cells: Vec<String> = dim
+                .items
                 .iter()
                 .map(|(q, w)| format!("{} = {}", r_str(q), num(*w)))
                 .collect();
             let _ = writeln!(
                 r,
                 "      list(id = {}, weight = {}, in_overall = {}, items = c({})){}",
-                r_str(id),
-                num(*weight),
-                if *in_overall { "TRUE" } else { "FALSE" },
+                r_str(dim.id),
+                num(dim.weight),
+                if dim.in_overall { "TRUE" } else { "FALSE" },
                 cells.join(", "),
                 if j + 1 < dims.len() { "," } else { "" }
             );
@@ -437,13 +447,13 @@ local definition = r(max)
         let dims = dimensions(survey);
         let _ = writeln!(s, "if `definition' == {} {{", survey.version);
         let mut overall: Vec<(String, f64)> = Vec::new();
-        for (d, (id, weight, in_overall, items)) in dims.iter().enumerate() {
+        for (d, dim) in dims.iter().enumerate() {
             let var = format!("_d{}", d + 1);
             let _ = writeln!(
                 s,
                 "    capture drop {var}\n    generate double _num = 0\n    generate double _den = 0"
             );
-            for (q, w) in items {
+            for (q, w) in &dim.items {
                 let k = item_numbers
                     .iter()
                     .position(|i| i == q)
@@ -458,10 +468,10 @@ local definition = r(max)
             let _ = writeln!(
                 s,
                 "    generate double {var} = _num / _den if _den > 0\n    label variable {var} {}\n    drop _num _den",
-                stata_str(&format!("index of dimension {id}"))
+                stata_str(&format!("index of dimension {}", dim.id))
             );
-            if *in_overall {
-                overall.push((var, *weight));
+            if dim.in_overall {
+                overall.push((var, dim.weight));
             }
         }
         s.push_str("    generate double _num = 0\n    generate double _den = 0\n");

@@ -41,24 +41,6 @@ impl Answers {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &AnswerValue)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
-    /// The answers as stored, one (question, value) row per answer and per
-    /// chosen option of a multi-choice question, in the order `iter` and
-    /// `AnswerValue::stored_values` give; the strings are moved, not copied.
-    pub fn into_long_rows(self) -> Vec<(String, String)> {
-        let mut rows = Vec::with_capacity(self.0.len());
-        for (question, value) in self.0 {
-            match value {
-                AnswerValue::Choice(v) => rows.push((question, v.into_string())),
-                AnswerValue::Text(t) => rows.push((question, t)),
-                AnswerValue::Choices(vs) => {
-                    for v in vs {
-                        rows.push((question.clone(), v.into_string()));
-                    }
-                }
-            }
-        }
-        rows
-    }
     pub fn len(&self) -> usize {
         self.0.len()
     }

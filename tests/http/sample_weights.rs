@@ -134,7 +134,11 @@ async fn invited_responses_weighted_from_the_frame_match_r() {
     assert_eq!(exported.len(), rows.len());
     for record in &exported {
         let stratum = &record[col("_stratum")];
-        let population = frame.iter().find(|(s, _)| s == stratum).expect("a stratum of the frame").1;
+        let population = frame
+            .iter()
+            .find(|(s, _)| s == stratum)
+            .expect("a stratum of the frame")
+            .1;
         let respondents = rows.iter().filter(|r| r[0] == stratum).count() as f64;
         assert_eq!(record[col("_weight")].parse::<f64>().unwrap(), population / respondents);
         assert_eq!((&record[col("_source")], &record[col("_cluster")]), ("invited", ""));
@@ -154,6 +158,9 @@ async fn invited_responses_weighted_from_the_frame_match_r() {
     assert_eq!(ours["id"], "overall");
     for field in ["estimate", "se", "ci_low", "ci_high", "n", "df"] {
         let (theirs, ours) = (printed[field], ours[field].as_f64().unwrap());
-        assert!((theirs - ours).abs() < 1e-8, "load.R {field}: R {theirs}, civicpulse {ours}");
+        assert!(
+            (theirs - ours).abs() < 1e-8,
+            "load.R {field}: R {theirs}, civicpulse {ours}"
+        );
     }
 }

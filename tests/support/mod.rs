@@ -48,7 +48,9 @@ pub fn r_available(test: &str) -> bool {
                  installs r-base-core r-cran-survey"
             );
         }
-        eprintln!("{test}: skipped: Rscript with the survey package not found; .ci/run installs r-base-core r-cran-survey");
+        eprintln!(
+            "{test}: skipped: Rscript with the survey package not found; .ci/run installs r-base-core r-cran-survey"
+        );
     }
     found
 }
