@@ -7,6 +7,9 @@
 //! 3. Runs `civicpulse indices --by district --weights raked` (overall,
 //!    dimension and item indices with CIs) several times and reports the
 //!    wall time and the peak resident memory of the process.
+//! 4. Runs `civicpulse export --out` (both CSVs, the codebook and the R
+//!    and Stata scripts) and reports responses per second and the peak
+//!    resident memory.
 //!
 //! `CIVICPULSE_BENCH_ROWS` changes the size (e.g. 100000 for the R
 //! comparison); the data stay in `target/bench-data/` between runs, and
@@ -92,5 +95,28 @@ fn main() {
         times[0],
         times[times.len() - 1],
         peak_max as f64 / 1024.0
+    );
+
+    let out = dir.join(format!("export-{rows}"));
+    let (elapsed, peak, _) = timed(
+        &[
+            "export",
+            "livability",
+            "--out",
+            out.to_str().unwrap(),
+            "--wave",
+            "2026",
+            "--lang",
+            "en",
+            "--database",
+            db_arg,
+        ],
+        &dir,
+    );
+    println!(
+        "export --out: {rows} responses in {:.1} s = {:.0} responses/s, peak memory {:.0} MiB",
+        elapsed.as_secs_f64(),
+        rows as f64 / elapsed.as_secs_f64(),
+        peak as f64 / 1024.0
     );
 }

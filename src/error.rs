@@ -38,4 +38,6 @@ pub enum AppError {
     Draft(#[from] crate::db::DraftError),
     #[error(transparent)]
     Identity(#[from] crate::identity::IdentityError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
 }

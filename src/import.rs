@@ -16,11 +16,14 @@
 //! Errors are this module's own [`ImportError`]; the command line turns them
 //! into its `AppError` in one place.
 
-use crate::db::{BatchSpec, Database, DbError, ImportBatch, ImportCounts, ImportedResponse, Importer, StoredCluster};
+use crate::db::{
+    interned, BatchSpec, Database, DbError, ImportBatch, ImportCounts, ImportedResponse, Importer, StoredCluster,
+};
 use crate::fieldwork::quality::{is_straightliner, straightline_blocks};
 use crate::lang::Lang;
 use crate::registry::SurveyRegistry;
-use crate::survey::{QuestionKind, RawAnswers, Survey};
+use crate::survey::{AnswerValue, Answers, QuestionKind, RawAnswers, Survey};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
@@ -34,6 +37,16 @@ pub const RESERVED_COLUMNS: [&str; 8] = [
     "_lang",
     "_version",
     "_wave",
+];
+
+/// Columns of an export that an import accepts and does not use (see
+/// `Column::Ignored`).
+pub const IGNORED_COLUMNS: [&str; 5] = [
+    "_version",
+    "_source",
+    "_flag_speeder",
+    "_flag_straightliner",
+    "_flag_burst",
 ];
 
 /// At most this many row problems are listed; the count covers them all.
@@ -200,9 +213,12 @@ enum Column {
     SubmittedAt,
     Lang,
     Wave,
-    /// `_version` of an export: accepted, not used (the import answers the
-    /// current version).
-    Ignored,
+    /// What an export writes that an import does not take: `_version` (the
+    /// import answers the current version), `_source` (imported rows are
+    /// imports) and the `_flag_*` columns (flags are decided again from
+    /// what is stored: the straightliner flag from the answers; an
+    /// interview has no completion time and no open-link burst).
+    Ignored(&'static str),
     Question {
         id: String,
         multi: bool,
@@ -219,7 +235,7 @@ impl Column {
             Column::SubmittedAt => "_submitted_at",
             Column::Lang => "_lang",
             Column::Wave => "_wave",
-            Column::Ignored => "_version",
+            Column::Ignored(name) => name,
             Column::Question { id, .. } => id,
         }
     }
@@ -298,7 +314,7 @@ pub fn import_csv(
     registry: &SurveyRegistry,
     slug: &str,
     file_name: &str,
-    reader: impl Read,
+    reader: impl Read + Send,
     options: &ImportOptions,
     actor: &str,
 ) -> Result<ImportOutcome, ImportError> {
@@ -375,7 +391,7 @@ pub fn find_batch(db: &Database, slug: &str, batch: &str, wave: Option<i32>) -> 
 /// batch's responses are deleted and the new rows imported into it. Its
 /// rows must be of the batch's wave. A file with any problem changes
 /// nothing.
-pub fn replace_batch<R: Read>(
+pub fn replace_batch<R: Read + Send>(
     db: &Database,
     registry: &SurveyRegistry,
     batch: &ImportBatch,
@@ -459,7 +475,7 @@ pub fn delete_batch(db: &Database, batch: &ImportBatch, actor: &str) -> Result<u
 fn read_file(
     survey: &Survey,
     file_name: &str,
-    reader: impl Read,
+    reader: impl Read + Send,
     rule: &WaveRule,
     nest: bool,
     consequence: &str,
@@ -502,59 +518,114 @@ fn read_file(
         first: None,
     };
     let mut clusters = (has("_cluster") && !nest).then(ClusterCheck::default);
+    let mut strata = has("_stratum").then(StratumCheck::default);
     let now = time::OffsetDateTime::now_utc();
     let blocks = straightline_blocks(survey);
 
     let mut problems: Vec<RowProblem> = Vec::new();
     let mut total_problems = 0usize;
     let mut rows = 0u64;
-    let mut seen_ids: HashSet<String> = HashSet::new();
-    loop {
-        let next_line = csv.position().line();
-        match csv.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                total_problems += 1;
-                problems.push(RowProblem {
-                    row: next_line,
-                    column: None,
-                    reason: e.to_string(),
-                });
-                break;
+    // Reading and checking rows (CSV, answers against the definition) runs
+    // on a thread of its own, a bounded queue ahead of the checks across
+    // rows and the writes here: the two take about a third and two thirds
+    // of an import, and a full queue holds the reader back, so memory stays
+    // constant.
+    std::thread::scope(|scope| -> Result<(), ImportError> {
+        let (parsed, arrivals) = std::sync::mpsc::sync_channel::<Vec<ParsedRow>>(PARSED_BATCHES_QUEUED);
+        let columns = &columns;
+        scope.spawn(move || parse_rows(csv, survey, columns, now, rule, parsed));
+        for batch in arrivals {
+            for ParsedRow { row, parsed } in batch {
+                let mut row_problems = match parsed {
+                    Ok(mut response) => {
+                        let mut found = Vec::new();
+                        if let Some(problem) = waves.check(row, response.wave) {
+                            found.push(problem);
+                        } else if let Some(problem) = strata.as_mut().and_then(|c| c.check(row, &response)) {
+                            found.push(problem);
+                        } else if let Some(check) = clusters.as_mut() {
+                            found.extend(check.check(row, &response, sink)?);
+                        }
+                        if found.is_empty() {
+                            rows += 1;
+                            response.straightliner = is_straightliner(&blocks, &response.choice_codes);
+                            if total_problems == 0 {
+                                sink.add(response)?;
+                            }
+                        }
+                        found
+                    }
+                    Err(row_problems) => row_problems,
+                };
+                total_problems += row_problems.len();
+                row_problems.truncate(MAX_REPORTED.saturating_sub(problems.len()));
+                problems.append(&mut row_problems);
             }
         }
-        // The line the record starts on; a quoted cell may span lines.
-        let row = record.position().map_or(next_line, |p| p.line());
-        let mut row_problems = match parse_row(survey, &columns, &record, row, now, rule, &mut seen_ids) {
-            Ok(mut response) => {
-                let mut found = Vec::new();
-                if let Some(problem) = waves.check(row, response.wave) {
-                    found.push(problem);
-                } else if let Some(check) = clusters.as_mut() {
-                    found.extend(check.check(row, &response, sink)?);
-                }
-                if found.is_empty() {
-                    rows += 1;
-                    response.straightliner = is_straightliner(&blocks, &response.choice_codes);
-                    if total_problems == 0 {
-                        sink.add(response)?;
-                    }
-                }
-                found
-            }
-            Err(row_problems) => row_problems,
-        };
-        total_problems += row_problems.len();
-        row_problems.truncate(MAX_REPORTED.saturating_sub(problems.len()));
-        problems.append(&mut row_problems);
-    }
+        Ok(())
+    })?;
     if total_problems > 0 {
         return Err(fail(problems, total_problems).into());
     }
     match waves.first {
         Some((wave, _)) if rows > 0 => Ok(FileSummary { wave, rows }),
         _ => Err(one(2, "there are no rows under the header".into()).into()),
+    }
+}
+
+/// Rows read and checked on their own, handed over in batches of this many.
+const PARSED_BATCH: usize = 256;
+/// Batches waiting to be written, at most.
+const PARSED_BATCHES_QUEUED: usize = 8;
+
+/// A row as read: the line it starts on, and the response or its problems.
+struct ParsedRow {
+    row: u64,
+    parsed: Result<ImportedResponse, Vec<RowProblem>>,
+}
+
+/// Read every row after the header and check it on its own (cells, answers
+/// against the definition, `_id` unique in the file), sending the results
+/// in order; stops after a row the CSV reader cannot read, or when the
+/// receiver is gone (the import failed).
+fn parse_rows<R: Read>(
+    mut csv: csv::Reader<R>,
+    survey: &Survey,
+    columns: &[Column],
+    now: time::OffsetDateTime,
+    rule: &WaveRule,
+    out: std::sync::mpsc::SyncSender<Vec<ParsedRow>>,
+) {
+    let mut seen_ids: HashSet<String> = HashSet::new();
+    let mut record = csv::ByteRecord::new();
+    let mut batch = Vec::with_capacity(PARSED_BATCH);
+    loop {
+        let next_line = csv.position().line();
+        match csv.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                batch.push(ParsedRow {
+                    row: next_line,
+                    parsed: Err(vec![RowProblem {
+                        row: next_line,
+                        column: None,
+                        reason: e.to_string(),
+                    }]),
+                });
+                break;
+            }
+        }
+        // The line the record starts on; a quoted cell may span lines.
+        let row = record.position().map_or(next_line, |p| p.line());
+        let parsed = parse_row(survey, columns, &record, row, now, rule, &mut seen_ids);
+        batch.push(ParsedRow { row, parsed });
+        if batch.len() == PARSED_BATCH && out.send(std::mem::take(&mut batch)).is_err() {
+            return;
+        }
+    }
+    if !batch.is_empty() {
+        let _ = out.send(batch);
     }
 }
 
@@ -596,6 +667,35 @@ impl WaveCheck {
             row,
             column: Some(column.into()),
             reason,
+        })
+    }
+}
+
+/// Either every row has a stratum or none has: an empty `_stratum` among
+/// filled ones would silently become a stratum of its own, while a column
+/// empty throughout (as an export of an unstratified sample writes it)
+/// means no strata.
+#[derive(Default)]
+struct StratumCheck {
+    /// Whether the first row has a stratum, and its row number.
+    first: Option<(bool, u64)>,
+}
+
+impl StratumCheck {
+    fn check(&mut self, row: u64, response: &ImportedResponse) -> Option<RowProblem> {
+        let has = response.stratum.is_some();
+        let (first, first_row) = *self.first.get_or_insert((has, row));
+        (has != first).then(|| RowProblem {
+            row,
+            column: Some("_stratum".into()),
+            reason: if has {
+                format!(
+                    "row {first_row} has an empty stratum but this one has one; every row needs one, or leave \
+                     the column out (or every cell of it empty)"
+                )
+            } else {
+                format!("the stratum is empty; every row needs one, or leave the column out (row {first_row} has one)")
+            },
         })
     }
 }
@@ -717,7 +817,9 @@ fn parse_header(survey: &Survey, header: &csv::ByteRecord) -> Result<Vec<Column>
             "_submitted_at" => Column::SubmittedAt,
             "_lang" => Column::Lang,
             "_wave" => Column::Wave,
-            "_version" => Column::Ignored,
+            name if IGNORED_COLUMNS.contains(&name) => {
+                Column::Ignored(IGNORED_COLUMNS.iter().find(|c| **c == name).expect("listed"))
+            }
             id => match survey.question(id) {
                 Some(q) => Column::Question {
                     id: id.to_string(),
@@ -728,10 +830,12 @@ fn parse_header(survey: &Survey, header: &csv::ByteRecord) -> Result<Vec<Column>
                         row: 1,
                         column: Some(name.clone()),
                         reason: format!(
-                            "not a question of survey {:?} v{} nor a reserved column ({})",
+                            "not a question of survey {:?} v{} nor a reserved column ({}; {} are accepted \
+                             and ignored)",
                             survey.slug.as_str(),
                             survey.version,
-                            RESERVED_COLUMNS.join(", ")
+                            RESERVED_COLUMNS.join(", "),
+                            IGNORED_COLUMNS.join(", ")
                         ),
                     });
                     continue;
@@ -785,6 +889,12 @@ fn parse_row(
             continue;
         };
         let cell = cell.trim();
+        // An export's neutralised formula reads back as given (its ids,
+        // strata and clusters come from import files too).
+        let cell = match column {
+            Column::Id | Column::Stratum | Column::Cluster => crate::export::restore_neutralised(cell),
+            _ => cell,
+        };
         match column {
             Column::Id => {
                 if cell.is_empty() || cell.len() > 128 {
@@ -798,14 +908,17 @@ fn parse_row(
             Column::Weight => match cell.parse::<f64>() {
                 Ok(w) if w.is_finite() && w > 0.0 => weight = w,
                 Ok(w) => problem("_weight", format!("a weight must be positive, not {w}")),
-                Err(_) if cell.is_empty() => problem("_weight", "the weight is missing".into()),
+                Err(_) if cell.is_empty() => problem(
+                    "_weight",
+                    "the weight is missing (an export leaves it empty where the analysis has no design weight: \
+                     give those rows one, or leave them out)"
+                        .into(),
+                ),
                 Err(_) => problem("_weight", format!("{cell:?} is not a number")),
             },
-            // An empty stratum would silently become a stratum of its own.
-            Column::Stratum if cell.is_empty() => problem(
-                "_stratum",
-                "the stratum is empty; every row needs one, or leave the column out".into(),
-            ),
+            // Empty in every row (an export of an unstratified sample):
+            // no strata; `StratumCheck` refuses a file that mixes both.
+            Column::Stratum if cell.is_empty() => {}
             Column::Stratum => stratum = Some(cell.to_string()),
             Column::Cluster => cluster = (!cell.is_empty()).then(|| cell.to_string()),
             Column::SubmittedAt if cell.is_empty() => {}
@@ -841,9 +954,10 @@ fn parse_row(
                 ),
                 (Ok(_), _) => {}
             },
-            Column::Ignored => {}
+            Column::Ignored(_) => {}
             Column::Question { id, multi } => {
                 if *multi {
+                    let cell = crate::export::restore_neutralised(cell);
                     for part in cell.split(crate::export::MULTI_SEPARATOR) {
                         raw.push(id, part.trim());
                     }
@@ -875,12 +989,27 @@ fn parse_row(
                 stratum,
                 cluster,
                 choice_codes: survey.choice_codes(&answers),
-                answers,
+                answers: long_rows(&answers),
                 straightliner: false,
             })
         }
         _ => Err(problems),
     }
+}
+
+/// The answers as stored, one row per answer and per chosen option (see
+/// `ImportedResponse::answers`).
+fn long_rows(answers: &Answers) -> Vec<(&'static str, Cow<'static, str>)> {
+    let mut rows = Vec::with_capacity(answers.len());
+    for (question, value) in answers.iter() {
+        let question = interned(question);
+        match value {
+            AnswerValue::Choice(v) => rows.push((question, Cow::Borrowed(interned(v.as_str())))),
+            AnswerValue::Choices(vs) => rows.extend(vs.iter().map(|v| (question, Cow::Borrowed(interned(v.as_str()))))),
+            AnswerValue::Text(t) => rows.push((question, Cow::Owned(t.clone()))),
+        }
+    }
+    rows
 }
 
 /// RFC 3339 (`2026-05-01T09:30:00Z`, any offset) or a plain date (midnight UTC).
@@ -890,4 +1019,34 @@ fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
     }
     let date = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
     Some(date.midnight().assume_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_rows_are_the_stored_values_in_answer_order() {
+        // A web submission numbers its answers with `AnswerValue::stored_values`
+        // in `Answers::iter` order; an import must number them alike.
+        let survey = crate::survey::builtin_definitions().remove(0);
+        let mut raw = RawAnswers::default();
+        for q in survey.questions.iter().filter(|q| q.required && q.show_if.is_none()) {
+            raw.push(q.id.as_str(), q.kind.options()[0].value.as_str());
+        }
+        raw.push("suggestions", "=a formula, kept as text");
+        let answers = survey.validate(&raw).unwrap();
+        let expected: Vec<(&str, &str)> = answers
+            .iter()
+            .flat_map(|(q, v)| v.stored_values().into_iter().map(move |v| (q, v)))
+            .collect();
+        let rows = long_rows(&answers);
+        let got: Vec<(&str, &str)> = rows.iter().map(|(q, v)| (*q, v.as_ref())).collect();
+        assert_eq!(got, expected);
+        assert!(matches!(
+            rows.iter().find(|(q, _)| *q == "suggestions").unwrap().1,
+            Cow::Owned(_)
+        ));
+        assert!(std::ptr::eq(interned("district"), interned(&String::from("district"))));
+    }
 }

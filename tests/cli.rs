@@ -298,7 +298,10 @@ async fn responses_survive_kill_9_and_export_as_json_and_csv() {
     let csv = String::from_utf8(out.stdout).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(
-        header.starts_with("_id,_submitted_at,_lang,_version,_wave,district,sex,age_group"),
+        header.starts_with(
+            "_id,_submitted_at,_lang,_version,_wave,_weight,_stratum,_cluster,_source,_flag_speeder,\
+             _flag_straightliner,_flag_burst,district,sex,age_group"
+        ),
         "{header}"
     );
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
@@ -310,6 +313,20 @@ async fn responses_survive_kill_9_and_export_as_json_and_csv() {
     assert_eq!(&records[1][col("_lang")], "en");
     assert_eq!(&records[0][col("suggestions")], "line one\nline \"two\", with comma");
     assert_eq!(&records[0][col("foreign_services")], "", "hidden question: empty cell");
+    // Open-link answers of a wave without a sampling frame weigh 1, in one
+    // stratum, each its own PSU (docs/statistics.md §3.2).
+    for record in &records {
+        assert_eq!(
+            (
+                &record[col("_weight")],
+                &record[col("_stratum")],
+                &record[col("_cluster")]
+            ),
+            ("1", "", "")
+        );
+        assert_eq!(&record[col("_source")], "web");
+        assert_eq!(&record[col("_flag_burst")], "0");
+    }
 }
 
 #[test]
@@ -701,7 +718,11 @@ fn an_answer_that_looks_like_a_formula_exports_as_text_and_imports_back_unchange
     let mut neutral: Vec<&str> = shown.clone();
     neutral.sort_unstable();
     assert_eq!(labelled_texts, neutral, "text answers as in the coded CSV");
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4, "no part files left behind");
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        civicpulse::export::EXPORT_FILES.len(),
+        "no part files left behind"
+    );
 
     // The export imports into another database as it was answered, in its
     // own wave (from _wave, no --wave).

@@ -587,6 +587,23 @@ fn an_empty_stratum_is_refused() {
         "{e}"
     );
     assert!(exported(d).is_empty());
+    write_csv(
+        d,
+        "t.csv",
+        &["_id", "_stratum"],
+        &[&["a", "", "5"], &["b", "east", "4"]],
+    );
+    let e = refused(d, &["import", "livability", "t.csv", "--wave", "2026"]);
+    assert!(
+        e.contains("row 3, column \"_stratum\": row 2 has an empty stratum but this one has one"),
+        "{e}"
+    );
+    assert!(exported(d).is_empty());
+    // Empty throughout, as an export of an unstratified sample writes the
+    // column: no strata.
+    write_csv(d, "u.csv", &["_id", "_stratum"], &[&["a", "", "5"], &["b", "", "4"]]);
+    ok(d, &["import", "livability", "u.csv", "--wave", "2026"]);
+    assert_eq!(exported(d).len(), 2);
 }
 
 #[test]

@@ -31,7 +31,8 @@ pub struct AddArgs {
     #[arg(required = true)]
     pub slug: Option<String>,
     /// CSV file: question ids and reserved columns (_id, _weight, _stratum,
-    /// _cluster, _submitted_at, _lang, _wave) in its header.
+    /// _cluster, _submitted_at, _lang, _wave) in its header; an export's
+    /// _version, _source and _flag_* columns are accepted and ignored.
     #[arg(required = true)]
     pub file: Option<PathBuf>,
     /// Wave (survey year) of every row; default: each row's _wave, else the
@@ -169,14 +170,18 @@ fn add(args: AddArgs) -> Result<(), AppError> {
     };
     let (db, registry) = args.store.open()?;
     let name = file.display().to_string();
-    let reader = open(&file)?;
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let bar = super::progress::bytes(size, &name);
+    let reader = bar.wrap_read(open(&file)?);
     let options = ImportOptions {
         wave: args.wave,
         name: args.name,
         skip_existing: args.skip_existing,
         nest: args.nest,
     };
-    let outcome = import::import_csv(&db, &registry, &slug, &name, reader, &options, COMMAND_LINE_ACTOR)?;
+    let outcome = import::import_csv(&db, &registry, &slug, &name, reader, &options, COMMAND_LINE_ACTOR);
+    bar.finish_and_clear();
+    let outcome = outcome?;
     match &outcome.batch {
         Some(batch) => println!(
             "{name}: imported {} responses into {slug} wave {} as batch {:?} (id {}){}",

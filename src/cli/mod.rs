@@ -7,6 +7,7 @@
 
 mod fieldwork;
 mod import;
+mod progress;
 
 use crate::config::{self, ServeConfig};
 use crate::db::DatabaseUrl;
@@ -193,19 +194,23 @@ pub enum Command {
         store: StoreArgs,
     },
     /// Write every response of a survey to standard output (`--format`),
-    /// or, with `--out DIR`, responses.csv, codebook.json and codebook.md
-    /// into DIR.
+    /// or, with `--out DIR`, responses.csv, responses-labelled.csv,
+    /// codebook.json, codebook.md, load.R and load.do into DIR.
     Export {
         slug: String,
         #[arg(long, value_enum, default_value = "json", conflicts_with = "out")]
         format: ExportFormat,
-        /// A folder for responses.csv, responses-labelled.csv and the
-        /// codebook (created if needed).
+        /// A folder for responses.csv, responses-labelled.csv, the codebook
+        /// and the R and Stata scripts (created if needed).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// The language of responses-labelled.csv (with --out).
+        /// The language of responses-labelled.csv and of the scripts' value
+        /// labels (with --out).
         #[arg(long, default_value = "zh", requires = "out")]
         lang: crate::lang::Lang,
+        /// Only this wave's responses (default: every wave).
+        #[arg(long)]
+        wave: Option<i32>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -707,24 +712,34 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             slug,
             out: Some(dir),
             lang,
+            wave,
             store,
             ..
         }) => {
             let (db, registry) = store.open()?;
-            let n = crate::export::export_to_dir(&db, &registry, &slug, lang, &dir)?;
+            let bar = progress::responses(crate::export::response_count(&db, &slug, wave)?);
+            let options = crate::export::ExportOptions { wave, lang };
+            let n = crate::export::export_to_dir(&db, &registry, &slug, &options, &dir, &mut |done| {
+                bar.set_position(done)
+            })?;
+            bar.finish_and_clear();
             eprintln!(
-                "exported {n} responses of {slug} to {} (responses.csv, responses-labelled.csv, codebook.json, \
-                 codebook.md)",
-                dir.display()
+                "exported {n} responses of {slug} to {} ({})",
+                dir.display(),
+                crate::export::EXPORT_FILES.join(", ")
             );
             Ok(())
         }
         Some(Command::Export {
-            slug, format, store, ..
+            slug,
+            format,
+            wave,
+            store,
+            ..
         }) => {
             let (db, registry) = store.open()?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let n = export(&db, &registry, &slug, format, &mut out)?;
+            let n = export(&db, &registry, &slug, wave, format, &mut out)?;
             out.flush()?;
             log::info!("exported {n} responses of {slug}");
             Ok(())

@@ -10,19 +10,58 @@
 //! batch behind.
 
 use super::accounts::audit;
-use super::responses::{answer_rows, flag, next_ordered_id};
+use super::responses::{flag, next_ordered_id};
 use super::schema::{answers, import_batches, responses};
 use super::{format_timestamp, Conn, Database, DbError};
 use crate::fieldwork::{Flag, Source};
 use crate::lang::Lang;
-use crate::survey::Answers;
 use diesel::prelude::*;
+use std::borrow::Cow;
 use std::collections::HashSet;
 
-/// Responses per INSERT batch. Answers of a batch are split further to stay
-/// under SQLite's limit of bound parameters per statement.
-const BATCH: usize = 500;
-const ANSWER_ROWS_PER_STATEMENT: usize = 8_000;
+/// Responses buffered before they are written (a few MiB).
+const BATCH: usize = 2000;
+
+/// Insert `$rows` (a slice of insertable tuples) into `$table` with
+/// multi-row statements of the given sizes, largest first, the last 1.
+/// Diesel caches a prepared statement only when its row count is part of
+/// its type (an array, not a `Vec`), so each size is prepared once per
+/// import and then only bound and stepped: parsing an 8,000-row INSERT for
+/// every chunk cost a third of an import's time.
+macro_rules! insert_in_fixed_sizes {
+    ($conn:expr, $table:expr, $rows:expr, [$($size:literal),+]) => {{
+        let mut rest = $rows;
+        $(
+            while rest.len() >= $size {
+                let (chunk, tail) = rest.split_at($size);
+                let chunk: &[_; $size] = chunk.try_into().expect("split at its size");
+                diesel::insert_into($table).values(chunk).execute($conn)?;
+                rest = tail;
+            }
+        )+
+        debug_assert!(rest.is_empty());
+    }};
+}
+
+/// The one `'static` copy of a question id or an option value: the rows
+/// of a prepared insert must own or borrow for `'static` (see
+/// `insert_in_fixed_sizes!`), and a million responses' answers should not
+/// cost two allocations each. Each distinct text is leaked once per
+/// process, so the memory is bounded by the definitions' ids and values,
+/// never by the rows imported.
+pub fn interned(text: &str) -> &'static str {
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<HashSet<&'static str>>> = std::sync::OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(&known) = seen.get(text) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    seen.insert(leaked);
+    leaked
+}
 
 /// How many skipped `_id`s are kept to be shown; the count covers them all.
 pub const SKIPPED_IDS_KEPT: usize = 10;
@@ -37,7 +76,12 @@ pub struct ImportedResponse {
     pub weight: f64,
     pub stratum: Option<String>,
     pub cluster: Option<String>,
-    pub answers: Answers,
+    /// The answers in long format, one (question, value) row per answer
+    /// and per chosen option of a multi-choice question, in the order of
+    /// `Answers::iter` and `AnswerValue::stored_values`. Made while the
+    /// file is read; question ids and option values are `'static`
+    /// ([`interned`]), so writing allocates nothing but for text answers.
+    pub answers: Vec<(&'static str, Cow<'static, str>)>,
     pub choice_codes: Vec<u8>,
     /// Decided from the answers (`fieldwork::quality`).
     pub straightliner: bool,
@@ -285,73 +329,64 @@ impl Importer<'_> {
                 .into_iter()
                 .collect()
         };
-        let (fresh, old): (Vec<&ImportedResponse>, Vec<&ImportedResponse>) = rows
-            .iter()
+        let (fresh, old): (Vec<ImportedResponse>, Vec<ImportedResponse>) = rows
+            .into_iter()
             .partition(|r| r.external_id.as_ref().is_none_or(|id| !existing.contains(id)));
         self.counts.skipped += old.len() as u64;
         let room = SKIPPED_IDS_KEPT.saturating_sub(self.counts.skipped_ids.len());
         self.counts
             .skipped_ids
-            .extend(old.iter().filter_map(|r| r.external_id.clone()).take(room));
+            .extend(old.into_iter().filter_map(|r| r.external_id).take(room));
         if fresh.is_empty() {
             return Ok(());
         }
         let batch_id = self.target(wave)?.id;
-        let submitted: Vec<String> = fresh.iter().map(|r| format_timestamp(r.submitted_at)).collect();
         let first_id = next_ordered_id(self.conn)?;
-        let new_ids: Vec<i64> = (first_id..).take(fresh.len()).collect();
-        let values: Vec<_> = fresh
-            .iter()
-            .zip(&submitted)
-            .zip(&new_ids)
-            .map(|((r, at), &id)| {
-                (
-                    responses::id.eq(id),
-                    responses::survey_version_id.eq(self.spec.version_id),
-                    responses::survey_slug.eq(self.spec.slug),
-                    responses::wave.eq(r.wave),
-                    responses::lang.eq(r.lang.code()),
-                    responses::submitted_at.eq(at.as_str()),
-                    responses::source.eq(Source::Import.as_str()),
-                    responses::external_id.eq(r.external_id.as_deref()),
-                    responses::weight.eq(r.weight),
-                    responses::stratum.eq(r.stratum.as_deref()),
-                    responses::cluster.eq(r.cluster.as_deref()),
-                    responses::choice_codes.eq(r.choice_codes.as_slice()),
-                    responses::import_batch_id.eq(batch_id),
-                )
-            })
+        let added = fresh.len() as u64;
+        let straightliners: Vec<i64> = (first_id..)
+            .zip(&fresh)
+            .filter(|(_, r)| r.straightliner)
+            .map(|(id, _)| id)
             .collect();
-        diesel::insert_into(responses::table)
-            .values(&values)
-            .execute(self.conn)?;
-        let answer_rows: Vec<_> = fresh
-            .iter()
-            .zip(&new_ids)
-            .flat_map(|(r, &id)| {
-                answer_rows(&r.answers).map(move |(position, q, v)| {
+        // The rows own their values, moved out of the responses: a
+        // statement is cached only when its type is 'static (see
+        // `insert_in_fixed_sizes!`).
+        let mut answer_rows = Vec::with_capacity(fresh.iter().map(|r| r.answers.len()).sum());
+        let values: Vec<_> = (first_id..)
+            .zip(fresh)
+            .map(|(id, r)| {
+                answer_rows.extend(r.answers.into_iter().enumerate().map(|(position, (q, v))| {
                     (
                         answers::response_id.eq(id),
                         answers::position.eq(position as i32),
                         answers::question_id.eq(q),
                         answers::value.eq(v),
                     )
-                })
+                }));
+                (
+                    responses::id.eq(id),
+                    responses::survey_version_id.eq(self.spec.version_id),
+                    responses::survey_slug.eq(interned(self.spec.slug)),
+                    responses::wave.eq(r.wave),
+                    responses::lang.eq(r.lang.code()),
+                    responses::submitted_at.eq(format_timestamp(r.submitted_at)),
+                    responses::source.eq(Source::Import.as_str()),
+                    responses::external_id.eq(r.external_id),
+                    responses::weight.eq(r.weight),
+                    responses::stratum.eq(r.stratum),
+                    responses::cluster.eq(r.cluster),
+                    responses::choice_codes.eq(r.choice_codes),
+                    responses::import_batch_id.eq(batch_id),
+                )
             })
             .collect();
-        for chunk in answer_rows.chunks(ANSWER_ROWS_PER_STATEMENT) {
-            diesel::insert_into(answers::table).values(chunk).execute(self.conn)?;
-        }
-        let straightliners: Vec<i64> = fresh
-            .iter()
-            .zip(&new_ids)
-            .filter(|(r, _)| r.straightliner)
-            .map(|(_, &id)| id)
-            .collect();
+        insert_in_fixed_sizes!(self.conn, responses::table, &values[..], [256, 32, 4, 1]);
+        drop(values);
+        insert_in_fixed_sizes!(self.conn, answers::table, &answer_rows[..], [1024, 128, 16, 1]);
         if !straightliners.is_empty() {
             flag(self.conn, &straightliners, Flag::Straightliner)?;
         }
-        self.counts.added += fresh.len() as u64;
+        self.counts.added += added;
         Ok(())
     }
 }
@@ -393,6 +428,12 @@ impl Database {
     ) -> Result<(T, ImportReport), E> {
         let mut failure: Option<E> = None;
         let result = self.write_tx(|conn| {
+            // A page cache of 64 MiB instead of 2: the unique index on
+            // `_id`s takes them in no particular order, and with a small cache
+            // its pages are written out to the WAL and read back again and
+            // again during a long import. Bounded, so memory stays constant;
+            // the connection keeps it (only the command line imports).
+            diesel::connection::SimpleConnection::batch_execute(conn, "PRAGMA cache_size = -65536")?;
             let (target, replaced) = match replacing {
                 Some(id) => {
                     let old = load_batch(conn, spec.slug, id)?;

@@ -6,7 +6,8 @@
 //! One file per stored thing: `versions` (definitions, drafts, publishing),
 //! `responses` (web, invited and imported answers, flags), `import` (import
 //! batches and their bulk writes), `analysis` (a wave in columns for the
-//! engine), `margins`, `fieldwork` (waves, frames, invitations, fieldwork
+//! engine), `export` (the per-wave figures of an export's design
+//! columns), `margins`, `fieldwork` (waves, frames, invitations, fieldwork
 //! counts), `partials` (answers saved part way through the section pages,
 //! never read by any analysis), `accounts` (staff, sessions, lockouts, audit log), `tokens`
 //! (API tokens), `settings`, and `generation` (how current a survey's data
@@ -16,6 +17,7 @@
 
 mod accounts;
 mod analysis;
+mod export;
 mod fieldwork;
 mod generation;
 mod import;
@@ -33,7 +35,8 @@ pub use analysis::{AnalysisColumns, ResponseFacts};
 pub use fieldwork::{FieldworkError, InvitationBatch, InvitationUse, IssuedInvitation, MAX_BATCH};
 pub use generation::DataGeneration;
 pub use import::{
-    BatchSpec, ImportBatch, ImportCounts, ImportReport, ImportedResponse, Importer, StoredCluster, SKIPPED_IDS_KEPT,
+    interned, BatchSpec, ImportBatch, ImportCounts, ImportReport, ImportedResponse, Importer, StoredCluster,
+    SKIPPED_IDS_KEPT,
 };
 pub use margins::MarginTotal;
 pub use partials::{answers_from_json, answers_to_json, NewPartial, Partial, PartialCounts, PartialKey};

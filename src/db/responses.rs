@@ -12,7 +12,7 @@ use super::fieldwork::{invitation_use, mark_used, InvitationUse};
 use super::schema::{answers, response_flags, responses, survey_versions};
 use super::{format_timestamp, Conn, Database, DbError, VersionStatus};
 use crate::fieldwork::quality::{BURST_SIZE, BURST_WINDOW};
-use crate::fieldwork::{Flag, Source};
+use crate::fieldwork::{Flag, Flags, Source};
 use crate::lang::Lang;
 use crate::survey::Answers;
 use diesel::prelude::*;
@@ -70,7 +70,8 @@ pub enum Inserted {
     Refused(InvitationUse),
 }
 
-/// A response as exported: answers in long format, in answer order.
+/// A response as exported: answers in long format, in answer order, with
+/// what its design columns and data-quality flags are made of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredResponse {
     pub id: String,
@@ -79,6 +80,19 @@ pub struct StoredResponse {
     pub lang: String,
     pub submitted_at: String,
     pub source: String,
+    /// The stored weight: an import's `_weight`, 1 for every other response
+    /// (their design weights come from the sampling frame, docs/statistics.md §3.3).
+    pub weight: f64,
+    /// Import: `_stratum`; invited: the invitation's stratum.
+    pub stratum: Option<String>,
+    /// Import: `_cluster`.
+    pub cluster: Option<String>,
+    /// Web and invited: from the form's issue to its submission.
+    pub duration_seconds: Option<u32>,
+    /// Import: the batch the response came in.
+    pub import_batch: Option<i64>,
+    /// The flags stored with the response (the speeder flag is derived, never stored).
+    pub flags: Flags,
     pub answers: Vec<(String, String)>,
 }
 
@@ -201,68 +215,151 @@ impl Database {
         Ok(rows.into_iter().map(|(v, n)| (v as u32, n)).collect())
     }
 
-    /// Visit every response of a survey in submission order without
-    /// holding them all in memory.
+    /// Visit every response of a survey without holding them all in
+    /// memory: wave by wave, oldest first, and in each wave in storage
+    /// order (web and imported responses in the order they came).
     pub fn for_each_response<E: From<DbError>>(
         &self,
         slug: &str,
+        visit: impl FnMut(StoredResponse) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.for_each_response_in(slug, None, visit)
+    }
+
+    /// [`Database::for_each_response`] of one wave, or of every wave.
+    ///
+    /// One query per wave, on the (survey, wave, id) index and the answers'
+    /// primary key, so SQLite streams the rows in order without sorting
+    /// them (a sort of a million responses' answers would spill to disk).
+    /// The response's own columns and its flags are read with its first
+    /// answer row only (NULL on the others), so a response with thirty
+    /// answers costs one set of them, not thirty.
+    pub fn for_each_response_in<E: From<DbError>>(
+        &self,
+        slug: &str,
+        wave: Option<i32>,
         mut visit: impl FnMut(StoredResponse) -> Result<(), E>,
     ) -> Result<(), E> {
+        use diesel::dsl::sql;
+        use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
         type Row = (
             i64,
+            Option<i32>,
             Option<String>,
-            i32,
-            i32,
-            String,
-            String,
-            String,
+            Option<i32>,
+            Option<String>,
+            Option<String>,
+            Option<i32>,
+            Option<f64>,
+            Option<String>,
+            Option<String>,
+            Option<i32>,
+            Option<i64>,
+            Option<String>,
             Option<String>,
             Option<String>,
         );
+        const FIRST: &str = "(answers.position IS NULL OR answers.position = 0)";
+        fn first<ST: diesel::expression::TypedExpressionType>(expression: &str) -> diesel::expression::SqlLiteral<ST> {
+            sql::<ST>(&format!("CASE WHEN {FIRST} THEN {expression} END"))
+        }
+        let waves = match wave {
+            Some(w) => vec![w],
+            None => self.waves(slug)?,
+        };
         let mut conn = self.conn()?;
-        let rows = responses::table
-            .inner_join(survey_versions::table)
-            .left_join(answers::table)
-            .filter(responses::survey_slug.eq(slug))
-            .order((responses::id, answers::position.nullable()))
-            .select((
-                responses::id,
-                responses::external_id,
-                survey_versions::version,
-                responses::wave,
-                responses::lang,
-                responses::submitted_at,
-                responses::source,
-                answers::question_id.nullable(),
-                answers::value.nullable(),
-            ))
-            .load_iter::<Row, diesel::connection::DefaultLoadingMode>(&mut conn)
-            .map_err(DbError::from)?;
-        let mut current: Option<(i64, StoredResponse)> = None;
-        for row in rows {
-            let (id, external_id, version, wave, lang, submitted_at, source, question, value) =
-                row.map_err(DbError::from)?;
-            if current.as_ref().is_none_or(|(cur, _)| *cur != id) {
-                if let Some((_, done)) = current.take() {
-                    visit(done)?;
-                }
-                let response = StoredResponse {
-                    id: external_id.unwrap_or_else(|| id.to_string()),
-                    version: version as u32,
-                    wave,
+        for wave in waves {
+            let rows = responses::table
+                .inner_join(survey_versions::table)
+                .left_join(answers::table)
+                .filter(responses::survey_slug.eq(slug))
+                .filter(responses::wave.eq(wave))
+                .order((responses::id, answers::position.nullable()))
+                .select((
+                    responses::id,
+                    first::<Nullable<Integer>>("1"),
+                    first::<Nullable<Text>>("responses.external_id"),
+                    first::<Nullable<Integer>>("survey_versions.version"),
+                    first::<Nullable<Text>>("responses.lang"),
+                    first::<Nullable<Text>>("responses.submitted_at"),
+                    first::<Nullable<Integer>>(
+                        "CASE responses.source WHEN 'web' THEN 0 WHEN 'invited' THEN 1 ELSE 2 END",
+                    ),
+                    first::<Nullable<Double>>("responses.weight"),
+                    first::<Nullable<Text>>("responses.stratum"),
+                    first::<Nullable<Text>>("responses.cluster"),
+                    first::<Nullable<Integer>>("responses.duration_seconds"),
+                    first::<Nullable<BigInt>>("responses.import_batch_id"),
+                    first::<Nullable<Text>>(
+                        "(SELECT group_concat(response_flags.flag, ',') FROM response_flags \
+                         WHERE response_flags.response_id = responses.id)",
+                    ),
+                    answers::question_id.nullable(),
+                    answers::value.nullable(),
+                ))
+                .load_iter::<Row, diesel::connection::DefaultLoadingMode>(&mut conn)
+                .map_err(DbError::from)?;
+            let mut current: Option<(i64, StoredResponse)> = None;
+            for row in rows {
+                let (
+                    id,
+                    is_first,
+                    external_id,
+                    version,
                     lang,
                     submitted_at,
                     source,
-                    answers: Vec::new(),
-                };
-                current = Some((id, response));
+                    weight,
+                    stratum,
+                    cluster,
+                    duration,
+                    import_batch,
+                    flags,
+                    question,
+                    value,
+                ) = row.map_err(DbError::from)?;
+                if current.as_ref().is_none_or(|(cur, _)| *cur != id) {
+                    if let Some((_, done)) = current.take() {
+                        visit(done)?;
+                    }
+                    let (Some(_), Some(version), Some(lang), Some(submitted_at), Some(source)) =
+                        (is_first, version, lang, submitted_at, source)
+                    else {
+                        return Err(DbError::Query(diesel::result::Error::DeserializationError(
+                            format!("the answers of response {id} are not numbered from 0").into(),
+                        ))
+                        .into());
+                    };
+                    let response = StoredResponse {
+                        id: external_id.unwrap_or_else(|| id.to_string()),
+                        version: version as u32,
+                        wave,
+                        lang,
+                        submitted_at,
+                        source: [Source::Web, Source::Invited, Source::Import][source.clamp(0, 2) as usize]
+                            .as_str()
+                            .to_string(),
+                        weight: weight.unwrap_or(1.0),
+                        stratum,
+                        cluster,
+                        duration_seconds: duration.and_then(|d| u32::try_from(d).ok()),
+                        import_batch,
+                        flags: flags
+                            .iter()
+                            .flat_map(|list| list.split(','))
+                            .filter_map(|f| f.parse::<Flag>().ok())
+                            .collect(),
+                        answers: Vec::new(),
+                    };
+                    current = Some((id, response));
+                }
+                if let (Some(q), Some(v), Some((_, response))) = (question, value, current.as_mut()) {
+                    response.answers.push((q, v));
+                }
             }
-            if let (Some(q), Some(v), Some((_, response))) = (question, value, current.as_mut()) {
-                response.answers.push((q, v));
+            if let Some((_, done)) = current {
+                visit(done)?;
             }
-        }
-        if let Some((_, done)) = current {
-            visit(done)?;
         }
         Ok(())
     }

@@ -17,6 +17,28 @@ fn meta_column_meaning(column: &str) -> &'static str {
         "_lang" => "language the resident answered in (zh, en, ko)",
         "_version" => "questionnaire version the response answers",
         "_wave" => "wave (fieldwork year) of the response",
+        "_weight" => {
+            "design weight of the response when its source is analysed (docs/statistics.md §3): an \
+             interview's imported weight; N_h / r_h from the wave's sampling frame for an invited response \
+             (r_h: invited responses of its stratum) and for an open-link answer in a wave with a frame \
+             (r_h: open-link answers naming its stratum); 1 for an open-link answer in a wave without a \
+             frame; empty when the analysis has none (a stratum outside the frame, or no answer to the \
+             stratum question). Computed without exclusions: leaving responses out of a frame's stratum \
+             changes r_h, so recompute N_h / r_h (N_h = _weight × r_h) after excluding"
+        }
+        "_stratum" => {
+            "stratum: an interview's imported stratum, an invited response's invitation stratum, an \
+             open-link answer's answer to the stratum question in a wave with a frame; empty: one stratum"
+        }
+        "_cluster" => "primary sampling unit (imported interviews; nested in strata); empty: the respondent is its own",
+        "_source" => {
+            "how the response came in, as --source names it: web (the open link), invited (with an \
+             invitation code) or import:BATCH (interview data, by import batch); an analysis uses the \
+             wave's imports if it has any, else its invited responses, else its open-link answers"
+        }
+        "_flag_speeder" => "1: finished in under a third of the wave's median completion time (docs/statistics.md §7)",
+        "_flag_straightliner" => "1: the same answer throughout a block of at least 8 rating questions",
+        "_flag_burst" => "1: one of at least 5 identical open-link responses within 10 minutes",
         _ => "",
     }
 }
@@ -98,7 +120,13 @@ pub fn codebook_markdown(slug: &str, versions: &[&Survey]) -> String {
     let _ = writeln!(
         md,
         "\nMulti-choice answers are joined with `{MULTI_SEPARATOR}`. A missing answer (\"dont_know\", \
-         \"not_applicable\") is never scored.\n"
+         \"not_applicable\") is never scored. A cell that a spreadsheet would take for a formula (it \
+         starts with `=`, `+`, `-`, `@`, a tab, a CR or `'`) has a `'` put in front of it.\n\n\
+         `load.R` and `load.do` read `responses.csv`, apply the value labels, declare the design \
+         (`_weight`, `_stratum`, `_cluster`) and print the overall index of one wave with its confidence \
+         interval, as civicpulse computes it (docs/statistics.md §1–§4). Data-quality flags are columns, \
+         never exclusions: `civicpulse indices --exclude-flagged` leaves flagged responses out, and so \
+         can you.\n"
     );
     for survey in versions.iter().rev() {
         let _ = writeln!(

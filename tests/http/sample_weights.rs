@@ -115,4 +115,52 @@ async fn invited_responses_weighted_from_the_frame_match_r() {
         }
     }
     assert_eq!(compared, expected.len(), "every R row compared");
+
+    // The export gives every invited response its frame weight N_h / r_h
+    // and its invitation's stratum, so the design is rebuilt from the CSV:
+    // load.R's overall index is the API's.
+    let out = tempfile::tempdir().unwrap();
+    let wave = this_year().to_string();
+    let out_arg = out.path().display().to_string();
+    let (ok, _, stderr) = crate::support::civicpulse_on(
+        &app.db_path,
+        &["export", "livability", "--out", &out_arg, "--wave", &wave],
+    );
+    assert!(ok, "{stderr}");
+    let mut reader = csv::Reader::from_path(out.path().join("responses.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let exported: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(exported.len(), rows.len());
+    for record in &exported {
+        let stratum = &record[col("_stratum")];
+        let population = frame
+            .iter()
+            .find(|(s, _)| s == stratum)
+            .expect("a stratum of the frame")
+            .1;
+        let respondents = rows.iter().filter(|r| r[0] == stratum).count() as f64;
+        assert_eq!(record[col("_weight")].parse::<f64>().unwrap(), population / respondents);
+        assert_eq!((&record[col("_source")], &record[col("_cluster")]), ("invited", ""));
+    }
+    if !crate::support::r_available("invited_responses_weighted_from_the_frame_match_r") {
+        return;
+    }
+    let printed = crate::support::run_load_r(out.path());
+    let (ok, json, stderr) = crate::support::civicpulse_on(
+        &app.db_path,
+        &["indices", "livability", "--wave", &wave, "--format", "json"],
+    );
+    assert!(ok, "{stderr}");
+    let report: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["design_weights"], "frame");
+    let ours = &report["rows"][0];
+    assert_eq!(ours["id"], "overall");
+    for field in ["estimate", "se", "ci_low", "ci_high", "n", "df"] {
+        let (theirs, ours) = (printed[field], ours[field].as_f64().unwrap());
+        assert!(
+            (theirs - ours).abs() < 1e-8,
+            "load.R {field}: R {theirs}, civicpulse {ours}"
+        );
+    }
 }
