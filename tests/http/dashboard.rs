@@ -539,3 +539,56 @@ async fn an_invitation_wave_shows_its_response_rates_as_the_fieldwork_api_gives_
         "the definition of the rate"
     );
 }
+
+#[tokio::test]
+async fn the_export_downloads_as_one_zip_with_the_files_of_export_out() {
+    let app = two_waves().await;
+    let anonymous = new_client();
+    assert_eq!(
+        get(&app, &anonymous, "/dashboard/livability/export.zip").await.status(),
+        303
+    );
+    let client = app.signed_in("stella", Role::Statistician).await;
+    let response = get(&app, &client, "/dashboard/livability/export.zip?wave=2026&lang=en").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    let bytes = response.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = civicpulse_on(
+        &app.db_path,
+        &[
+            "export",
+            "livability",
+            "--wave",
+            "2026",
+            "--lang",
+            "en",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let mut names: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().to_string())
+        .collect();
+    names.sort();
+    let mut files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(names, files);
+    for name in ["responses.csv", "responses-labelled.csv", "load.R", "codebook.json"] {
+        let mut zipped = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut zipped).unwrap();
+        assert_eq!(
+            zipped,
+            std::fs::read_to_string(dir.path().join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    let responses = std::fs::read_to_string(dir.path().join("responses.csv")).unwrap();
+    assert_eq!(responses.lines().count(), 1 + 689, "wave 2026 alone");
+}

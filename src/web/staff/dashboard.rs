@@ -6,7 +6,7 @@
 //! from the same reports the API serves; this module only reads the
 //! request and picks the response.
 
-use super::{blocking, remember_lang, StaffBar, StaffError, Viewer};
+use super::{blocking, remember_lang, staff_error_page, StaffBar, StaffError, Viewer};
 use crate::account::Role;
 use crate::analysis::{self, AnalysisError};
 use crate::charts;
@@ -357,6 +357,99 @@ pub async fn report(
         .content_type(ContentType::html())
         .insert_header((header::CONTENT_SECURITY_POLICY, crate::web::report::csp()))
         .body(html))
+}
+
+/// GET /dashboard/{slug}/export.zip?wave=W&lang=L: the analysts' export
+/// (responses with the design, labelled responses, codebook, load.R and
+/// load.do) as one zip. Written to a temporary file under the server's
+/// bound on heavy work, then streamed, so a city-sized wave never sits in
+/// memory.
+pub async fn export_zip(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<String>,
+) -> Result<HttpResponse, StaffError> {
+    viewer.require(&state, &READERS)?;
+    let lang = viewer.lang;
+    let slug = path.into_inner();
+    let pairs = parse_urlencoded(req.query_string().as_bytes())
+        .map_err(|e| state.error(WebErrorKind::BadRequest, lang, e.to_string()))?;
+    let wave = match pairs.iter().find(|(k, _)| k == "wave").map(|(_, v)| v.parse::<i32>()) {
+        None => None,
+        Some(Ok(w)) => Some(w),
+        Some(Err(_)) => {
+            return Err(StaffError::Page(state.error(
+                WebErrorKind::BadRequest,
+                lang,
+                "wave is not a year",
+            )))
+        }
+    };
+    let Ok(turn) = state.analyses.enter().await else {
+        return Ok(staff_error_page(
+            &state.renderer,
+            StatusCode::SERVICE_UNAVAILABLE,
+            lang,
+            "dash_title",
+            "dash_error_busy",
+        ));
+    };
+    let worker = state.clone();
+    let name = slug.clone();
+    let file = blocking(&state, lang, move || {
+        let _turn = turn;
+        let mut file = temporary_file()?;
+        crate::export::export_zip(&worker.db, &worker.surveys(), &name, wave, lang, &mut file)?;
+        use std::io::Seek;
+        file.rewind()?;
+        Ok::<_, crate::error::AppError>(file)
+    })
+    .await?;
+    let length = file
+        .metadata()
+        .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?
+        .len();
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let read = web::block(move || {
+            use std::io::Read;
+            let mut chunk = vec![0u8; 64 * 1024];
+            let n = file.read(&mut chunk)?;
+            chunk.truncate(n);
+            Ok::<_, std::io::Error>((chunk, file))
+        })
+        .await;
+        match read {
+            Ok(Ok((chunk, _))) if chunk.is_empty() => None,
+            Ok(Ok((chunk, file))) => Some((Ok::<_, std::io::Error>(web::Bytes::from(chunk)), Some(file))),
+            Ok(Err(e)) => Some((Err(e), None)),
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+        }
+    });
+    let wave_part = wave.map_or_else(String::new, |w| format!("-{w}"));
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{slug}{wave_part}-export.zip\""),
+        ))
+        .body(actix_web::body::SizedStream::new(length, chunks)))
+}
+
+/// A file in the system's temporary folder that is gone from the folder
+/// as soon as it is open: nothing is left behind whatever happens next.
+fn temporary_file() -> std::io::Result<std::fs::File> {
+    let mut name = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut name);
+    let path = std::env::temp_dir().join(format!("civicpulse-export-{}.zip", hex::encode(name)));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -64,7 +64,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/{slug}", web::get().to(dashboard::show))
             .route("/{slug}/report", web::get().to(dashboard::report))
             .route("/{slug}/chart/{file}", web::get().to(dashboard::chart))
-            .route("/{slug}/table/{file}", web::get().to(dashboard::table)),
+            .route("/{slug}/table/{file}", web::get().to(dashboard::table))
+            .route("/{slug}/export.zip", web::get().to(dashboard::export_zip)),
     )
     .service(
         web::scope("/admin")
