@@ -295,6 +295,18 @@ pub fn export(
     Ok(count)
 }
 
+/// A CSV writer's error; one of the output (a closed pipe, a full disk)
+/// as such, so that `civicpulse export … | head` ends quietly.
+fn csv_error(e: csv::Error) -> AppError {
+    if e.is_io_error() {
+        if let csv::ErrorKind::Io(io) = e.into_kind() {
+            return AppError::Output(io);
+        }
+        unreachable!("an I/O error of the CSV writer");
+    }
+    AppError::Csv(e)
+}
+
 /// Responses read ahead of the CSV writer, in batches of this many.
 const READ_BATCH: usize = 256;
 /// Batches read and not yet written, at most.
@@ -337,12 +349,14 @@ pub(crate) fn write_csvs(
         });
     }
     for out in &mut outs {
-        out.writer.write_record(
-            CSV_META_COLUMNS
-                .iter()
-                .copied()
-                .chain(columns.iter().map(String::as_str)),
-        )?;
+        out.writer
+            .write_record(
+                CSV_META_COLUMNS
+                    .iter()
+                    .copied()
+                    .chain(columns.iter().map(String::as_str)),
+            )
+            .map_err(csv_error)?;
     }
     let waves = match wave {
         Some(w) => vec![w],
@@ -399,7 +413,7 @@ pub(crate) fn write_csvs(
             for cell in &cells {
                 record.push_field(neutralise_formula(cell).as_bytes());
             }
-            out.writer.write_byte_record(&record)?;
+            out.writer.write_byte_record(&record).map_err(csv_error)?;
         }
         count += 1;
         if count % 1000 == 0 {
