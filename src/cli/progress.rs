@@ -11,6 +11,13 @@ fn bar(total: u64, template: &str) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(template) {
+        // Whole responses a second, not indicatif's four decimals.
+        let style = style.with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        );
         bar.set_style(style.progress_chars("=> "));
     }
     bar
@@ -20,7 +27,7 @@ fn bar(total: u64, template: &str) -> ProgressBar {
 pub fn responses(total: u64) -> ProgressBar {
     bar(
         total,
-        "{msg}[{bar:30}] {human_pos}/{human_len} responses, {per_sec}, {eta} left",
+        "[{wide_bar}] {human_pos}/{human_len} responses, {rate}, {eta} left",
     )
 }
 
@@ -28,7 +35,7 @@ pub fn responses(total: u64) -> ProgressBar {
 pub fn bytes(total: u64, file: &str) -> ProgressBar {
     let bar = bar(
         total,
-        "{msg}[{bar:30}] {bytes}/{total_bytes}, {bytes_per_sec}, {eta} left",
+        "{msg}[{wide_bar}] {bytes}/{total_bytes}, {bytes_per_sec}, {eta} left",
     );
     bar.set_message(format!("{file} "));
     bar

@@ -428,12 +428,12 @@ impl Database {
     ) -> Result<(T, ImportReport), E> {
         let mut failure: Option<E> = None;
         let result = self.write_tx(|conn| {
-            // A page cache of 64 MiB instead of 2: the unique index on
+            // A page cache of 32 MiB instead of 2: the unique index on
             // `_id`s takes them in no particular order, and with a small cache
             // its pages are written out to the WAL and read back again and
             // again during a long import. Bounded, so memory stays constant;
             // the connection keeps it (only the command line imports).
-            diesel::connection::SimpleConnection::batch_execute(conn, "PRAGMA cache_size = -65536")?;
+            diesel::connection::SimpleConnection::batch_execute(conn, "PRAGMA cache_size = -32768")?;
             let (target, replaced) = match replacing {
                 Some(id) => {
                     let old = load_batch(conn, spec.slug, id)?;

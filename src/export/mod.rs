@@ -41,6 +41,9 @@ pub enum ExportFormat {
 /// Why an export cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// The writer stopped (its own error is the one reported).
+    #[error("the export was abandoned")]
+    Abandoned,
     #[error(
         "survey {slug:?} has no responses in wave {wave}; its waves with responses: {}",
         if waves.is_empty() { "none".to_string() } else { waves.iter().map(i32::to_string).collect::<Vec<_>>().join(", ") }
@@ -292,6 +295,23 @@ pub fn export(
     Ok(count)
 }
 
+/// A CSV writer's error; one of the output (a closed pipe, a full disk)
+/// as such, so that `civicpulse export … | head` ends quietly.
+fn csv_error(e: csv::Error) -> AppError {
+    if e.is_io_error() {
+        if let csv::ErrorKind::Io(io) = e.into_kind() {
+            return AppError::Output(io);
+        }
+        unreachable!("an I/O error of the CSV writer");
+    }
+    AppError::Csv(e)
+}
+
+/// Responses read ahead of the CSV writer, in batches of this many.
+const READ_BATCH: usize = 256;
+/// Batches read and not yet written, at most.
+const READ_BATCHES_QUEUED: usize = 8;
+
 /// A wide CSV being written: its writer and the language of its labels
 /// (`None`: option codes).
 struct CsvOut<'w> {
@@ -329,12 +349,14 @@ pub(crate) fn write_csvs(
         });
     }
     for out in &mut outs {
-        out.writer.write_record(
-            CSV_META_COLUMNS
-                .iter()
-                .copied()
-                .chain(columns.iter().map(String::as_str)),
-        )?;
+        out.writer
+            .write_record(
+                CSV_META_COLUMNS
+                    .iter()
+                    .copied()
+                    .chain(columns.iter().map(String::as_str)),
+            )
+            .map_err(csv_error)?;
     }
     let waves = match wave {
         Some(w) => vec![w],
@@ -343,63 +365,90 @@ pub(crate) fn write_csvs(
     let mut count = 0u64;
     let mut record = csv::ByteRecord::new();
     let mut cells = vec![String::new(); columns.len()];
-    for wave in waves {
-        let design = WaveDesign::load(db, slug, wave)?;
-        db.for_each_response_in(slug, Some(wave), |r: StoredResponse| -> Result<(), AppError> {
-            let cells_of_design = design.cells(&r);
-            let (version, wave) = (r.version.to_string(), r.wave.to_string());
-            let weight = cells_of_design.weight.map(|w| w.to_string()).unwrap_or_default();
-            let flag = |f: Flag| if cells_of_design.flags.has(f) { "1" } else { "0" };
-            let meta: [&str; 12] = [
-                &r.id,
-                &r.submitted_at,
-                &r.lang,
-                &version,
-                &wave,
-                &weight,
-                cells_of_design.stratum.as_deref().unwrap_or(""),
-                cells_of_design.cluster.as_deref().unwrap_or(""),
-                &cells_of_design.source,
-                flag(Flag::Speeder),
-                flag(Flag::Straightliner),
-                flag(Flag::Burst),
-            ];
-            for out in &mut outs {
-                cells.iter_mut().for_each(String::clear);
-                for (question, value) in &r.answers {
-                    if let Some(&i) = index.get(question.as_str()) {
-                        if !cells[i].is_empty() {
-                            cells[i].push(MULTI_SEPARATOR);
-                        }
-                        let label = out.labels.and_then(|lang| {
-                            let q = by_version.get(&r.version)?.question(question)?;
-                            Some(q.option(value)?.label.get(lang))
-                        });
-                        cells[i].push_str(label.unwrap_or(value));
+    // One thread reads the database (a third of the work is SQLite, a
+    // third turning its rows into responses), the caller's writes the
+    // CSVs; a bounded queue between them keeps memory constant.
+    let mut write = |design: &design::DesignCells, r: &StoredResponse| -> Result<(), AppError> {
+        let (version, wave) = (r.version.to_string(), r.wave.to_string());
+        let weight = design.weight.map(|w| w.to_string()).unwrap_or_default();
+        let flag = |f: Flag| if design.flags.has(f) { "1" } else { "0" };
+        let meta: [&str; 12] = [
+            &r.id,
+            &r.submitted_at,
+            &r.lang,
+            &version,
+            &wave,
+            &weight,
+            design.stratum.as_deref().unwrap_or(""),
+            design.cluster.as_deref().unwrap_or(""),
+            &design.source,
+            flag(Flag::Speeder),
+            flag(Flag::Straightliner),
+            flag(Flag::Burst),
+        ];
+        for out in &mut outs {
+            cells.iter_mut().for_each(String::clear);
+            for (question, value) in &r.answers {
+                if let Some(&i) = index.get(question.as_str()) {
+                    if !cells[i].is_empty() {
+                        cells[i].push(MULTI_SEPARATOR);
                     }
+                    let label = out.labels.and_then(|lang| {
+                        let q = by_version.get(&r.version)?.question(question)?;
+                        Some(q.option(value)?.label.get(lang))
+                    });
+                    cells[i].push_str(label.unwrap_or(value));
                 }
-                record.clear();
-                // Ids, strata, clusters and batch names come from import
-                // files, so they are neutralised like answers.
-                for (k, cell) in meta.iter().enumerate() {
-                    if matches!(k, 0 | 6 | 7 | 8) {
-                        record.push_field(neutralise_formula(cell).as_bytes());
-                    } else {
-                        record.push_field(cell.as_bytes());
-                    }
-                }
-                for cell in &cells {
-                    record.push_field(neutralise_formula(cell).as_bytes());
-                }
-                out.writer.write_byte_record(&record)?;
             }
-            count += 1;
-            if count % 1000 == 0 {
-                progress(count);
+            record.clear();
+            // Ids, strata, clusters and batch names come from import
+            // files, so they are neutralised like answers.
+            for (k, cell) in meta.iter().enumerate() {
+                if matches!(k, 0 | 6 | 7 | 8) {
+                    record.push_field(neutralise_formula(cell).as_bytes());
+                } else {
+                    record.push_field(cell.as_bytes());
+                }
+            }
+            for cell in &cells {
+                record.push_field(neutralise_formula(cell).as_bytes());
+            }
+            out.writer.write_byte_record(&record).map_err(csv_error)?;
+        }
+        count += 1;
+        if count % 1000 == 0 {
+            progress(count);
+        }
+        Ok(())
+    };
+    type Batch = Vec<(design::DesignCells, StoredResponse)>;
+    std::thread::scope(|scope| -> Result<(), AppError> {
+        let (sender, batches) = std::sync::mpsc::sync_channel::<Batch>(READ_BATCHES_QUEUED);
+        let reader = scope.spawn(move || -> Result<(), AppError> {
+            for wave in waves {
+                let design = WaveDesign::load(db, slug, wave)?;
+                let mut batch = Vec::with_capacity(READ_BATCH);
+                db.for_each_response_in(slug, Some(wave), |r: StoredResponse| -> Result<(), AppError> {
+                    batch.push((design.cells(&r), r));
+                    if batch.len() == READ_BATCH && sender.send(std::mem::take(&mut batch)).is_err() {
+                        return Err(ExportError::Abandoned.into());
+                    }
+                    Ok(())
+                })?;
+                if !batch.is_empty() && sender.send(batch).is_err() {
+                    return Err(ExportError::Abandoned.into());
+                }
             }
             Ok(())
-        })?;
-    }
+        });
+        let written = batches
+            .iter()
+            .try_for_each(|batch| batch.iter().try_for_each(|(design, r)| write(design, r)));
+        // A failed write drops the queue, which stops the reader.
+        drop(batches);
+        let read = reader.join().expect("the export's reader thread");
+        written.and(read)
+    })?;
     for out in &mut outs {
         out.writer.flush()?;
     }
