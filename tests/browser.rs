@@ -287,6 +287,11 @@ fn add_staff(server: &Server) {
 /// Runs `node run.mjs SUITE` against `server` (already started), serving
 /// its restart requests; panics with the failed scenarios' output.
 fn run_suite(tools: &Tools, server: &mut Server, suite: &str, extra_env: &[(&str, &str)]) {
+    // One suite at a time: each already runs its scenarios side by side
+    // (BROWSER_JOBS), and seven suites of Chromium pages at once on two
+    // cores left scenarios waiting past their time limits.
+    static ONE_SUITE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_SUITE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let started = Instant::now();
     let mut node = Command::new(&tools.node);
     node.arg("run.mjs")
