@@ -221,6 +221,23 @@ fn index_columns(first: String, wording: &dyn Wording) -> Vec<String> {
     ]
 }
 
+/// The city-wide value of an index as a chart's reference line.
+fn reference(report: &IndexReport, level: &str, id: &str, label_key: &str, wording: &dyn Wording) -> Option<Reference> {
+    city_row(report, level, id)
+        .and_then(|o| o.figure.estimate)
+        .map(|value| Reference {
+            label: wording.text(label_key, &[]),
+            value,
+        })
+}
+
+/// Groups' rows of an index as a chart's rows, named by their answers.
+fn group_interval_rows(rows: &[&IndexRow], labels: &Labels) -> Vec<IntervalRow> {
+    rows.iter()
+        .map(|r| interval_row(labels.group(r.group.as_deref().unwrap_or("")), r))
+        .collect()
+}
+
 fn city_row<'a>(report: &'a IndexReport, level: &str, id: &str) -> Option<&'a IndexRow> {
     report
         .rows
@@ -311,12 +328,7 @@ pub(super) fn dimensions(report: &IndexReport, labels: &Labels, wording: &dyn Wo
         description: wording.text("dash_dimensions_desc", &[]),
         axis_label: wording.text("dash_axis_index", &[]),
         scale: INDEX_SCALE,
-        reference: city_row(report, "overall", "overall")
-            .and_then(|o| o.figure.estimate)
-            .map(|value| Reference {
-                label: wording.text("dash_reference_overall", &[]),
-                value,
-            }),
+        reference: reference(report, "overall", "overall", "dash_reference_overall", wording),
         rows: rows.iter().map(|r| interval_row(labels.dimension(&r.id), r)).collect(),
         legend: legend(wording, report.level),
     };
@@ -364,16 +376,8 @@ pub(super) fn districts(report: &IndexReport, labels: &Labels, wording: &dyn Wor
         description: wording.text("dash_districts_desc", &by),
         axis_label: wording.text("dash_axis_index", &[]),
         scale: INDEX_SCALE,
-        reference: city_row(report, "overall", "overall")
-            .and_then(|o| o.figure.estimate)
-            .map(|value| Reference {
-                label: wording.text("dash_reference_city", &[]),
-                value,
-            }),
-        rows: rows
-            .iter()
-            .map(|r| interval_row(labels.group(r.group.as_deref().unwrap_or("")), r))
-            .collect(),
+        reference: reference(report, "overall", "overall", "dash_reference_city", wording),
+        rows: group_interval_rows(&rows, labels),
         legend: legend(wording, report.level),
     };
     let table = Table {
@@ -439,16 +443,8 @@ pub(super) fn districts_by_dimension(report: &IndexReport, labels: &Labels, word
             description: wording.text("dash_multiples_panel_desc", &[("dimension", &labels.dimension(id))]),
             axis_label: wording.text("dash_axis_index", &[]),
             scale: INDEX_SCALE,
-            reference: city_row(report, "dimension", id)
-                .and_then(|o| o.figure.estimate)
-                .map(|value| Reference {
-                    label: wording.text("dash_reference_city", &[]),
-                    value,
-                }),
-            rows: rows
-                .iter()
-                .map(|r| interval_row(labels.group(r.group.as_deref().unwrap_or("")), r))
-                .collect(),
+            reference: reference(report, "dimension", id, "dash_reference_city", wording),
+            rows: group_interval_rows(&rows, labels),
             legend: legend(wording, report.level),
         });
     }
