@@ -34,6 +34,18 @@ impl From<AnalysisError> for AnalysisFailure {
     }
 }
 
+/// The HTTP status an analysis error answers with, for the API and the
+/// dashboard alike: nothing to analyse is 404, a failed database 500,
+/// and anything the options or data make impossible 422.
+pub fn status_of(e: &AnalysisError) -> actix_web::http::StatusCode {
+    use actix_web::http::StatusCode;
+    match e {
+        AnalysisError::UnknownSurvey(_) | AnalysisError::NoResponses { .. } => StatusCode::NOT_FOUND,
+        AnalysisError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
 /// The server's kept reports.
 pub type Results = ResultCache<AnalysisFailure>;
 

@@ -99,11 +99,10 @@ impl From<AnalysisError> for ApiError {
 
 impl From<&AnalysisError> for ApiError {
     fn from(e: &AnalysisError) -> ApiError {
-        let status = match e {
-            AnalysisError::UnknownSurvey(_) | AnalysisError::NoResponses { .. } => StatusCode::NOT_FOUND,
-            AnalysisError::Database(db) => return ApiError::internal(db),
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
+        if let AnalysisError::Database(db) = e {
+            return ApiError::internal(db);
+        }
+        let status = super::analyses::status_of(e);
         let code = match e {
             AnalysisError::UnknownSurvey(_) => "unknown_survey",
             AnalysisError::NoResponses { .. } => "no_responses",

@@ -64,11 +64,7 @@ impl Refusal {
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
         };
-        match &**e {
-            AnalysisError::UnknownSurvey(_) | AnalysisError::NoResponses { .. } => StatusCode::NOT_FOUND,
-            AnalysisError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        }
+        crate::web::analyses::status_of(e)
     }
 
     /// The message key; the engine's own words follow as the detail.
