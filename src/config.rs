@@ -71,10 +71,13 @@ impl ServeConfig {
 }
 
 /// `--key-file` when given; otherwise beside the SQLite file
-/// (`civicpulse.key` for `civicpulse.db`).
+/// (`civicpulse.key` for `civicpulse.db`), or `civicpulse.key` in the
+/// working folder for PostgreSQL. Every instance of one deployment must
+/// read the same key (README, "Several instances").
 pub fn key_file(flag: Option<PathBuf>, database: &DatabaseUrl) -> PathBuf {
     flag.unwrap_or_else(|| match database {
         DatabaseUrl::Sqlite(path) => crate::crypto::default_key_path(path),
+        DatabaseUrl::Postgres(_) => PathBuf::from("civicpulse.key"),
     })
 }
 

@@ -2,6 +2,7 @@
 //! compact columns, read in two halves on two connections at once; and
 //! the light per-response facts the data-quality flags are judged on.
 
+use super::connection::load_streaming;
 use super::responses::RANDOM_IDS_FROM;
 use super::schema::{response_flags, responses};
 use super::{Database, DbError};
@@ -207,24 +208,28 @@ impl Database {
         // Without a choice of sources the query stays on the (survey, wave,
         // id) index: its min and max come straight from the index, and the
         // rows in id order.
-        let in_wave = || {
-            let query = responses::table
-                .filter(responses::survey_slug.eq(slug))
-                .filter(responses::wave.eq(wave))
-                .into_boxed();
-            let query = match &source_names {
-                Some(names) => query.filter(responses::source.eq_any(names.clone())),
-                None => query,
-            };
-            match import_batches {
-                Some(ids) => query.filter(responses::import_batch_id.eq_any(ids.to_vec())),
-                None => query,
-            }
-        };
+        // A macro, not a closure: each backend's streaming read boxes the
+        // query for its own backend.
+        macro_rules! in_wave {
+            () => {{
+                let query = responses::table
+                    .filter(responses::survey_slug.eq(slug))
+                    .filter(responses::wave.eq(wave))
+                    .into_boxed();
+                let query = match &source_names {
+                    Some(names) => query.filter(responses::source.eq_any(names.clone())),
+                    None => query,
+                };
+                match import_batches {
+                    Some(ids) => query.filter(responses::import_batch_id.eq_any(ids.to_vec())),
+                    None => query,
+                }
+            }};
+        }
         // Two queries, not one with both: each alone is a single index lookup.
         let mut conn = self.conn()?;
-        let low: Option<i64> = in_wave().select(diesel::dsl::min(responses::id)).first(&mut conn)?;
-        let high: Option<i64> = in_wave().select(diesel::dsl::max(responses::id)).first(&mut conn)?;
+        let low: Option<i64> = in_wave!().select(diesel::dsl::min(responses::id)).first(&mut conn)?;
+        let high: Option<i64> = in_wave!().select(diesel::dsl::max(responses::id)).first(&mut conn)?;
         drop(conn);
         let (Some(low), Some(high)) = (low, high) else {
             return Ok(AnalysisColumns::default());
@@ -239,19 +244,22 @@ impl Database {
         let read = |from: i64, to: i64| -> Result<PartialColumns, DbError> {
             type Row = (i64, i64, i32, f64, Option<String>, Option<String>, Vec<u8>);
             let mut conn = self.conn()?;
-            let rows = in_wave()
-                .filter(responses::id.between(from, to))
-                .order(responses::id)
-                .select((
-                    responses::id,
-                    responses::survey_version_id,
-                    source_number(),
-                    responses::weight,
-                    responses::stratum,
-                    responses::cluster,
-                    responses::choice_codes,
-                ))
-                .load_iter::<Row, diesel::connection::DefaultLoadingMode>(&mut conn)?;
+            let rows = load_streaming!(
+                in_wave!()
+                    .filter(responses::id.between(from, to))
+                    .order(responses::id)
+                    .select((
+                        responses::id,
+                        responses::survey_version_id,
+                        source_number(),
+                        responses::weight,
+                        responses::stratum,
+                        responses::cluster,
+                        responses::choice_codes,
+                    )),
+                &mut *conn,
+                Row
+            );
             let mut part = PartialColumns::default();
             for row in rows {
                 let (id, version_id, source, weight, stratum, cluster, codes) = row?;

@@ -7,6 +7,7 @@
 //! marked `used` with no time; and no response refers to an invitation.
 
 use super::accounts::audit;
+use super::connection::on_backend;
 use super::schema::{frame_strata, invitation_batches, invitations, waves};
 use super::{format_timestamp, Conn, Database, DbError};
 use crate::crypto::ServerKey;
@@ -142,7 +143,7 @@ fn put_wave(conn: &mut Conn, slug: &str, settings: &WaveSettings) -> QueryResult
         waves::helpline.eq(&settings.helpline),
         waves::results_published_on.eq(date_text(settings.results_published)),
     );
-    diesel::insert_into(waves::table)
+    let upsert = diesel::insert_into(waves::table)
         .values((
             waves::survey_slug.eq(slug),
             waves::wave.eq(settings.wave),
@@ -150,8 +151,8 @@ fn put_wave(conn: &mut Conn, slug: &str, settings: &WaveSettings) -> QueryResult
         ))
         .on_conflict((waves::survey_slug, waves::wave))
         .do_update()
-        .set(values)
-        .execute(conn)
+        .set(values);
+    on_backend!(conn, c => upsert.execute(c))
 }
 
 fn describe(settings: &WaveSettings) -> String {
@@ -231,7 +232,8 @@ impl Database {
                     )
                 })
                 .collect();
-            diesel::insert_into(frame_strata::table).values(&rows).execute(conn)?;
+            let insert = diesel::insert_into(frame_strata::table).values(&rows);
+            on_backend!(&mut *conn, c => insert.execute(c))?;
             let total: f64 = strata.iter().map(|s| s.population).sum();
             audit(
                 conn,
@@ -317,15 +319,15 @@ impl Database {
                     let Some(code) = InvitationCode::from_nonce(key, &nonce) else {
                         continue;
                     };
-                    let inserted = diesel::insert_into(invitations::table)
+                    let insert = diesel::insert_into(invitations::table)
                         .values((
                             invitations::lookup.eq(code.lookup_key(key)),
                             invitations::batch_id.eq(id),
                             invitations::position.eq(position as i32),
                             invitations::nonce.eq(hex::encode(nonce)),
                         ))
-                        .on_conflict_do_nothing()
-                        .execute(conn)?;
+                        .on_conflict_do_nothing();
+                    let inserted = on_backend!(&mut *conn, c => insert.execute(c))?;
                     if inserted == 1 {
                         break code;
                     }

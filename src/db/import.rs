@@ -10,9 +10,10 @@
 //! batch behind.
 
 use super::accounts::audit;
-use super::responses::{flag, next_ordered_id};
+use super::connection::on_backend;
+use super::responses::{flag, reserve_ordered_ids};
 use super::schema::{answers, import_batches, responses};
-use super::{format_timestamp, Conn, Database, DbError};
+use super::{format_timestamp, lock_key, Conn, Database, DbError};
 use crate::fieldwork::{Flag, Source};
 use crate::lang::Lang;
 use diesel::prelude::*;
@@ -35,7 +36,8 @@ macro_rules! insert_in_fixed_sizes {
             while rest.len() >= $size {
                 let (chunk, tail) = rest.split_at($size);
                 let chunk: &[_; $size] = chunk.try_into().expect("split at its size");
-                diesel::insert_into($table).values(chunk).execute($conn)?;
+                let insert = diesel::insert_into($table).values(chunk);
+                on_backend!(&mut *$conn, c => insert.execute(c))?;
                 rest = tail;
             }
         )+
@@ -341,9 +343,11 @@ impl Importer<'_> {
             return Ok(());
         }
         let batch_id = self.target(wave)?.id;
-        let first_id = next_ordered_id(self.conn)?;
+        let ids = reserve_ordered_ids(self.conn, fresh.len())?;
         let added = fresh.len() as u64;
-        let straightliners: Vec<i64> = (first_id..)
+        let straightliners: Vec<i64> = ids
+            .iter()
+            .copied()
             .zip(&fresh)
             .filter(|(_, r)| r.straightliner)
             .map(|(id, _)| id)
@@ -352,7 +356,8 @@ impl Importer<'_> {
         // statement is cached only when its type is 'static (see
         // `insert_in_fixed_sizes!`).
         let mut answer_rows = Vec::with_capacity(fresh.iter().map(|r| r.answers.len()).sum());
-        let values: Vec<_> = (first_id..)
+        let values: Vec<_> = ids
+            .into_iter()
             .zip(fresh)
             .map(|(id, r)| {
                 answer_rows.extend(r.answers.into_iter().enumerate().map(|(position, (q, v))| {
@@ -433,7 +438,13 @@ impl Database {
             // its pages are written out to the WAL and read back again and
             // again during a long import. Bounded, so memory stays constant;
             // the connection keeps it (only the command line imports).
-            diesel::connection::SimpleConnection::batch_execute(conn, "PRAGMA cache_size = -32768")?;
+            #[cfg(feature = "sqlite")]
+            if let Conn::Sqlite(c) = conn {
+                diesel::connection::SimpleConnection::batch_execute(c, "PRAGMA cache_size = -32768")?;
+            }
+            // PostgreSQL: one import of a survey at a time, as on SQLite,
+            // so that `_id`s already stored are seen by the next import.
+            lock_key(conn, &format!("import {}", spec.slug))?;
             let (target, replaced) = match replacing {
                 Some(id) => {
                     let old = load_batch(conn, spec.slug, id)?;

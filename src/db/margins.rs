@@ -1,5 +1,6 @@
 //! Population margins for raking, stored per survey wave.
 
+use super::connection::on_backend;
 use super::schema::population_margins;
 use super::{Database, DbError};
 use diesel::prelude::*;
@@ -36,9 +37,8 @@ impl Database {
                     )
                 })
                 .collect();
-            diesel::insert_into(population_margins::table)
-                .values(&rows)
-                .execute(conn)?;
+            let insert = diesel::insert_into(population_margins::table).values(&rows);
+            on_backend!(conn, c => insert.execute(c))?;
             Ok(())
         })
     }

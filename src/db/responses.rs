@@ -8,9 +8,10 @@
 //! Every other response gets the next id of the low range, so no invited
 //! response's id ever shows up as a neighbour of a timestamped one.
 
+use super::connection::{load_streaming, on_backend};
 use super::fieldwork::{invitation_use, mark_used, InvitationUse};
 use super::schema::{answers, response_flags, responses, survey_versions};
-use super::{format_timestamp, Conn, Database, DbError, VersionStatus};
+use super::{format_timestamp, Backend, Conn, Database, DbError, VersionStatus};
 use crate::fieldwork::quality::{BURST_SIZE, BURST_WINDOW};
 use crate::fieldwork::{Flag, Flags, Source};
 use crate::lang::Lang;
@@ -96,13 +97,35 @@ pub struct StoredResponse {
     pub answers: Vec<(String, String)>,
 }
 
-/// The next id of the ordered range.
-pub(super) fn next_ordered_id(conn: &mut Conn) -> QueryResult<i64> {
-    let max: Option<i64> = responses::table
-        .filter(responses::id.lt(RANDOM_IDS_FROM))
-        .select(diesel::dsl::max(responses::id))
-        .first(conn)?;
-    Ok(max.unwrap_or(0) + 1)
+/// `count` unused ids of the ordered range, in increasing order. SQLite:
+/// the largest plus one onwards (its writers never overlap). PostgreSQL:
+/// from the sequence `response_ids`, which concurrent writers share
+/// without waiting for each other's commits.
+pub(super) fn reserve_ordered_ids(conn: &mut Conn, count: usize) -> QueryResult<Vec<i64>> {
+    match conn {
+        #[cfg(feature = "sqlite")]
+        Conn::Sqlite(_) => {
+            let max: Option<i64> = responses::table
+                .filter(responses::id.lt(RANDOM_IDS_FROM))
+                .select(diesel::dsl::max(responses::id))
+                .first(conn)?;
+            let first = max.unwrap_or(0) + 1;
+            Ok((first..first + count as i64).collect())
+        }
+        #[cfg(feature = "postgres")]
+        Conn::Postgres(c) => {
+            #[derive(QueryableByName)]
+            struct Id {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                id: i64,
+            }
+            let ids: Vec<Id> =
+                diesel::sql_query("SELECT nextval('response_ids') AS id FROM generate_series(1, $1) ORDER BY 1")
+                    .bind::<diesel::sql_types::BigInt, _>(count as i64)
+                    .load(c)?;
+            Ok(ids.into_iter().map(|i| i.id).collect())
+        }
+    }
 }
 
 /// The start of a day, the only time kept of an invited response.
@@ -135,15 +158,7 @@ impl Database {
 pub(super) fn insert_response_in(conn: &mut Conn, new: &NewResponse<'_>) -> Result<Inserted, DbError> {
     let (id, source, wave, stratum, submitted_at, form_token) = match new.how {
         Submission::Web { form_token } => {
-            let existing: Option<i64> = responses::table
-                .filter(responses::form_token.eq(form_token))
-                .select(responses::id)
-                .first(conn)
-                .optional()?;
-            if existing.is_some() {
-                return Ok(Inserted::Duplicate);
-            }
-            let id = next_ordered_id(conn)?;
+            let id = reserve_ordered_ids(conn, 1)?[0];
             (id, Source::Web, new.wave, None, new.submitted_at, Some(form_token))
         }
         Submission::Invited(invited) => {
@@ -153,7 +168,14 @@ pub(super) fn insert_response_in(conn: &mut Conn, new: &NewResponse<'_>) -> Resu
                 refused => return Ok(Inserted::Refused(refused)),
             };
             if !mark_used(conn, invited.lookup, invited.form_mark)? {
-                return Ok(Inserted::Refused(InvitationUse::Used));
+                // Another transaction used it between the two statements
+                // (PostgreSQL): this form's own double tap, or another form.
+                return Ok(
+                    match invitation_use(conn, new.slug, new.wave, invited.lookup, Some(invited.form_mark))? {
+                        InvitationUse::UsedByThisForm => Inserted::Duplicate,
+                        _ => Inserted::Refused(InvitationUse::Used),
+                    },
+                );
             }
             let id = unused_random_id(conn)?;
             (
@@ -166,7 +188,10 @@ pub(super) fn insert_response_in(conn: &mut Conn, new: &NewResponse<'_>) -> Resu
             )
         }
     };
-    diesel::insert_into(responses::table)
+    // The form token is a unique key: of two submissions of one form
+    // (a double tap, or one to each of two instances), the second stores
+    // nothing, on either backend, whichever commits first.
+    let insert = diesel::insert_into(responses::table)
         .values((
             responses::id.eq(id),
             responses::survey_version_id.eq(new.version_id),
@@ -180,7 +205,11 @@ pub(super) fn insert_response_in(conn: &mut Conn, new: &NewResponse<'_>) -> Resu
             responses::choice_codes.eq(new.choice_codes),
             responses::duration_seconds.eq(new.duration_seconds.map(|s| s.min(i32::MAX as u32) as i32)),
         ))
-        .execute(conn)?;
+        .on_conflict(responses::form_token)
+        .do_nothing();
+    if on_backend!(&mut *conn, c => insert.execute(c))? == 0 {
+        return Ok(Inserted::Duplicate);
+    }
     let rows: Vec<_> = answer_rows(new.answers)
         .map(|(position, question, value)| {
             (
@@ -191,7 +220,8 @@ pub(super) fn insert_response_in(conn: &mut Conn, new: &NewResponse<'_>) -> Resu
             )
         })
         .collect();
-    diesel::insert_into(answers::table).values(&rows).execute(conn)?;
+    let insert = diesel::insert_into(answers::table).values(&rows);
+    on_backend!(&mut *conn, c => insert.execute(c))?;
     if new.straightliner {
         flag(conn, &[id], Flag::Straightliner)?;
     }
@@ -268,8 +298,18 @@ impl Database {
             None => self.waves(slug)?,
         };
         let mut conn = self.conn()?;
+        let flags_of_response = match self.backend() {
+            Backend::Sqlite => {
+                "(SELECT group_concat(response_flags.flag, ',') FROM response_flags \
+                 WHERE response_flags.response_id = responses.id)"
+            }
+            Backend::Postgres => {
+                "(SELECT string_agg(response_flags.flag, ',') FROM response_flags \
+                 WHERE response_flags.response_id = responses.id)"
+            }
+        };
         for wave in waves {
-            let rows = responses::table
+            let query = responses::table
                 .inner_join(survey_versions::table)
                 .left_join(answers::table)
                 .filter(responses::survey_slug.eq(slug))
@@ -290,15 +330,11 @@ impl Database {
                     first::<Nullable<Text>>("responses.cluster"),
                     first::<Nullable<Integer>>("responses.duration_seconds"),
                     first::<Nullable<BigInt>>("responses.import_batch_id"),
-                    first::<Nullable<Text>>(
-                        "(SELECT group_concat(response_flags.flag, ',') FROM response_flags \
-                         WHERE response_flags.response_id = responses.id)",
-                    ),
+                    first::<Nullable<Text>>(flags_of_response),
                     answers::question_id.nullable(),
                     answers::value.nullable(),
-                ))
-                .load_iter::<Row, diesel::connection::DefaultLoadingMode>(&mut conn)
-                .map_err(DbError::from)?;
+                ));
+            let rows = (|| Ok::<_, DbError>(load_streaming!(query, &mut *conn, Row)))()?;
             let mut current: Option<(i64, StoredResponse)> = None;
             for row in rows {
                 let (
@@ -408,10 +444,10 @@ pub(super) fn flag(conn: &mut Conn, ids: &[i64], flag: Flag) -> QueryResult<usiz
             )
         })
         .collect();
-    diesel::insert_into(response_flags::table)
+    let insert = diesel::insert_into(response_flags::table)
         .values(&rows)
-        .on_conflict_do_nothing()
-        .execute(conn)
+        .on_conflict_do_nothing();
+    on_backend!(conn, c => insert.execute(c))
 }
 
 /// When the response just stored makes [`BURST_SIZE`] identical open-link

@@ -6,6 +6,7 @@
 //! file stops with a clear message instead of refusing every invitation
 //! code and form that the right key made.
 
+use super::connection::on_backend;
 use super::schema::settings;
 use super::{Database, DbError};
 use crate::crypto::{KeyError, ServerKey};
@@ -74,13 +75,13 @@ impl Database {
             }
         };
         self.write_tx(|conn| {
-            diesel::insert_into(settings::table)
+            let insert = diesel::insert_into(settings::table)
                 .values((
                     settings::name.eq(KEY_FINGERPRINT),
                     settings::value.eq(key.fingerprint()),
                 ))
-                .on_conflict_do_nothing()
-                .execute(conn)?;
+                .on_conflict_do_nothing();
+            on_backend!(conn, c => insert.execute(c))?;
             Ok::<_, DbError>(())
         })?;
         // Another process may have stored its own key at the same moment.

@@ -19,7 +19,7 @@
 
 use super::accounts::audit;
 use super::schema::survey_versions;
-use super::{format_timestamp, Conn, Database, DbError};
+use super::{format_timestamp, lock_key, Conn, Database, DbError};
 use crate::survey::raw::RawSurvey;
 use crate::survey::schedule::{date_text, parse_date, DateWindow};
 use crate::survey::versioning::{self, VersionProblem};
@@ -109,6 +109,7 @@ impl Database {
     pub fn sync_definitions(&self, surveys: &[Survey]) -> Result<(), DbError> {
         self.write_tx(|conn| {
             for survey in surveys {
+                lock_key(conn, &survey_lock(survey.slug.as_str()))?;
                 let stored: Option<(String, String)> = survey_versions::table
                     .filter(survey_versions::slug.eq(survey.slug.as_str()))
                     .filter(survey_versions::version.eq(survey.version as i32))
@@ -268,6 +269,7 @@ impl Database {
         edit: impl FnOnce(&mut RawSurvey) -> Result<T, E>,
     ) -> Result<Result<(u32, T), E>, DraftError> {
         self.write_tx(|conn| {
+            lock_key(conn, &survey_lock(slug))?;
             let draft = draft_row(conn, slug)?.ok_or_else(|| DraftError::NoDraft { slug: slug.to_string() })?;
             let mut raw: RawSurvey = toml::from_str(&draft.definition).map_err(|e| {
                 DraftError::Database(DbError::StoredDefinition {
@@ -297,6 +299,12 @@ impl Database {
             publish(conn, &slug, window, actor)
         })
     }
+}
+
+/// What keeps two writers of one survey's versions apart on PostgreSQL:
+/// the next draft number and publishing are read and written in one go.
+fn survey_lock(slug: &str) -> String {
+    format!("survey {slug}")
 }
 
 fn draft_row(conn: &mut Conn, slug: &str) -> QueryResult<Option<StoredDraft>> {
@@ -353,6 +361,7 @@ fn check_rules(earlier: &[Survey], raw: &RawSurvey) -> Result<(), DraftError> {
 
 fn put_draft(conn: &mut Conn, mut raw: RawSurvey, actor: &str, action: &str) -> Result<u32, DraftError> {
     let slug = Slug::parse(&raw.slug).map_err(DraftError::Slug)?;
+    lock_key(conn, &survey_lock(slug.as_str()))?;
     let earlier = published(conn, slug.as_str())?;
     raw.version = earlier.iter().map(|s| s.version).max().unwrap_or(0) + 1;
     check_rules(&earlier, &raw)?;
@@ -377,6 +386,7 @@ fn put_draft(conn: &mut Conn, mut raw: RawSurvey, actor: &str, action: &str) -> 
 }
 
 fn publish(conn: &mut Conn, slug: &str, window: DateWindow, actor: &str) -> Result<u32, DraftError> {
+    lock_key(conn, &survey_lock(slug))?;
     let draft = draft_row(conn, slug)?.ok_or_else(|| DraftError::NoDraft { slug: slug.to_string() })?;
     let earlier = published(conn, slug)?;
     if let Some(latest) = earlier.iter().map(|s| s.version).max().filter(|&v| v >= draft.version) {

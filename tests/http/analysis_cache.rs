@@ -5,11 +5,10 @@
 //! crowd of requests never runs more computations at once than the bound.
 
 use crate::helpers::*;
-use crate::support::civicpulse_on;
 use serde_json::Value;
 
 fn cli(app: &TestApp, args: &[&str]) -> String {
-    let (ok, stdout, stderr) = civicpulse_on(&app.db_path, args);
+    let (ok, stdout, stderr) = app.cli(args);
     assert!(ok, "{args:?}: {stderr}");
     stdout
 }

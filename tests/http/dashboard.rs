@@ -8,7 +8,6 @@
 //! 12-respondent district is withheld (and one other, to protect it).
 
 use crate::helpers::*;
-use crate::support::civicpulse_on;
 use civicpulse::account::Role;
 use serde_json::Value;
 
@@ -18,10 +17,7 @@ async fn two_waves() -> TestApp {
     let app = spawn_app_with(|_| {}, |config| config.min_cell_floor = 20).await;
     for (wave, file) in WAVES {
         let path = format!("{}/tests/reference/report/{file}", env!("CARGO_MANIFEST_DIR"));
-        let (ok, _, stderr) = civicpulse_on(
-            &app.db_path,
-            &["import", "livability", &path, "--wave", &wave.to_string()],
-        );
+        let (ok, _, stderr) = app.cli(&["import", "livability", &path, "--wave", &wave.to_string()]);
         assert!(ok, "{stderr}");
     }
     app
@@ -438,21 +434,18 @@ async fn the_yearly_report_is_one_page_with_its_methods_and_the_cli_writes_the_s
 
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("report.html");
-    let (ok, _, stderr) = civicpulse_on(
-        &app.db_path,
-        &[
-            "report",
-            "livability",
-            "--wave",
-            "2026",
-            "--lang",
-            "en",
-            "--min-cell",
-            "20",
-            "--out",
-            file.to_str().unwrap(),
-        ],
-    );
+    let (ok, _, stderr) = app.cli(&[
+        "report",
+        "livability",
+        "--wave",
+        "2026",
+        "--lang",
+        "en",
+        "--min-cell",
+        "20",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
     assert!(ok, "{stderr}");
     let written = std::fs::read_to_string(&file).unwrap();
     let headline = |html: &str| {
@@ -465,19 +458,16 @@ async fn the_yearly_report_is_one_page_with_its_methods_and_the_cli_writes_the_s
         "the CLI's report shows the server's figures"
     );
     let ko = out.path().join("report-ko.html");
-    let (ok, _, stderr) = civicpulse_on(
-        &app.db_path,
-        &[
-            "report",
-            "livability",
-            "--lang",
-            "ko",
-            "--level",
-            "0.5",
-            "--out",
-            ko.to_str().unwrap(),
-        ],
-    );
+    let (ok, _, stderr) = app.cli(&[
+        "report",
+        "livability",
+        "--lang",
+        "ko",
+        "--level",
+        "0.5",
+        "--out",
+        ko.to_str().unwrap(),
+    ]);
     assert!(!ok && stderr.contains("level"), "{stderr}");
     assert!(!ko.exists(), "nothing half-written");
 }
@@ -556,19 +546,16 @@ async fn the_export_downloads_as_one_zip_with_the_files_of_export_out() {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let (ok, _, stderr) = civicpulse_on(
-        &app.db_path,
-        &[
-            "export",
-            "livability",
-            "--wave",
-            "2026",
-            "--lang",
-            "en",
-            "--out",
-            dir.path().to_str().unwrap(),
-        ],
-    );
+    let (ok, _, stderr) = app.cli(&[
+        "export",
+        "livability",
+        "--wave",
+        "2026",
+        "--lang",
+        "en",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(ok, "{stderr}");
     let mut names: Vec<String> = (0..zip.len())
         .map(|i| zip.by_index(i).unwrap().name().to_string())

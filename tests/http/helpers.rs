@@ -1,5 +1,7 @@
-//! `spawn_app`: a real server on an ephemeral port over a fresh SQLite file
-//! in a temporary folder, plus small helpers to read pages and fill forms.
+//! `spawn_app`: a real server on an ephemeral port over a fresh database
+//! (an SQLite file in a temporary folder, or in the PostgreSQL half of the
+//! suite a PostgreSQL database of its own, see `support::postgres`), plus
+//! small helpers to read pages and fill forms.
 
 use civicpulse::account::{Role, Username};
 use civicpulse::config::ServeConfig;
@@ -17,7 +19,10 @@ pub const PASSWORD: &str = "correct horse 42";
 
 pub struct TestApp {
     pub address: String,
-    pub db_path: PathBuf,
+    /// The test's database, SQLite or PostgreSQL.
+    pub database: DatabaseUrl,
+    /// The server's key file, in the test's temporary folder.
+    pub key_path: PathBuf,
     pub client: reqwest::Client,
     /// The running server's state (its counters, e.g. `analysis_stats`).
     pub state: actix_web::web::Data<civicpulse::web::AppState>,
@@ -55,12 +60,14 @@ pub fn roomy_limits() -> Limits {
 /// (which start with [`roomy_limits`]).
 pub async fn spawn_app_with(prepare: impl FnOnce(&Database), configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("civicpulse-test.db");
+    let database = crate::support::postgres::fresh_database(dir.path());
+    let key_path = dir.path().join("civicpulse.key");
     {
-        let (db, _) = civicpulse::registry::open(&DatabaseUrl::Sqlite(db_path.clone()), None).expect("db opens");
+        let (db, _) = civicpulse::registry::open(&database, None).expect("db opens");
         prepare(&db);
     }
-    let mut config = ServeConfig::new("127.0.0.1:0", DatabaseUrl::Sqlite(db_path.clone()));
+    let mut config = ServeConfig::new("127.0.0.1:0", database.clone());
+    config.key_file = key_path.clone();
     config.workers = Some(1);
     config.limits = roomy_limits();
     // The tests reckon "today" in UTC; those of the city's zone set theirs
@@ -73,7 +80,8 @@ pub async fn spawn_app_with(prepare: impl FnOnce(&Database), configure: impl FnO
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        db_path,
+        database,
+        key_path,
         client: new_client(),
         state,
         _dir: dir,
@@ -82,6 +90,14 @@ pub async fn spawn_app_with(prepare: impl FnOnce(&Database), configure: impl FnO
 
 /// A phone's browser: keeps cookies, does not follow redirects (tests
 /// check them).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let DatabaseUrl::Postgres(url) = &self.database {
+            crate::support::postgres::drop_database(url);
+        }
+    }
+}
+
 pub fn new_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
@@ -146,7 +162,12 @@ impl TestApp {
     }
 
     pub fn db(&self) -> Database {
-        Database::open(&DatabaseUrl::Sqlite(self.db_path.clone())).expect("db opens")
+        Database::open(&self.database).expect("db opens")
+    }
+
+    /// Runs `civicpulse ARGS` on this app's database and key file.
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        crate::support::civicpulse_on_url(&self.database, &self.key_path, args)
     }
 
     /// A staff account `name` with `role` and [`PASSWORD`].
@@ -172,9 +193,7 @@ impl TestApp {
 
     /// The server's key (its file sits beside the test database).
     pub fn key(&self) -> ServerKey {
-        self.db()
-            .server_key(&self.db_path.with_extension("key"))
-            .expect("the server's key")
+        self.db().server_key(&self.key_path).expect("the server's key")
     }
 
     /// Set up this year's wave of livability with `access`, fieldwork
@@ -481,7 +500,8 @@ pub async fn walk_to_review(
 
 /// A second server on the same database and key file (a restart).
 pub async fn restart(app: &TestApp) -> String {
-    let mut config = ServeConfig::new("127.0.0.1:0", DatabaseUrl::Sqlite(app.db_path.clone()));
+    let mut config = ServeConfig::new("127.0.0.1:0", app.database.clone());
+    config.key_file = app.key_path.clone();
     config.workers = Some(1);
     config.limits = roomy_limits();
     let second = Application::build(&config).expect("server starts again");

@@ -6,10 +6,9 @@
 //! interviews' alone, saying what they left out and how to include it.
 
 use crate::helpers::*;
-use crate::support::civicpulse_on;
 
 fn civicpulse(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    civicpulse_on(&app.db_path, args)
+    app.cli(args)
 }
 use serde_json::Value;
 

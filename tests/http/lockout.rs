@@ -77,7 +77,7 @@ async fn an_account_is_locked_after_repeated_failures_from_anywhere() {
 
     // Once the lock has run out, the right password works and the run of
     // failures starts again.
-    let mut conn = SqliteConnection::establish(app.db_path.to_str().unwrap()).unwrap();
+    let mut conn = civicpulse::db::raw_connection(&app.database).unwrap();
     diesel::sql_query("UPDATE users SET locked_until = '2000-01-01T00:00:00Z'")
         .execute(&mut conn)
         .unwrap();

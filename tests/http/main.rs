@@ -25,3 +25,9 @@ mod submission;
 mod support;
 mod survey_dates;
 mod translations;
+
+/// This binary's tests again, on PostgreSQL (see `support::postgres`).
+#[test]
+fn postgres_half() {
+    support::postgres::run_postgres_half("http");
+}

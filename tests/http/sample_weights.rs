@@ -122,10 +122,7 @@ async fn invited_responses_weighted_from_the_frame_match_r() {
     let out = tempfile::tempdir().unwrap();
     let wave = this_year().to_string();
     let out_arg = out.path().display().to_string();
-    let (ok, _, stderr) = crate::support::civicpulse_on(
-        &app.db_path,
-        &["export", "livability", "--out", &out_arg, "--wave", &wave],
-    );
+    let (ok, _, stderr) = app.cli(&["export", "livability", "--out", &out_arg, "--wave", &wave]);
     assert!(ok, "{stderr}");
     let mut reader = csv::Reader::from_path(out.path().join("responses.csv")).unwrap();
     let header = reader.headers().unwrap().clone();
@@ -147,10 +144,7 @@ async fn invited_responses_weighted_from_the_frame_match_r() {
         return;
     }
     let printed = crate::support::run_load_r(out.path());
-    let (ok, json, stderr) = crate::support::civicpulse_on(
-        &app.db_path,
-        &["indices", "livability", "--wave", &wave, "--format", "json"],
-    );
+    let (ok, json, stderr) = app.cli(&["indices", "livability", "--wave", &wave, "--format", "json"]);
     assert!(ok, "{stderr}");
     let report: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["design_weights"], "frame");

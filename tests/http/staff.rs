@@ -345,12 +345,11 @@ fn audit_log(app: &TestApp) -> Vec<(String, String)> {
         .collect()
 }
 
-fn civicpulse(db: &std::path::Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+fn civicpulse(app: &TestApp, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_civicpulse"))
         .args(args)
-        .arg("--database")
-        .arg(db)
-        .env_remove("DATABASE_URL")
+        .env("DATABASE_URL", app.database.connection_string())
+        .env("CIVICPULSE_KEY_FILE", &app.key_path)
         .env("RUST_LOG", "warn")
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
@@ -368,10 +367,9 @@ fn civicpulse(db: &std::path::Path, args: &[&str], stdin: Option<&str>) -> std::
 #[tokio::test]
 async fn user_add_takes_a_piped_password_or_generates_one() {
     let app = spawn_app().await;
-    let db = app.db_path.clone();
 
     let piped = civicpulse(
-        &db,
+        &app,
         &["user", "add", "alice", "--role", "designer"],
         Some("secret-pass-1\n"),
     );
@@ -379,7 +377,7 @@ async fn user_add_takes_a_piped_password_or_generates_one() {
     assert!(piped.stdout.is_empty(), "nothing to print: the password was given");
     assert_eq!(Browser::new(&app).sign_in("alice", "secret-pass-1").await.status(), 303);
 
-    let generated = civicpulse(&db, &["user", "add", "bob", "--role", "statistician"], None);
+    let generated = civicpulse(&app, &["user", "add", "bob", "--role", "statistician"], None);
     assert!(
         generated.status.success(),
         "{}",
@@ -399,19 +397,19 @@ async fn user_add_takes_a_piped_password_or_generates_one() {
         .contains("Signed in as bob"));
 
     let duplicate = civicpulse(
-        &db,
+        &app,
         &["user", "add", "alice", "--role", "admin"],
         Some("another-pass-2\n"),
     );
     assert!(!duplicate.status.success());
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
 
-    let weak = civicpulse(&db, &["user", "add", "carol", "--role", "admin"], Some("short\n"));
+    let weak = civicpulse(&app, &["user", "add", "carol", "--role", "admin"], Some("short\n"));
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 10 characters"));
 
     let bad_role = civicpulse(
-        &db,
+        &app,
         &["user", "add", "carol", "--role", "root"],
         Some("secret-pass-1\n"),
     );
@@ -419,14 +417,14 @@ async fn user_add_takes_a_piped_password_or_generates_one() {
     assert!(String::from_utf8_lossy(&bad_role.stderr).contains("admin, designer and statistician"));
 
     let bad_name = civicpulse(
-        &db,
+        &app,
         &["user", "add", "Carol Smith", "--role", "admin"],
         Some("secret-pass-1\n"),
     );
     assert!(!bad_name.status.success());
     assert!(String::from_utf8_lossy(&bad_name.stderr).contains("invalid username"));
 
-    let list = civicpulse(&db, &["user", "list"], None);
+    let list = civicpulse(&app, &["user", "list"], None);
     assert!(list.status.success());
     let list = String::from_utf8(list.stdout).unwrap();
     let names: Vec<(&str, &str)> = list

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses some of these
 
+pub mod postgres;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -14,12 +16,13 @@ pub fn civicpulse(dir: &Path, args: &[&str]) -> (bool, String, String) {
     run(command)
 }
 
-/// Runs `civicpulse ARGS` on the SQLite database file `db`.
-pub fn civicpulse_on(db: &Path, args: &[&str]) -> (bool, String, String) {
+/// Runs `civicpulse ARGS` on the database `url` with the key file `key`.
+pub fn civicpulse_on_url(url: &civicpulse::db::DatabaseUrl, key: &Path, args: &[&str]) -> (bool, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_civicpulse"));
     command
         .args(args)
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()));
+        .env("DATABASE_URL", url.connection_string())
+        .env("CIVICPULSE_KEY_FILE", key);
     run(command)
 }
 

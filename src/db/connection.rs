@@ -1,0 +1,438 @@
+//! Connections over either backend, SQLite or PostgreSQL, chosen by the
+//! database URL's scheme; the pool; the embedded migrations of each; and
+//! the one way to write.
+//!
+//! Every query is written once against [`AnyConnection`], diesel's
+//! multi-backend connection. The few statements the two backends must
+//! spell differently (`ON CONFLICT`, PostgreSQL's row-by-row loading, an
+//! advisory lock) run on the concrete connection through [`on_backend!`].
+//!
+//! Uniqueness is the database's job on both backends (unique keys and
+//! `ON CONFLICT`), never a check followed by an insert. What cannot be a
+//! key, such as the next draft number of a survey, is serialised with
+//! [`lock_key`]: a transaction-scoped advisory lock on PostgreSQL, where
+//! writers run side by side; nothing on SQLite, whose `BEGIN IMMEDIATE`
+//! admits one writer at a time anyway.
+
+use super::{DatabaseUrl, DbError};
+use diesel::connection::{AnsiTransactionManager, Connection, SimpleConnection, TransactionManager};
+use diesel::migration::MigrationSource;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::RunQueryDsl;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("build with at least one database backend: --features sqlite and/or --features postgres");
+
+#[cfg(feature = "sqlite")]
+const SQLITE_MIGRATIONS: EmbeddedMigrations = diesel_migrations::embed_migrations!("migrations/sqlite");
+#[cfg(feature = "postgres")]
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = diesel_migrations::embed_migrations!("migrations/postgres");
+
+/// The key of the session advisory lock held while migrating PostgreSQL,
+/// so that instances started together migrate one after the other
+/// ("cp" "mi" "gr" in ASCII).
+#[cfg(feature = "postgres")]
+const MIGRATION_LOCK: i64 = 0x6370_6d69_6772;
+
+/// Any backend of this build, to list the embedded migrations with (the
+/// list is the same for every backend).
+#[cfg(feature = "sqlite")]
+type ListingBackend = diesel::sqlite::Sqlite;
+#[cfg(not(feature = "sqlite"))]
+type ListingBackend = diesel::pg::Pg;
+
+/// A connection to whichever database the URL named.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    #[cfg(feature = "sqlite")]
+    Sqlite(diesel::SqliteConnection),
+    #[cfg(feature = "postgres")]
+    Postgres(diesel::PgConnection),
+}
+
+/// The connection every query runs on.
+pub(crate) type Conn = AnyConnection;
+type Pooled = PooledConnection<Manager>;
+
+/// Runs `$body` with `$c` bound to the concrete connection of `$conn`
+/// (a `&mut AnyConnection`): the body is compiled once per backend, so it
+/// may use what diesel offers one backend but not the multi-backend
+/// connection (`ON CONFLICT`, loading modes).
+macro_rules! on_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            #[cfg(feature = "sqlite")]
+            $crate::db::connection::AnyConnection::Sqlite($c) => $body,
+            #[cfg(feature = "postgres")]
+            $crate::db::connection::AnyConnection::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
+/// `$query`'s rows of type `$row`, read one at a time from `$conn` (a
+/// `&mut AnyConnection`) on either backend: PostgreSQL's default loading
+/// mode would read the whole result into memory first, and an export or
+/// an analysis reads a million rows. Returns early on an error.
+macro_rules! load_streaming {
+    ($query:expr, $conn:expr, $row:ty) => {{
+        let rows: Box<dyn Iterator<Item = diesel::QueryResult<$row>> + '_> = match $conn {
+            #[cfg(feature = "sqlite")]
+            $crate::db::connection::AnyConnection::Sqlite(c) => {
+                Box::new($query.load_iter::<$row, diesel::connection::DefaultLoadingMode>(c)?)
+            }
+            #[cfg(feature = "postgres")]
+            $crate::db::connection::AnyConnection::Postgres(c) => {
+                Box::new($query.load_iter::<$row, diesel::pg::PgRowByRowLoadingMode>(c)?)
+            }
+        };
+        rows
+    }};
+}
+pub(crate) use load_streaming;
+
+/// Which database engine a [`Database`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &DatabaseUrl) -> Backend {
+        match url {
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// How many connections a process keeps, and how long a request waits
+/// for one (`--pool-size`, `CIVICPULSE_POOL_SIZE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    pub max_size: u32,
+    pub connection_timeout: Duration,
+}
+
+impl PoolSettings {
+    /// SQLite: a few readers beside the one writer is all a file gives.
+    /// PostgreSQL: writers run side by side, and commits are grouped
+    /// when many wait, so more connections turn into more throughput.
+    pub fn default_for(backend: Backend) -> PoolSettings {
+        PoolSettings {
+            max_size: match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 32,
+            },
+            connection_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Makes the pool's connections, of the backend the URL names. Diesel's
+/// own multi-backend `establish` tries each backend in turn, which would
+/// let SQLite create a file named after a PostgreSQL URL that failed.
+#[derive(Debug)]
+pub(super) struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, diesel::r2d2::Error> {
+        use diesel::r2d2::Error;
+        match &self.url {
+            #[cfg(feature = "sqlite")]
+            DatabaseUrl::Sqlite(path) => {
+                use_multithread_mode();
+                let mut conn =
+                    diesel::SqliteConnection::establish(&path.to_string_lossy()).map_err(Error::ConnectionError)?;
+                // `synchronous = FULL`: each commit is on disk before the
+                // resident sees the thank-you page (see README, Durability).
+                conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+                    .map_err(Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+            #[cfg(feature = "postgres")]
+            DatabaseUrl::Postgres(url) => {
+                let conn = diesel::PgConnection::establish(url).map_err(Error::ConnectionError)?;
+                Ok(AnyConnection::Postgres(conn))
+            }
+            #[allow(unreachable_patterns)]
+            other => Err(Error::ConnectionError(diesel::ConnectionError::BadConnection(format!(
+                "{other}: this build has no driver for it"
+            )))),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// One connection of its own to `url`, outside any pool: for tools and
+/// tests that speak SQL themselves, as another program on the server would.
+pub fn raw_connection(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
+    Manager { url: url.clone() }.connect().map_err(|e| DbError::Open {
+        url: url.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// SQLite serialises every call on a connection with a mutex unless told
+/// otherwise. The pool hands each connection to one thread at a time, so
+/// that locking is pure overhead (5% of an index run over a million
+/// respondents). Multi-thread mode must be chosen before SQLite starts, so
+/// this runs once, before the first connection is opened.
+#[cfg(feature = "sqlite")]
+fn use_multithread_mode() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config is called before any other SQLite call of
+        // this process (the Once runs before the first connection); if
+        // SQLite had started already it returns SQLITE_MISUSE and changes
+        // nothing, which is safe.
+        let rc = unsafe { libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD) };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            log::debug!("SQLite keeps serialized mode (sqlite3_config returned {rc})");
+        }
+    });
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool<Manager>,
+    backend: Backend,
+    url: Arc<DatabaseUrl>,
+    /// SQLite admits one writer at a time and makes the others sleep and
+    /// retry with growing pauses; queueing the writers of this process
+    /// here instead keeps the slowest submission fast under load.
+    /// PostgreSQL writers need no such queue.
+    writer: Arc<Mutex<()>>,
+}
+
+impl Database {
+    /// Open the database, creating an SQLite file if needed, and bring
+    /// its schema up to date: what the server and every command that
+    /// writes do.
+    pub fn open(url: &DatabaseUrl) -> Result<Database, DbError> {
+        let db = Database::connect(url, PoolSettings::default_for(Backend::of(url)))?;
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Open a database whose schema is up to date, writing nothing: what
+    /// read-only commands (`indices`, `export`, …) do. An SQLite file must
+    /// exist already.
+    pub fn open_existing(url: &DatabaseUrl) -> Result<Database, DbError> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            if !path.is_file() {
+                return Err(DbError::Open {
+                    url: url.to_string(),
+                    message: "there is no database file there; give the path of an existing one \
+                              (--database or DATABASE_URL), or create it with `civicpulse migrate`"
+                        .into(),
+                });
+            }
+        }
+        let db = Database::connect(url, PoolSettings::default_for(Backend::of(url)))?;
+        let pending = db.pending_migrations()?;
+        if pending > 0 {
+            return Err(DbError::SchemaBehind {
+                url: url.to_string(),
+                pending,
+            });
+        }
+        Ok(db)
+    }
+
+    /// A pool of connections to `url`, without touching the schema.
+    pub fn connect(url: &DatabaseUrl, settings: PoolSettings) -> Result<Database, DbError> {
+        let open_error = |message: String| DbError::Open {
+            url: url.to_string(),
+            message,
+        };
+        if let DatabaseUrl::Sqlite(path) = url {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if !parent.is_dir() {
+                    return Err(open_error(format!("the folder {} does not exist", parent.display())));
+                }
+            }
+        }
+        let pool = Pool::builder()
+            .max_size(settings.max_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(settings.connection_timeout)
+            .build(Manager { url: url.clone() })
+            .map_err(|e| open_error(e.to_string()))?;
+        Ok(Database {
+            pool,
+            backend: Backend::of(url),
+            url: Arc::new(url.clone()),
+            writer: Default::default(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Apply every migration not applied yet; returns how many ran.
+    /// PostgreSQL: under an advisory lock, so that instances started
+    /// together do it once, one after the other.
+    pub fn migrate(&self) -> Result<usize, DbError> {
+        let mut conn = self.conn()?;
+        let applied = match &mut *conn {
+            #[cfg(feature = "sqlite")]
+            AnyConnection::Sqlite(c) => {
+                // WAL is a property of the file, so it is set here, once,
+                // not per connection.
+                c.batch_execute("PRAGMA journal_mode = WAL;")?;
+                run_migrations(c, SQLITE_MIGRATIONS)?
+            }
+            #[cfg(feature = "postgres")]
+            AnyConnection::Postgres(c) => {
+                c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                let applied = run_migrations(c, POSTGRES_MIGRATIONS);
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+                applied?
+            }
+        };
+        if applied > 0 {
+            log::info!("applied {applied} schema change(s) to {}", self.url);
+        }
+        Ok(applied)
+    }
+
+    /// How many of this build's migrations the database lacks; reads only
+    /// (diesel's own check would create its bookkeeping table first).
+    pub fn pending_migrations(&self) -> Result<usize, DbError> {
+        #[derive(diesel::QueryableByName)]
+        struct Applied {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            version: String,
+        }
+        let mut conn = self.conn()?;
+        let applied: HashSet<String> =
+            match diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load::<Applied>(&mut *conn) {
+                Ok(rows) => rows.into_iter().map(|r| r.version).collect(),
+                // No bookkeeping table: nothing was ever applied.
+                Err(_) => HashSet::new(),
+            };
+        let migrations = match self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("a database of a backend this build lacks cannot be opened"),
+        };
+        let all = MigrationSource::<ListingBackend>::migrations(&migrations)
+            .map_err(|e| DbError::Migration(e.to_string()))?;
+        Ok(all
+            .iter()
+            .filter(|m| !applied.contains(&m.name().version().to_string()))
+            .count())
+    }
+
+    pub(super) fn conn(&self) -> Result<Pooled, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Run `f` as one write transaction: committed when it returns `Ok`,
+    /// rolled back when it returns `Err`.
+    ///
+    /// SQLite: `BEGIN IMMEDIATE` takes the write lock at once, so nothing
+    /// read inside can change before the commit. The process's own writers
+    /// queue on a lock taken *before* a pooled connection is checked out,
+    /// so a burst of writers waits without holding the connections readers
+    /// need. PostgreSQL: an ordinary READ COMMITTED transaction; writers
+    /// run side by side, kept apart by unique keys, `ON CONFLICT`, row
+    /// locks of `UPDATE … WHERE` and [`lock_key`].
+    pub(super) fn write_tx<T, E>(&self, f: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<diesel::result::Error> + From<DbError>,
+    {
+        // A poisoned lock only means another write panicked; the database's
+        // own transaction kept the data consistent, so carry on.
+        let _turn = (self.backend == Backend::Sqlite)
+            .then(|| self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let mut conn = self.conn()?;
+        let conn = &mut *conn;
+        begin_write(conn)?;
+        match f(conn) {
+            Ok(value) => match <AnyConnection as Connection>::TransactionManager::commit_transaction(conn) {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn);
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                let _ = <AnyConnection as Connection>::TransactionManager::rollback_transaction(conn);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Start a write transaction on the concrete connection, through the
+/// transaction manager the multi-backend connection delegates to, so
+/// that its commit and rollback find the transaction open.
+fn begin_write(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+    match conn {
+        #[cfg(feature = "sqlite")]
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        #[cfg(feature = "postgres")]
+        AnyConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c),
+    }
+}
+
+fn run_migrations<DB: diesel::backend::Backend>(
+    conn: &mut impl MigrationHarness<DB>,
+    migrations: EmbeddedMigrations,
+) -> Result<usize, DbError> {
+    conn.run_pending_migrations(migrations)
+        .map(|applied| applied.len())
+        .map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Inside a write transaction: wait until no other transaction holds
+/// `key`, and hold it until this one ends. For what a unique key cannot
+/// guard, such as numbering the next draft of a survey. PostgreSQL: a
+/// transaction-scoped advisory lock; SQLite: nothing to do, as its write
+/// transactions never overlap.
+pub(crate) fn lock_key(conn: &mut Conn, key: &str) -> diesel::QueryResult<()> {
+    match conn {
+        #[cfg(feature = "sqlite")]
+        AnyConnection::Sqlite(_) => Ok(()),
+        #[cfg(feature = "postgres")]
+        AnyConnection::Postgres(c) => diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(key)
+            .execute(c)
+            .map(drop),
+    }
+}
