@@ -2,7 +2,7 @@
 //! which overrides the defaults (the CLI layer applies that order).
 
 use crate::clock::CityClock;
-use crate::db::DatabaseUrl;
+use crate::db::{Backend, DatabaseUrl, PoolSettings};
 use crate::identity::Identity;
 use crate::web::limits::Limits;
 use std::net::IpAddr;
@@ -42,6 +42,8 @@ pub struct ServeConfig {
     pub clock: CityClock,
     /// Who runs the survey, shown on every resident page (`--identity`).
     pub identity: Arc<Identity>,
+    /// Database connections this instance keeps (`--pool-size`).
+    pub pool: PoolSettings,
 }
 
 /// Default of `--partial-days`.
@@ -56,6 +58,7 @@ impl ServeConfig {
         ServeConfig {
             bind: bind.to_string(),
             key_file: key_file(None, &database),
+            pool: PoolSettings::default_for(Backend::of(&database)),
             database,
             defs_dir: None,
             workers: None,

@@ -184,7 +184,7 @@ pub fn wave(command: WaveCommand) -> Result<(), AppError> {
             Ok(())
         }
         WaveCommand::List { slug, store } => {
-            let (db, _) = store.open()?;
+            let (db, _) = store.open_read()?;
             let mut out = std::io::stdout().lock();
             for settings in db.wave_settings(&slug)? {
                 writeln!(out, "{}", describe(&slug, &settings))?;
@@ -308,7 +308,7 @@ pub fn invitations(command: InvitationsCommand) -> Result<(), AppError> {
             write_batch(&renderer, &letter_settings, &letters.out_dir, &batch, &issued)
         }
         InvitationsCommand::List { slug, wave, store } => {
-            let (db, _) = store.open()?;
+            let (db, _) = store.open_read()?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "batch\twave\tstratum\tinvitations\tused\tcreated\tby")?;
             for b in db.invitation_batches(&slug, wave)? {
@@ -354,7 +354,7 @@ fn write_batch(
 }
 
 pub fn fieldwork(slug: &str, wave: Option<i32>, format: ExportFormat, store: &StoreArgs) -> Result<(), AppError> {
-    let (db, registry) = store.open()?;
+    let (db, registry) = store.open_read()?;
     // The command has no --time-zone of its own: the server's setting, if
     // the environment gives it, else the default city zone.
     let clock = std::env::var("CIVICPULSE_TIME_ZONE")

@@ -229,7 +229,7 @@ fn open(file: &Path) -> Result<std::io::BufReader<std::fs::File>, AppError> {
 }
 
 fn list(slug: &str, wave: Option<i32>, store: &StoreArgs) -> Result<(), AppError> {
-    let (db, registry) = store.open()?;
+    let (db, registry) = store.open_read()?;
     known_survey(&registry, slug)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "id\tname\twave\trows\tnested\tcreated_at\tcreated_by\tfile")?;

@@ -33,7 +33,8 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone)]
 pub struct StoreArgs {
-    /// Database: an SQLite file path or sqlite://PATH.
+    /// Database: an SQLite file path or sqlite://PATH, or a PostgreSQL URL
+    /// postgres://USER@HOST/NAME.
     #[arg(long, global = true, env = "DATABASE_URL", default_value = config::DEFAULT_DATABASE)]
     pub database: String,
     /// Folder of extra survey definitions (default: survey-defs/ when it exists).
@@ -52,6 +53,11 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, env = "CIVICPULSE_WORKERS")]
     pub workers: Option<usize>,
+    /// Database connections this instance keeps (default: 8 for SQLite,
+    /// 32 for PostgreSQL). With several instances on one PostgreSQL, keep
+    /// their sum under its max_connections.
+    #[arg(long, env = "CIVICPULSE_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pool_size: Option<u32>,
     /// A reverse proxy (IP address) whose X-Forwarded-For / Forwarded
     /// headers name the client; repeat for several.
     #[arg(long, env = "CIVICPULSE_TRUSTED_PROXY", value_delimiter = ',')]
@@ -91,6 +97,13 @@ pub struct ServeArgs {
 pub enum Command {
     /// Serve the survey forms (the default command).
     Serve(ServeArgs),
+    /// Set up or update the database: apply schema changes and store the
+    /// survey definitions (built-in and --defs). The server does the same
+    /// at start; read-only commands never do.
+    Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Check survey definition files; exits non-zero when any is invalid.
     Validate {
         #[arg(required = true)]
@@ -456,6 +469,13 @@ impl StoreArgs {
         Ok(crate::db::Database::open(&DatabaseUrl::parse(&self.database)?)?)
     }
 
+    /// For commands that only read: the database must be set up already
+    /// (`civicpulse migrate`, or the server's start), and nothing is
+    /// written to it, not even a schema change or a definition file.
+    fn open_read(&self) -> Result<(crate::db::Database, crate::registry::SurveyRegistry), AppError> {
+        crate::registry::open_read(&DatabaseUrl::parse(&self.database)?)
+    }
+
     /// The server key that belongs to `db`.
     fn key(&self, db: &crate::db::Database) -> Result<crate::crypto::ServerKey, AppError> {
         let url = DatabaseUrl::parse(&self.database)?;
@@ -469,8 +489,24 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Validate { files }) => validate(&files),
+        Some(Command::Migrate { store }) => {
+            let url = DatabaseUrl::parse(&store.database)?;
+            let pending =
+                crate::db::Database::connect(&url, crate::db::PoolSettings::default_for(crate::db::Backend::of(&url)))?
+                    .pending_migrations()?;
+            let (_, registry) = store.open()?;
+            let versions: usize = registry
+                .current()
+                .map(|s| registry.versions(s.survey.slug.as_str()).len())
+                .sum();
+            println!(
+                "{}: schema up to date ({pending} change(s) applied now); {versions} published survey version(s)",
+                url
+            );
+            Ok(())
+        }
         Some(Command::Survey(SurveyCommand::List { store })) => {
-            let (db, registry) = store.open()?;
+            let (db, registry) = store.open_read()?;
             let mut out = std::io::stdout().lock();
             for stored in registry.current() {
                 let slug = stored.survey.slug.as_str();
@@ -491,7 +527,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             version,
             store,
         })) => {
-            let (_db, registry) = store.open()?;
+            let (_db, registry) = store.open_read()?;
             let stored = match version {
                 Some(v) => registry.version(&slug, v),
                 None => registry.latest(&slug),
@@ -508,7 +544,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
         Some(Command::Survey(SurveyCommand::Versions { slug, store })) => {
-            let (db, _) = store.open()?;
+            let (db, _) = store.open_read()?;
             let versions = db.versions(&slug)?;
             if versions.is_empty() {
                 return Err(AppError::UnknownSurvey(slug));
@@ -535,7 +571,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             draft,
             store,
         })) => {
-            let (db, _) = store.open()?;
+            let (db, _) = store.open_read()?;
             let text = if draft {
                 db.draft(&slug)?
                     .ok_or_else(|| crate::db::DraftError::NoDraft { slug: slug.clone() })?
@@ -570,7 +606,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         }
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Indices { slug, options, store }) => {
-            let (db, registry) = store.open()?;
+            let (db, registry) = store.open_read()?;
             let report = crate::analysis::indices(&db, &registry, &slug, &options.options()?)?;
             print_report(&report, options.format, crate::analysis::write_index_csv)
         }
@@ -582,7 +618,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             options,
             store,
         }) => {
-            let (db, registry) = store.open()?;
+            let (db, registry) = store.open_read()?;
             let report = crate::analysis::compare(&db, &registry, &slug, from, to, &options.options()?, df.into())?;
             print_report(&report, options.format, crate::analysis::write_compare_csv)
         }
@@ -618,7 +654,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         }
         Some(Command::User(UserCommand::Add { name, role, store })) => add_user(&name, &role, &store),
         Some(Command::User(UserCommand::List { store })) => {
-            let db = store.open_db()?;
+            let (db, _) = store.open_read()?;
             let mut out = std::io::stdout().lock();
             for user in db.users()? {
                 writeln!(out, "{}\t{}\t{}", user.username, user.role, user.created_at)?;
@@ -664,7 +700,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             }
             let options = crate::dashboard::DashboardOptions::from_pairs(&pairs)
                 .map_err(|e| AppError::Usage(format!("--{e}")))?;
-            let (db, registry) = store.open()?;
+            let (db, registry) = store.open_read()?;
             let identity = match identity {
                 Some(file) => crate::identity::Identity::load(&file)?,
                 None => crate::identity::Identity::builtin(),
@@ -716,7 +752,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             store,
             ..
         }) => {
-            let (db, registry) = store.open()?;
+            let (db, registry) = store.open_read()?;
             let bar = progress::responses(crate::export::response_count(&db, &slug, wave)?);
             let options = crate::export::ExportOptions { wave, lang };
             let n = crate::export::export_to_dir(&db, &registry, &slug, &options, &dir, &mut |done| {
@@ -737,7 +773,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             store,
             ..
         }) => {
-            let (db, registry) = store.open()?;
+            let (db, registry) = store.open_read()?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let n = export(&db, &registry, &slug, wave, format, &mut out)?;
             out.flush()?;
@@ -777,7 +813,12 @@ pub(crate) fn print_report<T: serde::Serialize>(
 
 fn serve(args: ServeArgs) -> Result<(), AppError> {
     let database = DatabaseUrl::parse(&args.store.database)?;
+    let mut pool = crate::db::PoolSettings::default_for(crate::db::Backend::of(&database));
+    if let Some(size) = args.pool_size {
+        pool.max_size = size;
+    }
     let config = ServeConfig {
+        pool,
         bind: args.bind,
         key_file: config::key_file(args.store.key_file, &database),
         database,

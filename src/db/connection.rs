@@ -235,7 +235,12 @@ impl Database {
     /// its schema up to date: what the server and every command that
     /// writes do.
     pub fn open(url: &DatabaseUrl) -> Result<Database, DbError> {
-        let db = Database::connect(url, PoolSettings::default_for(Backend::of(url)))?;
+        Database::open_with(url, PoolSettings::default_for(Backend::of(url)))
+    }
+
+    /// [`Database::open`] with a pool of its own size.
+    pub fn open_with(url: &DatabaseUrl, settings: PoolSettings) -> Result<Database, DbError> {
+        let db = Database::connect(url, settings)?;
         db.migrate()?;
         Ok(db)
     }

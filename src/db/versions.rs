@@ -102,6 +102,16 @@ pub struct VersionInfo {
 }
 
 impl Database {
+    /// How many versions of any survey are published. Versions are never
+    /// deleted or unpublished, so the number grows with each publication:
+    /// instances compare it to notice one made elsewhere.
+    pub fn published_version_count(&self) -> Result<i64, DbError> {
+        Ok(survey_versions::table
+            .filter(survey_versions::status.eq(VersionStatus::Published.as_str()))
+            .count()
+            .get_result(&mut self.conn()?)?)
+    }
+
     /// Store each definition that is not stored yet, as published. A
     /// version that is stored already must be identical: published versions
     /// never change. A designer's draft holding that version number is not

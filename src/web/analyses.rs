@@ -112,7 +112,10 @@ pub async fn cached_indices(
                 let started = std::time::Instant::now();
                 let wave = options.wave.map_or("latest".to_string(), |w| w.to_string());
                 let what = format!("indices of {slug} wave {wave}");
-                let report = compute(state, move |s| analysis::indices(&s.db, &s.surveys(), &slug, &options)).await;
+                let report = compute(state, move |s| {
+                    analysis::indices(&s.db, &s.current_surveys(), &slug, &options)
+                })
+                .await;
                 log::info!(
                     "{what}: {} in {} ms (data generation {generation})",
                     if report.is_ok() { "computed" } else { "failed" },
@@ -145,7 +148,7 @@ pub async fn cached_compare(
     Ok(analysis::compare_reports(
         &earlier,
         &later,
-        &state.surveys(),
+        &state.current_surveys(),
         slug,
         options.level,
         rule,

@@ -360,7 +360,7 @@ pub async fn fieldwork(
     log::info!("API fieldwork of {slug} for token {client:?}");
     let today = state.clock.today();
     let report = compute(&state, move |s| {
-        analysis::fieldwork(&s.db, &s.surveys(), &slug, wave, today)
+        analysis::fieldwork(&s.db, &s.current_surveys(), &slug, wave, today)
     })
     .await?;
     respond(&params, &report, crate::fieldwork::figures::write_fieldwork_csv)

@@ -37,6 +37,9 @@ pub struct AppState {
     /// What residents answer now; replaced whole when a version is
     /// published, so a handler keeps a consistent snapshot (its `Arc`).
     surveys: std::sync::RwLock<Arc<SurveyRegistry>>,
+    /// How many versions were published when `surveys` was loaded: another
+    /// instance's publication shows as a larger number in the database.
+    published_seen: std::sync::atomic::AtomicI64,
     pub renderer: Arc<Renderer>,
     /// Empty forms rendered once per (survey, version, language), with
     /// sentinels where each request's tokens go (see `resident::show_form`).
@@ -74,9 +77,45 @@ impl AppState {
     /// publication, so residents get the new version without a restart.
     /// Cached blank forms are keyed by version, so they stay correct.
     pub fn reload_surveys(&self) -> Result<(), crate::db::DbError> {
+        // Counted before loading: a publication in between is loaded now
+        // or noticed by the next check, never missed.
+        let published = self.db.published_version_count()?;
         let fresh = Arc::new(SurveyRegistry::new(self.db.stored_surveys()?));
         *self.surveys.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        self.published_seen
+            .store(published, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Load the published versions again when any instance (or the command
+    /// line) published one since they were loaded: one small count query.
+    /// Blocking; the server runs it every second (`watch_publications`),
+    /// and before every analysis, so no instance serves or analyses with
+    /// a stale list for longer than that.
+    pub fn refresh_surveys(&self) -> Result<Arc<SurveyRegistry>, crate::db::DbError> {
+        let published = self.db.published_version_count()?;
+        if published != self.published_seen.load(std::sync::atomic::Ordering::Relaxed) {
+            log::info!("a survey version was published elsewhere; loading the published versions again");
+            self.reload_surveys()?;
+        }
+        Ok(self.surveys())
+    }
+
+    /// [`AppState::refresh_surveys`], or the loaded list when the database
+    /// cannot be asked (the caller's own query will report that).
+    pub(crate) fn current_surveys(&self) -> Arc<SurveyRegistry> {
+        self.refresh_surveys().unwrap_or_else(|e| {
+            log::warn!("could not check for newly published versions: {e}");
+            self.surveys()
+        })
+    }
+
+    /// Version `version` of `slug`: from the loaded list, or, when another
+    /// instance published it a moment ago, from the database.
+    pub(crate) fn survey_version(&self, slug: &str, version: u32) -> Option<Arc<crate::db::StoredSurvey>> {
+        self.surveys()
+            .version(slug, version)
+            .or_else(|| self.current_surveys().version(slug, version))
     }
 
     /// Where residents open the survey: `--public-url`, or else the
@@ -140,7 +179,7 @@ pub struct Application {
 impl Application {
     /// Open the database, store the definitions and bind the address.
     pub fn build(config: &ServeConfig) -> Result<Application, AppError> {
-        let (db, registry) = crate::registry::open(&config.database, config.defs_dir.as_deref())?;
+        let (db, registry) = crate::registry::open_with(&config.database, config.defs_dir.as_deref(), config.pool)?;
         let key = db.server_key(&config.key_file)?;
         let renderer = Arc::new(Renderer::new(i18n::Messages::load()?)?.with_identity(config.identity.clone()));
         let hashing = limits::HashGate::for_this_machine();
@@ -148,6 +187,9 @@ impl Application {
         log::info!("survey dates are calendar days in {}", config.clock.zone_name());
         let state = web::Data::new(AppState {
             db,
+            // Unknown: the first check loads the list once more, so a
+            // publication during start-up is not missed.
+            published_seen: std::sync::atomic::AtomicI64::new(-1),
             surveys: std::sync::RwLock::new(Arc::new(registry)),
             renderer,
             blank_forms: Default::default(),
@@ -268,7 +310,26 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        // The watch runs as long as the server, and stops with it.
+        let watch = Box::pin(watch_publications(self.state.clone()));
+        match futures_util::future::select(Box::pin(self.server), watch).await {
+            futures_util::future::Either::Left((stopped, _)) => stopped,
+            futures_util::future::Either::Right((never, _)) => match never {},
+        }
+    }
+}
+
+/// Every second, look for versions published by another instance or the
+/// command line, so that every instance serves them within a second or two.
+async fn watch_publications(state: web::Data<AppState>) -> std::convert::Infallible {
+    let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let worker = state.clone();
+        if let Ok(Err(e)) = web::block(move || worker.refresh_surveys()).await {
+            log::warn!("could not check for newly published versions: {e}");
+        }
     }
 }
 

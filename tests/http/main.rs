@@ -10,6 +10,7 @@ mod fieldwork_pages;
 mod form_pages;
 mod helpers;
 mod identity;
+mod instances;
 mod integrity;
 mod interview_wave;
 mod invitations;

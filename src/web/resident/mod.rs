@@ -460,7 +460,7 @@ pub async fn submit(
         .version
         .as_deref()
         .and_then(|v| v.parse::<u32>().ok())
-        .and_then(|v| state.surveys().version(&path, v))
+        .and_then(|v| state.survey_version(&path, v))
         .unwrap_or_else(|| answering.stored.clone());
     let survey = &stored.survey;
     let access = answering.current.access();

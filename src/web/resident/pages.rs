@@ -363,7 +363,7 @@ pub(super) async fn post_page(
             .version
             .as_deref()
             .and_then(|v| v.parse::<u32>().ok())
-            .and_then(|v| state.surveys().version(&slug, v))
+            .and_then(|v| state.survey_version(&slug, v))
             .unwrap_or_else(|| answering.stored.clone()),
     };
     let survey = &stored.survey;

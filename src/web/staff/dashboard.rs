@@ -161,7 +161,7 @@ async fn gather(
 ) -> Result<Dashboard, Refusal> {
     let plan = {
         let (worker, slug, options) = (state.clone(), slug.to_string(), options.clone());
-        web::block(move || dashboard::plan(&worker.db, &worker.surveys(), &slug, &options))
+        web::block(move || dashboard::plan(&worker.db, &worker.current_surveys(), &slug, &options))
             .await
             .map_err(|e| AnalysisFailure::Stopped(e.to_string()))??
     };
@@ -176,7 +176,7 @@ async fn gather(
         let (slug, wave, today) = (slug.to_string(), plan.wave, state.clock.today());
         Some(
             compute(state, move |s| {
-                analysis::fieldwork(&s.db, &s.surveys(), &slug, Some(wave), today)
+                analysis::fieldwork(&s.db, &s.current_surveys(), &slug, Some(wave), today)
             })
             .await?,
         )
@@ -396,7 +396,7 @@ pub async fn export_zip(
     let file = blocking(&state, lang, move || {
         let _turn = turn;
         let mut file = temporary_file()?;
-        crate::export::export_zip(&worker.db, &worker.surveys(), &name, wave, lang, &mut file)?;
+        crate::export::export_zip(&worker.db, &worker.current_surveys(), &name, wave, lang, &mut file)?;
         use std::io::Seek;
         file.rewind()?;
         Ok::<_, crate::error::AppError>(file)
