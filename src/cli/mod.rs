@@ -491,17 +491,17 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Validate { files }) => validate(&files),
         Some(Command::Migrate { store }) => {
             let url = DatabaseUrl::parse(&store.database)?;
-            let pending =
-                crate::db::Database::connect(&url, crate::db::PoolSettings::default_for(crate::db::Backend::of(&url)))?
-                    .pending_migrations()?;
-            let (_, registry) = store.open()?;
-            let versions: usize = registry
-                .current()
-                .map(|s| registry.versions(s.survey.slug.as_str()).len())
-                .sum();
+            let surveys = crate::survey::load_definitions(config::defs_dir(store.defs.clone()).as_deref())
+                .map_err(AppError::Definitions)?;
+            let db =
+                crate::db::Database::connect(&url, crate::db::PoolSettings::default_for(crate::db::Backend::of(&url)))?;
+            // What this process applied: instances migrating at the same
+            // time wait for each other, and the later ones find nothing to do.
+            let applied = db.migrate()?;
+            db.sync_definitions(&surveys)?;
             println!(
-                "{}: schema up to date ({pending} change(s) applied now); {versions} published survey version(s)",
-                url
+                "{url}: schema up to date ({applied} change(s) applied now); {} published survey version(s)",
+                db.published_version_count()?
             );
             Ok(())
         }

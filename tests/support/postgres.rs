@@ -159,17 +159,53 @@ pub fn fresh_postgres(server: &str) -> String {
     with_database(server, &name)
 }
 
-/// Drop a database this suite made, whoever is still connected to it.
+/// Drop a database this half made, whoever is still connected to it.
 pub fn drop_database(url: &str) {
-    let Some(server) = server() else { return };
-    let Some(name) = url.rsplit('/').next().map(|n| n.split('?').next().unwrap_or(n)) else {
-        return;
-    };
-    if !name.starts_with(PREFIX) {
-        return;
+    if let Some(server) = server() {
+        drop_database_at(&server, url);
     }
-    if let Ok(mut conn) = PgConnection::establish(&server) {
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+}
+
+/// The PostgreSQL server for a test that needs one whatever the half
+/// (e.g. several processes on one database); `None`, with a message, when
+/// none answers, unless `CIVICPULSE_POSTGRES_TESTS=require`.
+pub fn reachable_server(test: &str) -> Option<String> {
+    let server = server()
+        .or_else(|| std::env::var("CIVICPULSE_TEST_POSTGRES_URL").ok())
+        .unwrap_or_else(|| DEFAULT_SERVER.to_string());
+    match PgConnection::establish(&server) {
+        Ok(_) => Some(server),
+        Err(e) => {
+            let why = format!("{test}: skipped: no PostgreSQL at {server} ({})", e.to_string().trim());
+            if std::env::var("CIVICPULSE_POSTGRES_TESTS").as_deref() == Ok("require") {
+                panic!("{why}, and CIVICPULSE_POSTGRES_TESTS=require");
+            }
+            eprintln!("{why}; .ci/run starts one");
+            None
+        }
+    }
+}
+
+/// A new, empty database (not even migrated); its URL.
+pub fn empty_postgres(server: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "{PREFIX}e{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin(server))
+        .unwrap();
+    with_database(server, &name)
+}
+
+/// Drop the database at `url` on `server`.
+pub fn drop_database_at(server: &str, url: &str) {
+    let name = url.rsplit('/').next().unwrap_or_default();
+    let name = name.split('?').next().unwrap_or_default();
+    if name.starts_with(PREFIX) {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin(server));
     }
 }
 
