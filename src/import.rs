@@ -913,7 +913,7 @@ fn parse_row(
         // An export's neutralised formula reads back as given (its ids,
         // strata and clusters come from import files too).
         let cell = match column {
-            Column::Id | Column::Stratum | Column::Cluster => crate::export::restore_neutralised(cell),
+            Column::Id | Column::Stratum | Column::Cluster => crate::spreadsheet::restore_neutralised(cell),
             _ => cell,
         };
         match column {
@@ -978,13 +978,13 @@ fn parse_row(
             Column::Ignored(_) => {}
             Column::Question { id, multi } => {
                 if *multi {
-                    let cell = crate::export::restore_neutralised(cell);
+                    let cell = crate::spreadsheet::restore_neutralised(cell);
                     for part in cell.split(crate::export::MULTI_SEPARATOR) {
                         raw.push(id, part.trim());
                     }
                 } else {
                     // An export's neutralised formula reads back as given.
-                    raw.push(id, crate::export::restore_neutralised(cell));
+                    raw.push(id, crate::spreadsheet::restore_neutralised(cell));
                 }
             }
         }

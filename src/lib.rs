@@ -30,6 +30,7 @@ pub mod identity;
 pub mod import;
 pub mod lang;
 pub mod registry;
+pub mod spreadsheet;
 pub mod stats;
 pub mod survey;
 pub mod web;

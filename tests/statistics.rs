@@ -296,6 +296,35 @@ async fn the_api_needs_a_token_and_answers_like_the_cli() {
         .await
         .unwrap();
     assert_eq!(typo.status(), 400);
+    // Bootstrap replicates are bounded: a request for two million is
+    // refused before any work (it took 8.5 s and 380 MB).
+    let greedy = client
+        .get(format!("{base}/indices?variance=bootstrap&replicates=2000000"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(greedy.status(), 400);
+    let body: Value = greedy.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("between 1 and 5000"),
+        "{body}"
+    );
+    let (ok, _, stderr) = civicpulse(
+        dir.path(),
+        &[
+            "indices",
+            "livability",
+            "--variance",
+            "bootstrap",
+            "--replicates",
+            "5001",
+        ],
+    );
+    assert!(!ok && stderr.contains("between 1 and 5000"), "{stderr}");
     let unknown = client
         .get("http://".to_string() + &base[7..].replace("livability", "nope") + "/indices")
         .bearer_auth(&token)

@@ -331,7 +331,7 @@ pub fn write_compare_csv(report: &CompareReport, out: &mut dyn std::io::Write) -
         let c = &r.change;
         w.write_record(
             [
-                report.survey.clone(),
+                super::tables::text(&report.survey),
                 report.from.to_string(),
                 report.to.to_string(),
                 flag(&report.weights),
@@ -339,8 +339,8 @@ pub fn write_compare_csv(report: &CompareReport, out: &mut dyn std::io::Write) -
                 report.definitions.from.version.to_string(),
                 report.definitions.to.version.to_string(),
                 r.level.to_string(),
-                r.id.clone(),
-                r.group.clone().unwrap_or_default(),
+                super::tables::text(&r.id),
+                super::tables::text(r.group.as_deref().unwrap_or_default()),
                 cell(r.from),
                 cell(r.to),
                 r.n_from.to_string(),

@@ -36,6 +36,24 @@ pub enum Variance {
     Bootstrap { replicates: usize, seed: u64 },
 }
 
+/// The most bootstrap replicates anyone may ask for: far past where more
+/// replicates change a standard error (docs/statistics.md §5), and a
+/// bound on what one request may cost (time and memory grow with it).
+pub const MAX_REPLICATES: usize = 5_000;
+
+impl Variance {
+    /// Bootstrap variance with `replicates` replicates, 1 to
+    /// [`MAX_REPLICATES`].
+    pub fn bootstrap(replicates: usize, seed: u64) -> Result<Variance, AnalysisError> {
+        if !(1..=MAX_REPLICATES).contains(&replicates) {
+            return Err(AnalysisError::Option(format!(
+                "replicates must be between 1 and {MAX_REPLICATES}, not {replicates}"
+            )));
+        }
+        Ok(Variance::Bootstrap { replicates, seed })
+    }
+}
+
 /// What a statistician asks for (CLI flags and API query parameters).
 #[derive(Debug, Clone)]
 pub struct IndexOptions {

@@ -174,9 +174,9 @@ impl Line<'_> {
         let [t_estimate, t_se, t_ci_low, t_ci_high, _, t_cv] = figure_cells(total.map(|t| &t.figure));
         let mut cells = vec![
             self.level.to_string(),
-            self.id.to_string(),
-            self.group.unwrap_or_default().to_string(),
-            self.option.unwrap_or_default().to_string(),
+            text(self.id),
+            text(self.group.unwrap_or_default()),
+            text(self.option.unwrap_or_default()),
             self.n.to_string(),
             count(self.count),
             self.missing.map(|m| m.as_str().to_string()).unwrap_or_default(),
@@ -264,6 +264,12 @@ impl<'a> From<&'a DistributionRow> for Line<'a> {
     }
 }
 
+/// A text cell of a CSV (an id, a label, a name): safe to open in a
+/// spreadsheet (see `spreadsheet`).
+pub(crate) fn text(cell: &str) -> String {
+    crate::spreadsheet::neutralise_formula(cell).into_owned()
+}
+
 pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(index_csv_header())?;
@@ -271,11 +277,11 @@ pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Re
     let boot = report.bootstrap.as_ref();
     let batches: Vec<&str> = report.selection.batches.iter().map(|b| b.name.as_str()).collect();
     let head = [
-        report.survey.clone(),
+        text(&report.survey),
         report.wave.to_string(),
         report.definition.version.to_string(),
         sources.join(","),
-        batches.join(","),
+        text(&batches.join(",")),
         flag(&report.weights),
         flag(&report.design_weights),
         report.variance.to_string(),
@@ -283,9 +289,9 @@ pub fn write_index_csv(report: &IndexReport, out: &mut dyn std::io::Write) -> Re
         boot.map(|b| b.seed.to_string()).unwrap_or_default(),
         boot.map(|b| b.redrawn.to_string()).unwrap_or_default(),
         flag(&report.lonely_psu),
-        report.by.clone().unwrap_or_default(),
+        text(report.by.as_deref().unwrap_or_default()),
     ];
-    let tail: Vec<String> = std::iter::once(report.notes.join(" | "))
+    let tail: Vec<String> = std::iter::once(text(&report.notes.join(" | ")))
         .chain(raking_cells(report.raking.as_ref()))
         .collect();
     let lines = report

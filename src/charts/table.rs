@@ -5,11 +5,11 @@
 //! so that what an analyst downloads equals the API's JSON; the display
 //! decimals only become the `.xlsx` number format. Text from designers or
 //! residents can start like a spreadsheet formula: in CSV it is neutralised
-//! as in every export (`crate::export::neutralise_formula`); in `.xlsx` it is
+//! as in every export (`crate::spreadsheet::neutralise_formula`); in `.xlsx` it is
 //! stored as a string cell, which a spreadsheet never evaluates.
 
 use super::ChartError;
-use crate::export::neutralise_formula;
+use crate::spreadsheet::neutralise_formula;
 use rust_xlsxwriter::{DocProperties, Format, Workbook};
 
 #[derive(Debug, Clone, PartialEq)]

@@ -866,7 +866,7 @@ fn csv_neutralises_formulas_and_keeps_full_precision() {
     assert_eq!(rows[0][2].parse::<f64>().unwrap(), 0.1 + 0.2);
     assert_eq!(rows[0][3], *"'=HYPERLINK(\"http://x\",\"y\")");
     assert_eq!(
-        crate::export::restore_neutralised(&rows[0][3]),
+        crate::spreadsheet::restore_neutralised(&rows[0][3]),
         "=HYPERLINK(\"http://x\",\"y\")"
     );
     assert_eq!(rows[1][0], *"'-West");

@@ -398,10 +398,7 @@ impl IndexArgs {
             weight_bounds: self.weight_bounds,
             variance: match self.variance {
                 VarianceArg::Linearized => crate::analysis::Variance::Linearized,
-                VarianceArg::Bootstrap => crate::analysis::Variance::Bootstrap {
-                    replicates: self.replicates,
-                    seed: self.seed,
-                },
+                VarianceArg::Bootstrap => crate::analysis::Variance::bootstrap(self.replicates, self.seed)?,
             },
         })
     }

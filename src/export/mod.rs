@@ -25,10 +25,10 @@ use crate::error::AppError;
 use crate::fieldwork::Flag;
 use crate::lang::Lang;
 use crate::registry::SurveyRegistry;
+use crate::spreadsheet::neutralise_formula;
 use crate::survey::{QuestionKind, Survey};
 use design::WaveDesign;
 use serde_json::{Map, Value};
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -88,28 +88,6 @@ pub const EXPORT_FILES: [&str; 6] = [
     "load.R",
     "load.do",
 ];
-
-/// What a spreadsheet reads as the start of a formula (OWASP's list), and
-/// the quote that marks a cell as neutralised.
-const FORMULA_STARTS: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
-
-/// `cell` as a spreadsheet shows it as text: a leading `'` when it starts
-/// like a formula (or with a `'` itself, so the quote can be undone exactly).
-pub fn neutralise_formula(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(FORMULA_STARTS) {
-        Cow::Owned(format!("'{cell}"))
-    } else {
-        Cow::Borrowed(cell)
-    }
-}
-
-/// The cell an export neutralised, as it was given.
-pub fn restore_neutralised(cell: &str) -> &str {
-    match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
-        _ => cell,
-    }
-}
 
 /// Every question id a survey has ever had: the latest version's order
 /// first, then questions only older versions asked (they keep their
@@ -464,28 +442,5 @@ mod tests {
     fn the_flag_columns_are_the_flags() {
         let flags: Vec<String> = Flag::ALL.iter().map(|f| flag_column(*f)).collect();
         assert_eq!(CSV_META_COLUMNS[CSV_META_COLUMNS.len() - flags.len()..], flags);
-    }
-
-    #[test]
-    fn cells_that_start_like_formulas_are_shown_as_text_and_come_back_unchanged() {
-        for cell in [
-            "=HYPERLINK(\"http://x\",\"y\")",
-            "+1",
-            "-2",
-            "@SUM(A1)",
-            "\tx",
-            "\rx",
-            "'=x",
-            "''",
-            "'",
-        ] {
-            let out = neutralise_formula(cell);
-            assert!(out.starts_with('\''), "{cell:?} → {out:?}");
-            assert_eq!(restore_neutralised(&out), cell);
-        }
-        for cell in ["", "4", "dk", "plain text", "a=b", "x'y"] {
-            assert_eq!(neutralise_formula(cell), cell);
-            assert_eq!(restore_neutralised(cell), cell);
-        }
     }
 }

@@ -161,7 +161,7 @@ pub fn write_fieldwork_csv(report: &FieldworkReport, out: &mut dyn std::io::Writ
     w.write_record(FIELDWORK_CSV_HEADER)?;
     for r in report.strata.iter().chain(std::iter::once(&report.total)) {
         w.write_record([
-            r.stratum.clone(),
+            crate::spreadsheet::neutralise_formula(&r.stratum).into_owned(),
             cell(r.population),
             r.invited.to_string(),
             r.completed.to_string(),

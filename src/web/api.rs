@@ -231,10 +231,10 @@ impl Params {
         }
         let variance = match self.0.get("variance").map(String::as_str) {
             None | Some("linearized") => Variance::Linearized,
-            Some("bootstrap") => Variance::Bootstrap {
-                replicates: self.get("replicates")?.unwrap_or(1000),
-                seed: self.get("seed")?.unwrap_or(1),
-            },
+            Some("bootstrap") => {
+                Variance::bootstrap(self.get("replicates")?.unwrap_or(1000), self.get("seed")?.unwrap_or(1))
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?
+            }
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
                     "variance must be linearized or bootstrap, not {other:?}"

@@ -85,7 +85,7 @@ pub fn codes_csv(
         let code = inv.code.to_string();
         w.write_record([
             code.as_str(),
-            batch.stratum.as_str(),
+            &crate::spreadsheet::neutralise_formula(&batch.stratum),
             &personal_url(base_url, &batch.slug, &code),
         ])?;
     }

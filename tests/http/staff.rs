@@ -290,6 +290,24 @@ async fn signing_out_ends_the_session_for_every_copy_of_the_cookie() {
         .post_pairs("/logout", &[("_csrf".to_string(), "0".repeat(32))])
         .await;
     assert_eq!(forged.status(), 403);
+    assert!(session_cookie(&forged).is_none(), "a refused sign-out sets no cookie");
+    assert_eq!(copy().await, 200, "still signed in");
+
+    // A cross-site form posting to /logout arrives without the session
+    // cookie (SameSite): it must not send a cookie that clears it.
+    let cross_site = new_client()
+        .post(app.url("/logout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "https://evil.example")
+        .body("_csrf=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 303);
+    assert!(
+        session_cookie(&cross_site).is_none(),
+        "a sign-out without a session must not clear the browser's cookie"
+    );
     assert_eq!(copy().await, 200, "still signed in");
 
     let out = browser.sign_out().await;

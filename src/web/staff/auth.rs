@@ -255,11 +255,16 @@ pub async fn logout(
 ) -> Result<HttpResponse, StaffError> {
     let lang = viewer.lang;
     let (Some(session), Some(token)) = (&viewer.session, viewer.token.clone()) else {
-        // Already signed out (or expired): the goal is reached.
-        return Ok(HttpResponse::SeeOther()
-            .cookie(removed_session_cookie(&req))
-            .insert_header((header::LOCATION, "/login"))
-            .finish());
+        // Already signed out (or expired): the goal is reached. A stale
+        // cookie the request carried is removed; a request that carried
+        // none gets no cookie either: a cross-site form posting here is
+        // sent without the SameSite cookie, and must not clear the
+        // victim's session.
+        let mut response = HttpResponse::SeeOther();
+        if req.cookie(super::SESSION_COOKIE).is_some() {
+            response.cookie(removed_session_cookie(&req));
+        }
+        return Ok(response.insert_header((header::LOCATION, "/login")).finish());
     };
     let fields = decode(&state, &req, &body, lang)?;
     if !fields
