@@ -44,6 +44,9 @@ pub struct ServeConfig {
     pub identity: Arc<Identity>,
     /// Database connections this instance keeps (`--pool-size`).
     pub pool: PoolSettings,
+    /// Send `Strict-Transport-Security` (`--hsts`): only for a deployment
+    /// whose every address is served over HTTPS.
+    pub hsts: bool,
 }
 
 /// Default of `--partial-days`.
@@ -69,6 +72,7 @@ impl ServeConfig {
             partial_lifetime: time::Duration::days(DEFAULT_PARTIAL_DAYS.into()),
             clock: CityClock::default(),
             identity: Arc::new(Identity::builtin()),
+            hsts: false,
         }
     }
 }

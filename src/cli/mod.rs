@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// their sum under its max_connections.
     #[arg(long, env = "CIVICPULSE_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pool_size: Option<u32>,
+    /// Tell browsers to use HTTPS only for this site, for a year
+    /// (Strict-Transport-Security). Only behind a TLS proxy that serves
+    /// every address of the site over HTTPS.
+    #[arg(long, env = "CIVICPULSE_HSTS")]
+    pub hsts: bool,
     /// A reverse proxy (IP address) whose X-Forwarded-For / Forwarded
     /// headers name the client; repeat for several.
     #[arg(long, env = "CIVICPULSE_TRUSTED_PROXY", value_delimiter = ',')]
@@ -816,6 +821,7 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
     }
     let config = ServeConfig {
         pool,
+        hsts: args.hsts,
         bind: args.bind,
         key_file: config::key_file(args.store.key_file, &database),
         database,

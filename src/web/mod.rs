@@ -218,19 +218,14 @@ impl Application {
             })?
             .port();
         let shared = state.clone();
+        let hsts = config.hsts;
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
                 // Inside compression: it may need to read the page it marks.
                 .wrap(actix_web::middleware::from_fn(text_size::apply))
                 .wrap(Compress::default())
-                .wrap(
-                    DefaultHeaders::new()
-                        .add((header::CONTENT_SECURITY_POLICY, CSP))
-                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                        .add((header::REFERRER_POLICY, "same-origin"))
-                        .add((header::X_FRAME_OPTIONS, "DENY")),
-                )
+                .wrap(security_headers(hsts))
                 // The path only: a query may hold an invitation code, which
                 // must not be written down beside a time.
                 .wrap(
@@ -330,6 +325,33 @@ async fn watch_publications(state: web::Data<AppState>) -> std::convert::Infalli
         if let Ok(Err(e)) = web::block(move || worker.refresh_surveys()).await {
             log::warn!("could not check for newly published versions: {e}");
         }
+    }
+}
+
+/// Headers on every response, whatever its kind (page, asset, error, API,
+/// redirect). `hsts`: the deployment is served over HTTPS only (`--hsts`),
+/// so browsers are told never to use plain HTTP for it.
+fn security_headers(hsts: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add((header::CONTENT_SECURITY_POLICY, CSP))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        // No page needs a camera, a microphone, a location or payments.
+        .add((
+            header::HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+        ))
+        // A page opened from ours (a link in the privacy notice) cannot
+        // reach back into it.
+        .add((
+            header::HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ));
+    if hsts {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+    } else {
+        headers
     }
 }
 

@@ -113,6 +113,56 @@ async fn static_assets_and_home_page_are_served() {
     assert_eq!(health.status(), 200);
 }
 
+/// Every kind of response carries the security headers: a page, an asset,
+/// a not-found page, a redirect, an API error, the health check, a
+/// refused form.
+#[tokio::test]
+async fn every_kind_of_response_carries_the_security_headers() {
+    let app = spawn_app_with(|_| {}, |config| config.hsts = true).await;
+    let kinds = [
+        ("page", app.get("/s/livability?lang=en").await),
+        ("asset", app.get("/static/style.css").await),
+        ("not found", app.get("/nowhere").await),
+        ("redirect", app.get("/admin").await),
+        ("API error", app.get("/api/v1/surveys/livability/indices").await),
+        ("health", app.get("/health").await),
+        (
+            "refused form",
+            app.post_raw("/s/livability", "application/x-www-form-urlencoded", b"%%%".to_vec())
+                .await,
+        ),
+    ];
+    for (kind, response) in kinds {
+        let h = response.headers();
+        let status = response.status();
+        let csp = h
+            .get("content-security-policy")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert!(
+            csp.as_deref().is_some_and(|c| c.contains("frame-ancestors 'none'")),
+            "{kind} ({status}): CSP {csp:?}"
+        );
+        for (name, value) in [
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "same-origin"),
+            ("x-frame-options", "DENY"),
+            ("cross-origin-opener-policy", "same-origin"),
+            ("strict-transport-security", "max-age=31536000"),
+        ] {
+            assert_eq!(
+                h.get(name).map(|v| v.to_str().unwrap()),
+                Some(value),
+                "{kind} ({status}): {name}"
+            );
+        }
+        assert!(
+            h.get("permissions-policy")
+                .is_some_and(|v| v.to_str().unwrap().contains("camera=()")),
+            "{kind} ({status})"
+        );
+    }
+}
+
 #[tokio::test]
 async fn pages_carry_security_headers() {
     let app = spawn_app().await;
@@ -123,6 +173,10 @@ async fn pages_carry_security_headers() {
         .to_string();
     assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        response.headers().get("strict-transport-security").is_none(),
+        "no HSTS unless asked"
+    );
     let cookies: Vec<String> = response
         .headers()
         .get_all("set-cookie")
