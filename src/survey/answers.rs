@@ -68,6 +68,9 @@ pub struct AnswerError {
     pub problem: AnswerProblem,
 }
 
+/// How much of an unknown field's name a refusal repeats.
+const MAX_ECHOED_NAME: usize = 64;
+
 impl std::fmt::Display for AnswerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let q = &self.question;
@@ -149,13 +152,17 @@ impl Survey {
     /// too many choices. Answers to questions hidden by skip logic are
     /// dropped, and their `required` does not apply.
     pub fn validate(&self, raw: &RawAnswers) -> Result<Answers, Vec<AnswerError>> {
+        // One error for all unknown fields, naming the first (cut short):
+        // a refusal must never grow with what was sent, or thirty thousand
+        // made-up fields would come back as a page of megabytes.
         let mut errors: Vec<AnswerError> = raw
             .fields()
-            .filter(|f| self.question(f).is_none())
+            .find(|f| self.question(f).is_none())
             .map(|f| AnswerError {
-                question: f.to_string(),
+                question: f.chars().take(MAX_ECHOED_NAME).collect(),
                 problem: AnswerProblem::UnknownQuestion,
             })
+            .into_iter()
             .collect();
         let mut answers = Answers::default();
         for question in &self.questions {

@@ -113,6 +113,40 @@ async fn unknown_questions_and_over_long_text_are_validation_errors() {
     assert!(app.stored().is_empty());
 }
 
+/// A refusal never grows with what was sent: thirty thousand made-up
+/// fields (252 KiB) once came back as a 3.7 MiB page. (Twenty thousand
+/// here, to stay inside the form's 256 KiB limit.)
+#[tokio::test]
+async fn a_flood_of_unknown_fields_gets_one_short_refusal() {
+    let app = spawn_app().await;
+    let refusal = |extra: Vec<(String, String)>| {
+        let app = &app;
+        async move {
+            let page = app.get_form("en").await;
+            let mut answers = valid_answers(&livability());
+            answers.extend(extra);
+            let r = app
+                .post_pairs("/s/livability", &with_tokens(&page, "en", &answers))
+                .await;
+            assert_eq!(r.status(), 422);
+            r.text().await.unwrap()
+        }
+    };
+    let one = refusal(vec![("x0".into(), "1".into())]).await;
+    let mut flood: Vec<(String, String)> = (0..20_000).map(|i| (format!("x{i}"), "1".to_string())).collect();
+    flood.push(("y".repeat(5_000), "1".into()));
+    let html = refusal(flood).await;
+    assert!(
+        html.len() < one.len() + 256,
+        "the refusal of 20,001 unknown fields is {} bytes, of one {}",
+        html.len(),
+        one.len()
+    );
+    assert!(html.contains("x0"), "the first unknown field is named");
+    assert!(!html.contains("x19999") && !html.contains(&"y".repeat(65)));
+    assert!(app.stored().is_empty());
+}
+
 #[tokio::test]
 async fn a_forged_or_expired_csrf_token_is_refused_but_answers_are_kept() {
     let app = spawn_app().await;
