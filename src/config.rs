@@ -47,6 +47,8 @@ pub struct ServeConfig {
     /// Send `Strict-Transport-Security` (`--hsts`): only for a deployment
     /// whose every address is served over HTTPS.
     pub hsts: bool,
+    /// How long a request's body may take to arrive.
+    pub body_deadline: std::time::Duration,
 }
 
 /// Default of `--partial-days`.
@@ -73,6 +75,7 @@ impl ServeConfig {
             clock: CityClock::default(),
             identity: Arc::new(Identity::builtin()),
             hsts: false,
+            body_deadline: crate::web::body_deadline::DEFAULT_BODY_DEADLINE,
         }
     }
 }

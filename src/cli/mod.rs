@@ -822,6 +822,7 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
     let config = ServeConfig {
         pool,
         hsts: args.hsts,
+        body_deadline: crate::web::body_deadline::DEFAULT_BODY_DEADLINE,
         bind: args.bind,
         key_file: config::key_file(args.store.key_file, &database),
         database,

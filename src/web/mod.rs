@@ -4,6 +4,7 @@
 
 pub mod analyses;
 pub mod api;
+pub mod body_deadline;
 pub mod error;
 pub mod form;
 pub mod i18n;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub(crate) min_cell_floor: u64,
     /// How long a partial response lives after its last save.
     pub(crate) partial_lifetime: time::Duration,
+    /// How long a request's body may take to arrive (`body_deadline`).
+    pub(crate) body_deadline: std::time::Duration,
     /// The city's date and time: every "today" of a handler comes from it.
     pub clock: crate::clock::CityClock,
     /// Who runs the survey (the pages show it through the renderer).
@@ -203,6 +206,7 @@ impl Application {
             public_url: config.public_url.clone(),
             min_cell_floor: config.min_cell_floor,
             partial_lifetime: config.partial_lifetime,
+            body_deadline: config.body_deadline,
             clock: config.clock.clone(),
             identity: config.identity.clone(),
         });
@@ -224,6 +228,7 @@ impl Application {
                 .app_data(shared.clone())
                 // Inside compression: it may need to read the page it marks.
                 .wrap(actix_web::middleware::from_fn(text_size::apply))
+                .wrap(actix_web::middleware::from_fn(body_deadline::apply))
                 .wrap(Compress::default())
                 .wrap(security_headers(hsts))
                 // The path only: a query may hold an invitation code, which

@@ -190,3 +190,48 @@ async fn a_forged_or_expired_csrf_token_is_refused_but_answers_are_kept() {
     assert_eq!(r.status(), 303);
     assert_eq!(app.stored().len(), 1);
 }
+
+/// Sends headers for a 1,000-byte body, then one byte every 100 ms; the
+/// status line the server answers with before the body is complete.
+async fn drip(address: &str, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 256];
+    for _ in 0..100 {
+        if stream.write_all(b"a").await.is_err() {
+            break;
+        }
+        if let Ok(Ok(n)) = tokio::time::timeout(std::time::Duration::from_millis(100), stream.read(&mut answer)).await {
+            return (n > 0).then(|| {
+                String::from_utf8_lossy(&answer[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            });
+        }
+    }
+    None
+}
+
+/// A body sent a byte at a time is cut off at the deadline, on every kind
+/// of route: it cannot hold a connection open for as long as it likes.
+#[tokio::test]
+async fn a_body_that_drips_in_is_cut_off_at_the_deadline() {
+    let app = spawn_app_with(
+        |_| {},
+        |config| config.body_deadline = std::time::Duration::from_secs(1),
+    )
+    .await;
+    for path in ["/s/livability", "/login", "/s/livability/start"] {
+        let status = drip(&app.address, path).await;
+        let status = status.unwrap_or_else(|| panic!("{path}: no answer while the body dripped for 10 s"));
+        assert!(status.contains(" 400 ") || status.contains(" 408 "), "{path}: {status}");
+    }
+    assert!(app.stored().is_empty());
+}
