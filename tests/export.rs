@@ -455,10 +455,13 @@ fn exporting_five_times_the_responses_takes_no_more_memory() {
         );
         peaks.push(peak);
     }
-    // Holding the responses would add tens of MiB for 80,000 more of
-    // them (each has some thirty answers); streaming adds nothing but noise.
+    // Holding the responses would add over a hundred MiB for 80,000 more
+    // of them (each has some thirty answers); streaming adds nothing but
+    // noise, which on a loaded two-core machine (the suite's PostgreSQL
+    // half runs beside it) reaches about 10 MiB: the reader thread's
+    // allocations land in other malloc arenas depending on timing.
     assert!(
-        peaks[1] < peaks[0] + 4 * 1024,
+        peaks[1] < peaks[0] + 16 * 1024,
         "peak memory grew from {} KiB to {} KiB with five times the responses",
         peaks[0],
         peaks[1]
