@@ -1,22 +1,31 @@
-//! The `civicpulse` binary as operators and statisticians use it.
+//! The `civicpulse` binary as operators and statisticians use it, on
+//! SQLite and (the PostgreSQL half, see `support::postgres`) on PostgreSQL.
 
+mod support;
+
+use civicpulse::db::DatabaseUrl;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+/// The binary with no database of the environment's: each test says which.
 fn civicpulse() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_civicpulse"));
-    cmd.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("CIVICPULSE_KEY_FILE")
+        .env("RUST_LOG", "warn");
     cmd
 }
 
+/// `civicpulse ARGS` in `cwd`, on the database of `cwd` (see
+/// `support::database_url`).
 fn run(args: &[&str], cwd: &Path) -> (bool, String, String) {
-    let out = civicpulse().args(args).current_dir(cwd).output().expect("runs");
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    support::civicpulse(cwd, args)
+}
+
+#[test]
+fn postgres_half() {
+    support::postgres::run_postgres_half("cli");
 }
 
 const BROKEN: &str = r#"
@@ -81,10 +90,10 @@ fn validate_accepts_the_built_in_survey_and_names_every_problem_of_a_broken_one(
 #[test]
 fn survey_show_prints_the_published_definition() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, stdout, stderr) = run(
-        &["survey", "show", "livability", "--format", "json", "--database", "s.db"],
-        dir.path(),
-    );
+    // `survey show` only reads: the database is set up first.
+    let (ok, _, stderr) = run(&["migrate"], dir.path());
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = run(&["survey", "show", "livability", "--format", "json"], dir.path());
     assert!(ok, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["slug"], "livability");
@@ -146,7 +155,7 @@ fn survey_show_prints_the_published_definition() {
             assert!(!q["text"][lang].as_str().unwrap().is_empty());
         }
     }
-    let (ok, _, stderr) = run(&["survey", "show", "nope", "--database", "s.db"], dir.path());
+    let (ok, _, stderr) = run(&["survey", "show", "nope"], dir.path());
     assert!(!ok && stderr.contains("no survey named \"nope\""), "{stderr}");
 }
 
@@ -155,8 +164,15 @@ fn a_bad_database_url_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, _, stderr) = run(&["survey", "list", "--database", "mysql://x/y"], dir.path());
     assert!(!ok && stderr.contains("unknown database URL scheme"), "{stderr}");
+    // A command that reads wants an existing file; one that sets the
+    // database up, an existing folder to make it in.
     let (ok, _, stderr) = run(&["survey", "list", "--database", "/no/such/folder/x.db"], dir.path());
-    assert!(!ok && stderr.contains("does not exist"), "{stderr}");
+    assert!(!ok && stderr.contains("there is no database file there"), "{stderr}");
+    let (ok, _, stderr) = run(&["migrate", "--database", "/no/such/folder/x.db"], dir.path());
+    assert!(
+        !ok && stderr.contains("the folder /no/such/folder does not exist"),
+        "{stderr}"
+    );
 }
 
 /// The server as a child process; killed with SIGKILL on drop.
@@ -172,7 +188,7 @@ impl Drop for Server {
     }
 }
 
-fn start_server(db: &Path, cwd: &Path) -> Server {
+fn start_server(db: &DatabaseUrl, cwd: &Path) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -184,7 +200,7 @@ fn start_server(db: &Path, cwd: &Path) -> Server {
             "--bind",
             &format!("127.0.0.1:{port}"),
             "--database",
-            db.to_str().unwrap(),
+            &db.connection_string(),
             "--workers",
             "1",
         ])
@@ -255,7 +271,7 @@ async fn submit_one(client: &reqwest::Client, address: &str, lang: &str, distric
 #[tokio::test]
 async fn responses_survive_kill_9_and_export_as_json_and_csv() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crash.db");
+    let db = support::database_url(dir.path());
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -268,10 +284,12 @@ async fn responses_survive_kill_9_and_export_as_json_and_csv() {
         submit_one(&client, &server.address, "ko", "nanhai").await;
         // Dropping the server sends SIGKILL: no shutdown, no checkpoint.
     }
-    let db_arg = format!("sqlite://{}", db.display());
+    // Named with --database (as a URL: sqlite://PATH on SQLite) from another folder.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let db_arg = db.connection_string();
     let (ok, stdout, stderr) = run(
         &["export", "livability", "--format", "json", "--database", &db_arg],
-        dir.path(),
+        elsewhere.path(),
     );
     assert!(ok, "{stderr}");
     let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -282,17 +300,21 @@ async fn responses_survive_kill_9_and_export_as_json_and_csv() {
     assert_eq!(rows[1]["answers"]["suggestions"], "line one\nline \"two\", with comma");
     assert!(rows[0]["id"].is_string() && rows[0]["submitted_at"].is_string());
 
-    let (ok, stdout, stderr) = run(&["export", "livability", "--format", "csv"], dir.path());
+    // The other folder's own database, set up but empty, is not the server's.
+    let (ok, _, stderr) = run(&["migrate"], elsewhere.path());
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = run(&["export", "livability", "--format", "csv"], elsewhere.path());
     assert!(ok, "{stderr}");
     assert_eq!(
         stdout.lines().count(),
         1,
-        "default database in the working folder is empty: header only"
+        "the other folder's database is empty: header only"
     );
+    // Named with DATABASE_URL.
     let out = civicpulse()
         .args(["export", "livability", "--format", "csv"])
         .env("DATABASE_URL", &db_arg)
-        .current_dir(dir.path())
+        .current_dir(elsewhere.path())
         .output()
         .unwrap();
     let csv = String::from_utf8(out.stdout).unwrap();

@@ -1,35 +1,34 @@
 //! Versioned definitions as designers use them from the command line:
 //! export, import as a draft, publish, and what happens to the answers of
-//! earlier versions. Each test runs the real binary on a fresh SQLite file.
+//! earlier versions. Each test runs the real binary on a fresh database of
+//! its own, SQLite or (the PostgreSQL half, see `support::postgres`)
+//! PostgreSQL.
+
+mod support;
 
 use civicpulse::account::COMMAND_LINE_ACTOR;
-use civicpulse::db::{Database, DatabaseUrl};
+use civicpulse::db::Database;
 use civicpulse::survey::raw::{RawQuestion, RawQuestionType, RawSurvey};
 use civicpulse::survey::Survey;
 use std::path::Path;
-use std::process::Command;
 
-fn civicpulse() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_civicpulse"));
-    cmd.env_remove("DATABASE_URL")
-        .env_remove("CIVICPULSE_DEFS")
-        .env("RUST_LOG", "warn");
-    cmd
+#[test]
+fn postgres_half() {
+    support::postgres::run_postgres_half("designers");
 }
 
-/// Run with `--database designers.db` in `cwd`: (success, stdout, stderr).
+/// Run in `cwd` on its database: (success, stdout, stderr).
 fn run(args: &[&str], cwd: &Path) -> (bool, String, String) {
-    let out = civicpulse()
-        .args(args)
-        .args(["--database", "designers.db"])
-        .current_dir(cwd)
-        .output()
-        .expect("runs");
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    support::civicpulse(cwd, args)
+}
+
+/// A fresh folder whose database is set up (`civicpulse migrate`), as a
+/// deployment's is before designers export from it: `survey export` and
+/// the other commands that only read never set one up themselves.
+fn set_up() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&["migrate"], dir.path());
+    dir
 }
 
 fn ok(args: &[&str], cwd: &Path) -> String {
@@ -74,7 +73,7 @@ fn question<'a>(raw: &'a mut RawSurvey, id: &str) -> &'a mut RawQuestion {
 }
 
 fn audit(cwd: &Path) -> Vec<(String, String, String)> {
-    let db = Database::open(&DatabaseUrl::parse(cwd.join("designers.db").to_str().unwrap()).unwrap()).unwrap();
+    let db = Database::open(&support::database_url(cwd)).unwrap();
     db.audit_log(100)
         .unwrap()
         .into_iter()
@@ -84,7 +83,7 @@ fn audit(cwd: &Path) -> Vec<(String, String, String)> {
 
 #[test]
 fn export_then_import_as_a_draft_round_trips_losslessly() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = set_up();
     let d = dir.path();
     let v1 = ok(&["survey", "export", "livability"], d);
     assert!(v1.contains("\nversion = 2\n"), "{v1}");
@@ -134,7 +133,7 @@ fn export_then_import_as_a_draft_round_trips_losslessly() {
 
 #[test]
 fn a_draft_missing_a_korean_text_is_stored_but_not_published() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = set_up();
     let d = dir.path();
     let mut raw = exported_published(d);
     question(&mut raw, "safety_night").text.ko = None;
@@ -170,7 +169,7 @@ fn a_draft_missing_a_korean_text_is_stored_but_not_published() {
 
 #[test]
 fn a_changed_type_or_a_lost_option_is_refused_with_the_advice_to_retire_it() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = set_up();
     let d = dir.path();
     let mut raw = exported_published(d);
     question(&mut raw, "district").kind = RawQuestionType::MultiChoice;

@@ -1,7 +1,8 @@
 //! Statisticians' path end to end: the reference interview data is imported
 //! from CSV into the built-in survey, and the indices computed by the CLI
 //! and the HTTP API must equal what R's `survey` package computed
-//! independently (`tests/reference/expected.json`).
+//! independently (`tests/reference/expected.json`); on SQLite and (the
+//! PostgreSQL half, see `support::postgres`) on PostgreSQL.
 
 mod support;
 use support::civicpulse;
@@ -11,6 +12,11 @@ use std::path::Path;
 
 #[path = "statistics/report.rs"]
 mod report;
+
+#[test]
+fn postgres_half() {
+    support::postgres::run_postgres_half("statistics");
+}
 
 const RESPONSES: &str = include_str!("reference/responses.csv");
 const EXPECTED: &str = include_str!("reference/expected.json");
@@ -212,10 +218,9 @@ async fn the_api_needs_a_token_and_answers_like_the_cli() {
     let (ok, _, stderr) = civicpulse(dir.path(), &["token", "create", "--name", "analyst"]);
     assert!(!ok && stderr.contains("already exists"), "{stderr}");
 
-    let mut config = civicpulse::config::ServeConfig::new(
-        "127.0.0.1:0",
-        civicpulse::db::DatabaseUrl::Sqlite(dir.path().join("civicpulse.db")),
-    );
+    let mut config = civicpulse::config::ServeConfig::new("127.0.0.1:0", support::database_url(dir.path()));
+    // The key the commands used (PostgreSQL's default is in the working folder).
+    config.key_file = dir.path().join("civicpulse.key");
     config.workers = Some(1);
     // The reference has cells of 2: this deployment lets callers go that low.
     config.min_cell_floor = 2;

@@ -209,7 +209,10 @@ pub fn drop_database_at(server: &str, url: &str) {
     }
 }
 
-/// Drop every database an earlier run of the suite left behind.
+/// Drop every database an earlier run of the suite left behind: those
+/// whose process (its id is in the name) is gone. A database of a process
+/// still running is another run's, going on beside this one (another test
+/// binary's half started by hand, another checkout's suite).
 fn drop_leftovers(server: &str) {
     #[derive(diesel::QueryableByName)]
     struct Name {
@@ -217,13 +220,30 @@ fn drop_leftovers(server: &str) {
         datname: String,
     }
     let mut conn = admin(server);
-    let names: Vec<Name> = diesel::sql_query(format!(
-        "SELECT datname FROM pg_database WHERE datname LIKE '{PREFIX}%'"
-    ))
-    .load(&mut conn)
-    .unwrap();
+    let names: Vec<Name> = diesel::sql_query("SELECT datname FROM pg_database")
+        .load(&mut conn)
+        .unwrap();
+    // Compared here, not with LIKE, where `_` matches any character: the
+    // template (`cp_template_…`) and other databases are not leftovers.
     for Name { datname } in names {
+        if !datname.starts_with(PREFIX) || owner_running(&datname) {
+            continue;
+        }
         let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)")).execute(&mut conn);
+    }
+}
+
+/// Whether the process that made database `name` (`cp_t_PID_N`) still
+/// runs. Where /proc cannot tell (not Linux), every leftover is dropped,
+/// as before.
+fn owner_running(name: &str) -> bool {
+    let pid = name
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.split('_').next())
+        .and_then(|pid| pid.parse::<u32>().ok());
+    match pid {
+        Some(pid) if pid != std::process::id() => Path::new(&format!("/proc/{pid}")).exists(),
+        _ => false,
     }
 }
 
