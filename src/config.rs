@@ -42,6 +42,9 @@ pub struct ServeConfig {
     pub clock: CityClock,
     /// Who runs the survey, shown on every resident page (`--identity`).
     pub identity: Arc<Identity>,
+    /// A saved gzip-encoded page served as is at `/bench/static-page`, for
+    /// load benchmarks only (`--bench-static-page`); `None` in service.
+    pub bench_static_page: Option<PathBuf>,
 }
 
 /// Default of `--partial-days`.
@@ -66,6 +69,7 @@ impl ServeConfig {
             partial_lifetime: time::Duration::days(DEFAULT_PARTIAL_DAYS.into()),
             clock: CityClock::default(),
             identity: Arc::new(Identity::builtin()),
+            bench_static_page: None,
         }
     }
 }

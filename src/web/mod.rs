@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod letters;
 pub mod limits;
 mod official;
+pub mod precompressed;
 pub mod render;
 pub mod report;
 mod resident;
@@ -38,9 +39,11 @@ pub struct AppState {
     /// published, so a handler keeps a consistent snapshot (its `Arc`).
     surveys: std::sync::RwLock<Arc<SurveyRegistry>>,
     pub renderer: Arc<Renderer>,
-    /// Empty forms rendered once per (survey, version, language), with
-    /// sentinels where each request's tokens go (see `resident::show_form`).
-    pub(crate) blank_forms: std::sync::Mutex<std::collections::HashMap<(String, u32, crate::lang::Lang), Arc<String>>>,
+    /// Empty first pages of forms rendered once per (survey, version,
+    /// language, text size) and gzipped once, with slots where each
+    /// request's tokens go (see `resident::show_form`); emptied when
+    /// surveys are published.
+    pub(crate) blank_forms: precompressed::PageCache<resident::BlankForm>,
     /// Signs form tokens and finds invitation codes.
     pub(crate) key: ServerKey,
     pub(crate) limiter: Box<dyn limits::RateLimiter>,
@@ -72,11 +75,18 @@ impl AppState {
 
     /// Load the published versions from the database again, after a
     /// publication, so residents get the new version without a restart.
-    /// Cached blank forms are keyed by version, so they stay correct.
+    /// Cached blank forms are keyed by version, so they would stay correct;
+    /// they are dropped so that those of old versions do not pile up.
     pub fn reload_surveys(&self) -> Result<(), crate::db::DbError> {
         let fresh = Arc::new(SurveyRegistry::new(self.db.stored_surveys()?));
         *self.surveys.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        self.blank_forms.clear();
         Ok(())
+    }
+
+    /// How many blank forms are cached (tests watch it across a publication).
+    pub fn cached_blank_forms(&self) -> usize {
+        self.blank_forms.len()
     }
 
     /// Where residents open the survey: `--public-url`, or else the
@@ -130,6 +140,10 @@ const START_FORM_BYTES: usize = 4 * 1024;
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
+/// Most blank forms kept: a few published surveys, each in three
+/// languages and two text sizes, fit many times over.
+const BLANK_FORMS_CACHED: usize = 128;
+
 /// A bound, configured server, ready to run (see `tests/` for its use).
 pub struct Application {
     port: u16,
@@ -150,7 +164,7 @@ impl Application {
             db,
             surveys: std::sync::RwLock::new(Arc::new(registry)),
             renderer,
-            blank_forms: Default::default(),
+            blank_forms: precompressed::PageCache::new(BLANK_FORMS_CACHED),
             key,
             limiter: Box::new(limits::MemoryLimiter::new()),
             limits: config.limits.clone(),
@@ -176,7 +190,17 @@ impl Application {
             })?
             .port();
         let shared = state.clone();
+        let bench_page = match &config.bench_static_page {
+            Some(file) => Some(web::Bytes::from(std::fs::read(file).map_err(|error| {
+                AppError::BenchPage {
+                    path: file.clone(),
+                    error,
+                }
+            })?)),
+            None => None,
+        };
         let mut server = HttpServer::new(move || {
+            let bench_page = bench_page.clone();
             App::new()
                 .app_data(shared.clone())
                 // Inside compression: it may need to read the page it marks.
@@ -236,6 +260,17 @@ impl Application {
                 .route("/api/v1/surveys/{slug}/compare", web::get().to(api::compare))
                 .route("/api/v1/surveys/{slug}/fieldwork", web::get().to(api::fieldwork))
                 .configure(staff::routes)
+                .configure(move |cfg| {
+                    if let Some(page) = bench_page {
+                        cfg.route(
+                            BENCH_PAGE_PATH,
+                            web::get().to(move || {
+                                let page = page.clone();
+                                async move { bench_static_page(page) }
+                            }),
+                        );
+                    }
+                })
                 .default_service(web::to(not_found))
         })
         // Responses are written in pieces (compressed pages stream), and with
@@ -270,6 +305,21 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Where `--bench-static-page` serves its file (benches/load/get_form.sh).
+pub const BENCH_PAGE_PATH: &str = "/bench/static-page";
+
+/// A saved gzip-encoded form page, the same bytes for every request, with
+/// the form's own headers: what actix-web does at best with that page, the
+/// yardstick of `GET /s/{slug}` in benches/load/get_form.sh.
+fn bench_static_page(page: web::Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::html())
+        .insert_header((header::CONTENT_ENCODING, "gzip"))
+        .insert_header((header::VARY, "Accept-Encoding"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page)
 }
 
 async fn health() -> HttpResponse {
