@@ -49,6 +49,9 @@ pub struct ServeConfig {
     pub hsts: bool,
     /// How long a request's body may take to arrive.
     pub body_deadline: std::time::Duration,
+    /// A saved gzip-encoded page served as is at `/bench/static-page`, for
+    /// load benchmarks only (`--bench-static-page`); `None` in service.
+    pub bench_static_page: Option<PathBuf>,
 }
 
 /// Default of `--partial-days`.
@@ -76,6 +79,7 @@ impl ServeConfig {
             identity: Arc::new(Identity::builtin()),
             hsts: false,
             body_deadline: crate::web::body_deadline::DEFAULT_BODY_DEADLINE,
+            bench_static_page: None,
         }
     }
 }

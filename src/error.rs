@@ -14,6 +14,11 @@ pub enum AppError {
     DatabaseUrl(#[from] DatabaseUrlError),
     #[error("cannot listen on {address}: {error}")]
     Bind { address: String, error: std::io::Error },
+    #[error("cannot read the benchmark page {path}: {error}")]
+    BenchPage {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
     #[error(transparent)]
     Messages(#[from] crate::web::i18n::CatalogError),
     #[error(transparent)]

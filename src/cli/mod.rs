@@ -94,6 +94,10 @@ pub struct ServeArgs {
     /// the built-in one.
     #[arg(long, env = "CIVICPULSE_IDENTITY")]
     pub identity: Option<PathBuf>,
+    /// Benchmarks only: serve this gzip-encoded file as is at
+    /// /bench/static-page (see benches/load/get_form.sh).
+    #[arg(long, hide = true)]
+    pub bench_static_page: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -838,6 +842,7 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
             Some(file) => crate::identity::Identity::load(file)?,
             None => crate::identity::Identity::builtin(),
         }),
+        bench_static_page: args.bench_static_page,
     };
     let app = crate::web::Application::build(&config)?;
     log::info!("serving on http://{} (database {})", config.bind, config.database);

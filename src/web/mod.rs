@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod letters;
 pub mod limits;
 mod official;
+pub mod precompressed;
 pub mod render;
 pub mod report;
 mod resident;
@@ -42,9 +43,11 @@ pub struct AppState {
     /// instance's publication shows as a larger number in the database.
     published_seen: std::sync::atomic::AtomicI64,
     pub renderer: Arc<Renderer>,
-    /// Empty forms rendered once per (survey, version, language), with
-    /// sentinels where each request's tokens go (see `resident::show_form`).
-    pub(crate) blank_forms: std::sync::Mutex<std::collections::HashMap<(String, u32, crate::lang::Lang), Arc<String>>>,
+    /// Empty first pages of forms rendered once per (survey, version,
+    /// language, text size) and gzipped once, with slots where each
+    /// request's tokens go (see `resident::show_form`); emptied when
+    /// surveys are published.
+    pub(crate) blank_forms: precompressed::PageCache<resident::BlankForm>,
     /// Signs form tokens and finds invitation codes.
     pub(crate) key: ServerKey,
     pub(crate) limiter: Box<dyn limits::RateLimiter>,
@@ -78,16 +81,23 @@ impl AppState {
 
     /// Load the published versions from the database again, after a
     /// publication, so residents get the new version without a restart.
-    /// Cached blank forms are keyed by version, so they stay correct.
+    /// Cached blank forms are keyed by version, so they would stay correct;
+    /// they are dropped so that those of old versions do not pile up.
     pub fn reload_surveys(&self) -> Result<(), crate::db::DbError> {
         // Counted before loading: a publication in between is loaded now
         // or noticed by the next check, never missed.
         let published = self.db.published_version_count()?;
         let fresh = Arc::new(SurveyRegistry::new(self.db.stored_surveys()?));
         *self.surveys.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        self.blank_forms.clear();
         self.published_seen
             .store(published, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    /// How many blank forms are cached (tests watch it across a publication).
+    pub fn cached_blank_forms(&self) -> usize {
+        self.blank_forms.len()
     }
 
     /// Load the published versions again when any instance (or the command
@@ -172,6 +182,10 @@ const START_FORM_BYTES: usize = 4 * 1024;
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
+/// Most blank forms kept: a few published surveys, each in three
+/// languages and two text sizes, fit many times over.
+const BLANK_FORMS_CACHED: usize = 128;
+
 /// A bound, configured server, ready to run (see `tests/` for its use).
 pub struct Application {
     port: u16,
@@ -195,7 +209,7 @@ impl Application {
             published_seen: std::sync::atomic::AtomicI64::new(-1),
             surveys: std::sync::RwLock::new(Arc::new(registry)),
             renderer,
-            blank_forms: Default::default(),
+            blank_forms: precompressed::PageCache::new(BLANK_FORMS_CACHED),
             key,
             limiter: Box::new(limits::MemoryLimiter::new()),
             limits: config.limits.clone(),
@@ -223,7 +237,17 @@ impl Application {
             .port();
         let shared = state.clone();
         let hsts = config.hsts;
+        let bench_page = match &config.bench_static_page {
+            Some(file) => Some(web::Bytes::from(std::fs::read(file).map_err(|error| {
+                AppError::BenchPage {
+                    path: file.clone(),
+                    error,
+                }
+            })?)),
+            None => None,
+        };
         let mut server = HttpServer::new(move || {
+            let bench_page = bench_page.clone();
             App::new()
                 .app_data(shared.clone())
                 // Inside compression: it may need to read the page it marks.
@@ -278,6 +302,17 @@ impl Application {
                 .route("/api/v1/surveys/{slug}/compare", web::get().to(api::compare))
                 .route("/api/v1/surveys/{slug}/fieldwork", web::get().to(api::fieldwork))
                 .configure(staff::routes)
+                .configure(move |cfg| {
+                    if let Some(page) = bench_page {
+                        cfg.route(
+                            BENCH_PAGE_PATH,
+                            web::get().to(move || {
+                                let page = page.clone();
+                                async move { bench_static_page(page) }
+                            }),
+                        );
+                    }
+                })
                 .default_service(web::to(not_found))
         })
         // Responses are written in pieces (compressed pages stream), and with
@@ -358,6 +393,21 @@ fn security_headers(hsts: bool) -> DefaultHeaders {
     } else {
         headers
     }
+}
+
+/// Where `--bench-static-page` serves its file (benches/load/get_form.sh).
+pub const BENCH_PAGE_PATH: &str = "/bench/static-page";
+
+/// A saved gzip-encoded form page, the same bytes for every request, with
+/// the form's own headers: what actix-web does at best with that page, the
+/// yardstick of `GET /s/{slug}` in benches/load/get_form.sh.
+fn bench_static_page(page: web::Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::html())
+        .insert_header((header::CONTENT_ENCODING, "gzip"))
+        .insert_header((header::VARY, "Accept-Encoding"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page)
 }
 
 async fn health() -> HttpResponse {

@@ -9,7 +9,9 @@
 //! style sheet turns into a larger root font size. It works on the page
 //! as rendered, so cached forms, error pages and staff pages all follow
 //! without each handler knowing about it; pages at the default size pass
-//! through untouched.
+//! through untouched. A page its handler encoded itself (the precompressed
+//! form, see `precompressed`) cannot be marked here: that handler renders
+//! it at the size [`requested`] gives.
 //!
 //! On a section page of the survey the toggle is a button of the page's
 //! form instead (`_text`), so that unsaved answers are saved rather than
@@ -31,7 +33,7 @@ const HTML_TAG: &[u8] = b"<html ";
 const MARK_WITHIN: usize = 64;
 const LARGE_CLASS: &[u8] = b" class=\"text-large\"";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TextSize {
     Default,
     Large,
@@ -69,9 +71,26 @@ fn remember(size: TextSize, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
+/// The size a request asks for: `?text=`, else the cookie, else the default.
+/// A handler that encodes its page itself renders it at this size (see
+/// `apply`, which cannot mark an encoded page).
+pub fn requested(req: &actix_web::HttpRequest) -> TextSize {
+    choose(req.query_string(), req.cookie(TEXT_COOKIE).as_ref().map(Cookie::value)).1
+}
+
+/// What `?text=` chose, if anything, and the size: the query's choice,
+/// else the cookie's, else the default.
+fn choose(query: &str, cookie: Option<&str>) -> (Option<TextSize>, TextSize) {
+    let chosen = query_param(query, "text").and_then(|v| TextSize::parse(&v));
+    let size = chosen
+        .or_else(|| cookie.and_then(TextSize::parse))
+        .unwrap_or(TextSize::Default);
+    (chosen, size)
+}
+
 /// `html` with its `<html>` marked for large text; `None` when the page
 /// does not start the way `layout.hbs` does (then it is left alone).
-fn mark_large(html: &[u8]) -> Option<Vec<u8>> {
+pub fn mark_large(html: &[u8]) -> Option<Vec<u8>> {
     let head = &html[..html.len().min(MARK_WITHIN)];
     let open = head.windows(HTML_TAG.len()).position(|w| w == HTML_TAG)?;
     let close = open + html[open..].iter().position(|&b| b == b'>')?;
@@ -89,10 +108,7 @@ pub async fn apply(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let chosen = query_param(req.query_string(), "text").and_then(|v| TextSize::parse(&v));
-    let size = chosen
-        .or_else(|| req.cookie(TEXT_COOKIE).and_then(|c| TextSize::parse(c.value())))
-        .unwrap_or(TextSize::Default);
+    let (chosen, size) = choose(req.query_string(), req.cookie(TEXT_COOKIE).as_ref().map(Cookie::value));
     let secure = req.connection_info().scheme() == "https";
     let mut res = next.call(req).await?.map_into_boxed_body();
     // A handler that set the cookie itself (a section page's toggle) decides.
@@ -118,7 +134,8 @@ pub async fn apply(
     }
     res.headers_mut()
         .append(header::VARY, header::HeaderValue::from_static("Cookie"));
-    if size == TextSize::Default {
+    // An encoded page (a precompressed form) was rendered at `requested`.
+    if size == TextSize::Default || res.headers().contains_key(header::CONTENT_ENCODING) {
         return Ok(res);
     }
     let (req, response) = res.into_parts();

@@ -23,10 +23,12 @@ pub(crate) use view::{render_form, CodeView, FormView, HiddenField, Preview, Pre
 use super::error::{WebError, WebErrorKind};
 use super::i18n::{negotiate, query_lang, query_param, LANG_COOKIE};
 use super::limits::{retry_after, wait_minutes, Action};
+use super::precompressed::{encoding_for, Negotiated, SplicedPage};
 use super::security::{
     csrf_cookie, csrf_of, csrf_or_new, issue_form_token, matching_csrf, new_token, verify_form_token, FormBinding,
     FormTokenProblem,
 };
+use super::text_size::{self, TextSize};
 use super::AppState;
 use crate::crypto::Purpose;
 use crate::db::{Inserted, InvitationUse, InvitedSubmission, NewResponse, StoredSurvey, Submission};
@@ -159,7 +161,15 @@ pub async fn show_form(
     let survey = &answering.stored.survey;
     let form_token = state.issue_form_token(survey, &csrf);
     let cleared = query_param(req.query_string(), "cleared").as_deref() == Some("1");
-    let html = if cleared {
+    let mut response = with_lang_cookie(&req, HttpResponse::Ok());
+    response
+        .cookie(csrf_cookie(&req, &csrf))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type(ContentType::html());
+    if stale_cookie {
+        response.cookie(pages::forget_resume(&req, &path));
+    }
+    if cleared {
         let notice = state.renderer.messages.text(lang, "cleared_notice", &[]);
         let view = FormView::build(
             &state,
@@ -172,20 +182,28 @@ pub async fn show_form(
             first_page(),
         )
         .with_notice(notice);
-        render_form(&state, survey, lang, &view)?
-    } else {
-        blank_form(&state, survey, lang)?
-            .replace(CSRF_SENTINEL, &csrf)
-            .replace(FORM_SENTINEL, &form_token)
-    };
-    let mut response = with_lang_cookie(&req, HttpResponse::Ok());
-    response
-        .cookie(csrf_cookie(&req, &csrf))
-        .insert_header((header::CACHE_CONTROL, "no-store"));
-    if stale_cookie {
-        response.cookie(pages::forget_resume(&req, &path));
+        return Ok(response.body(render_form(&state, survey, lang, &view)?));
     }
-    Ok(response.content_type(ContentType::html()).body(html))
+    let tokens = [csrf.as_str(), form_token.as_str()];
+    match encoding_for(&req) {
+        Negotiated::Gzip => {
+            // Encoded here, so at the text size the middleware would mark.
+            let page = blank_form(&state, survey, lang, text_size::requested(&req))?;
+            if let Some(gzip) = page.gzip(&tokens) {
+                return Ok(response
+                    .insert_header((header::CONTENT_ENCODING, "gzip"))
+                    .insert_header((header::VARY, "Accept-Encoding"))
+                    .body(gzip));
+            }
+        }
+        Negotiated::Identity => {
+            response.insert_header((header::VARY, "Accept-Encoding"));
+        }
+        Negotiated::Other => {}
+    }
+    // Plain, at the default size: the middleware marks it (and may encode it).
+    let page = blank_form(&state, survey, lang, TextSize::Default)?;
+    Ok(response.body(page.plain(&tokens)))
 }
 
 /// The first section page, before anything is saved.
@@ -205,30 +223,46 @@ fn first_page() -> view::Layout {
 const CSRF_SENTINEL: &str = "c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5";
 const FORM_SENTINEL: &str = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
 
-/// A blank first page with sentinel tokens, rendered on first use and then
-/// reused: the page is the same for everyone but for its two tokens.
-fn blank_form(state: &AppState, survey: &Survey, lang: Lang) -> Result<Arc<String>, WebError> {
-    let key = (survey.slug.to_string(), survey.version, lang);
-    if let Some(html) = state.blank_forms.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        return Ok(html.clone());
-    }
-    let view = FormView::build(
-        state,
-        survey,
+/// Which blank first page: survey, version, language and text size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct BlankForm {
+    slug: String,
+    version: u32,
+    lang: Lang,
+    size: TextSize,
+}
+
+/// A blank first page with slots for the two tokens, rendered (and
+/// gzipped) on first use and then reused: the page is the same for
+/// everyone but for its tokens. At `TextSize::Large` it is marked as the
+/// text-size middleware would mark it.
+fn blank_form(state: &AppState, survey: &Survey, lang: Lang, size: TextSize) -> Result<Arc<SplicedPage>, WebError> {
+    let key = BlankForm {
+        slug: survey.slug.to_string(),
+        version: survey.version,
         lang,
-        &RawAnswers::default(),
-        &[],
-        CSRF_SENTINEL,
-        FORM_SENTINEL,
-        first_page(),
-    );
-    let html = Arc::new(render_form(state, survey, lang, &view)?);
-    state
-        .blank_forms
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key, html.clone());
-    Ok(html)
+        size,
+    };
+    state.blank_forms.get_or_make(key, || {
+        let view = FormView::build(
+            state,
+            survey,
+            lang,
+            &RawAnswers::default(),
+            &[],
+            CSRF_SENTINEL,
+            FORM_SENTINEL,
+            first_page(),
+        );
+        let mut html = render_form(state, survey, lang, &view)?;
+        if size == TextSize::Large {
+            if let Some(marked) = text_size::mark_large(html.as_bytes()) {
+                html =
+                    String::from_utf8(marked).map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?;
+            }
+        }
+        Ok(SplicedPage::new(&html, &[CSRF_SENTINEL, FORM_SENTINEL]))
+    })
 }
 
 /// GET /s/{slug}/thanks: says once that the answers arrived, what
