@@ -14,6 +14,7 @@
 //! writers run side by side; nothing on SQLite, whose `BEGIN IMMEDIATE`
 //! admits one writer at a time anyway.
 
+use super::group_commit::{GroupCommit, GroupCommitStats};
 use super::{DatabaseUrl, DbError};
 use diesel::connection::{AnsiTransactionManager, Connection, SimpleConnection, TransactionManager};
 use diesel::migration::MigrationSource;
@@ -21,7 +22,7 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::RunQueryDsl;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
@@ -223,11 +224,12 @@ pub struct Database {
     pool: Pool<Manager>,
     backend: Backend,
     url: Arc<DatabaseUrl>,
-    /// SQLite admits one writer at a time and makes the others sleep and
-    /// retry with growing pauses; queueing the writers of this process
-    /// here instead keeps the slowest submission fast under load.
-    /// PostgreSQL writers need no such queue.
-    writer: Arc<Mutex<()>>,
+    /// Stores resident submissions in batches, one commit each. SQLite
+    /// admits one writer at a time and makes the others sleep and retry
+    /// with growing pauses, so every other write of this process takes its
+    /// turn from the same thread, in order. PostgreSQL's other writers run
+    /// side by side.
+    writer: Arc<GroupCommit>,
 }
 
 impl Database {
@@ -293,7 +295,7 @@ impl Database {
             pool,
             backend: Backend::of(url),
             url: Arc::new(url.clone()),
-            writer: Default::default(),
+            writer: Arc::new(GroupCommit::new(url.clone())),
         })
     }
 
@@ -372,19 +374,21 @@ impl Database {
     ///
     /// SQLite: `BEGIN IMMEDIATE` takes the write lock at once, so nothing
     /// read inside can change before the commit. The process's own writers
-    /// queue on a lock taken *before* a pooled connection is checked out,
-    /// so a burst of writers waits without holding the connections readers
-    /// need. PostgreSQL: an ordinary READ COMMITTED transaction; writers
+    /// wait for their turn from the writer thread (between two batches of
+    /// submissions, see `group_commit`) *before* a pooled connection is
+    /// checked out, so a burst of writers waits without holding the
+    /// connections readers need. `f` must not submit through the writer
+    /// thread itself. PostgreSQL: an ordinary READ COMMITTED transaction; writers
     /// run side by side, kept apart by unique keys, `ON CONFLICT`, row
     /// locks of `UPDATE … WHERE` and [`lock_key`].
     pub(super) fn write_tx<T, E>(&self, f: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<diesel::result::Error> + From<DbError>,
     {
-        // A poisoned lock only means another write panicked; the database's
-        // own transaction kept the data consistent, so carry on.
-        let _turn = (self.backend == Backend::Sqlite)
-            .then(|| self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let _turn = match self.backend {
+            Backend::Sqlite => Some(self.writer.turn()?),
+            Backend::Postgres => None,
+        };
         let mut conn = self.conn()?;
         let conn = &mut *conn;
         begin_write(conn)?;
@@ -404,10 +408,23 @@ impl Database {
     }
 }
 
+impl Database {
+    /// The writer that stores resident submissions in shared commits
+    /// (`group_commit`).
+    pub(super) fn group_commit(&self) -> &GroupCommit {
+        &self.writer
+    }
+
+    /// How the writer has batched submissions so far.
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.writer.stats()
+    }
+}
+
 /// Start a write transaction on the concrete connection, through the
 /// transaction manager the multi-backend connection delegates to, so
 /// that its commit and rollback find the transaction open.
-fn begin_write(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+pub(super) fn begin_write(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
     match conn {
         #[cfg(feature = "sqlite")]
         AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),

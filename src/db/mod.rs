@@ -12,7 +12,7 @@
 //! never read by any analysis), `accounts` (staff, sessions, lockouts, audit log), `tokens`
 //! (API tokens), `settings`, and `generation` (how current a survey's data
 //! are, for cached results). `connection` owns the pool, the two backends, migrations and the one
-//! way to write.
+//! way to write; `group_commit` batches resident submissions into shared commits on SQLite.
 //!
 //! Calls block; the web layer runs them on actix's blocking thread pool.
 
@@ -22,6 +22,7 @@ mod connection;
 mod export;
 mod fieldwork;
 mod generation;
+mod group_commit;
 mod import;
 mod margins;
 mod partials;
@@ -37,6 +38,7 @@ pub use analysis::{AnalysisColumns, ResponseFacts};
 pub use connection::{raw_connection, AnyConnection, Backend, Database, PoolSettings};
 pub use fieldwork::{FieldworkError, InvitationBatch, InvitationUse, IssuedInvitation, MAX_BATCH};
 pub use generation::DataGeneration;
+pub use group_commit::GroupCommitStats;
 pub use import::{
     interned, BatchSpec, ImportBatch, ImportCounts, ImportReport, ImportedResponse, Importer, StoredCluster,
     SKIPPED_IDS_KEPT,
@@ -62,6 +64,10 @@ pub enum DbError {
          run `civicpulse migrate` (or start the server once), then try again"
     )]
     SchemaBehind { url: String, pending: usize },
+    #[error("the database writer has stopped")]
+    WriterStopped,
+    #[error("the write failed: {0}")]
+    WriteFailed(String),
     #[error("no database connection available: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
     #[error("database query failed: {0}")]

@@ -10,9 +10,9 @@
 //! response to a time or a code (docs/privacy.md). Expired partials are
 //! purged on every write; a resident may also delete their own.
 
-use super::responses::{insert_response_in, Inserted, NewResponse};
+use super::responses::{insert_response_in, Inserted, NewResponse, OwnedResponse};
 use super::schema::partial_responses as p;
-use super::{format_timestamp, parse_timestamp, Conn, Database, DbError};
+use super::{format_timestamp, parse_timestamp, Backend, Conn, Database, DbError, Submission};
 use crate::lang::Lang;
 use crate::survey::RawAnswers;
 use diesel::prelude::*;
@@ -303,44 +303,19 @@ impl Database {
     }
 
     /// Store the response of a partial (or of a one-shot form, `partial`
-    /// `None`) and mark the partial completed, all in one transaction. A
-    /// partial already completed stores nothing: a double tap is
-    /// `Duplicate`. Any partial begun with the same invitation is
-    /// completed too. A completed partial keeps only its dates and how far
-    /// it got: its answers and invitation are dropped.
+    /// `None`) and mark the partial completed, all in one transaction (on
+    /// SQLite, a savepoint of a batch committed together, see
+    /// `group_commit`). A partial already completed stores nothing: a
+    /// double tap is `Duplicate`. Any partial begun with the same
+    /// invitation is completed too. A completed partial keeps only its
+    /// dates and how far it got: its answers and invitation are dropped.
     pub fn submit_partial(&self, partial: Option<i64>, new: &NewResponse<'_>) -> Result<Inserted, DbError> {
-        self.write_tx(|conn| {
-            if let Some(id) = partial {
-                let completed: Option<Option<String>> = p::table
-                    .filter(p::id.eq(id))
-                    .select(p::completed_at)
-                    .first(conn)
-                    .optional()?;
-                if matches!(completed, Some(Some(_))) {
-                    return Ok(Inserted::Duplicate);
-                }
-            }
-            let inserted = insert_response_in(conn, new)?;
-            if matches!(inserted, Inserted::New(_)) {
-                let lookup = match new.how {
-                    super::Submission::Invited(invited) => Some(invited.lookup),
-                    super::Submission::Web { .. } => None,
-                };
-                let done = p::table
-                    .filter(p::completed_at.is_null())
-                    .filter(p::id.eq(partial.unwrap_or(-1)).or(p::invitation_lookup.eq(lookup)));
-                let now = format_timestamp(new.submitted_at);
-                diesel::update(done)
-                    .set((
-                        p::completed_at.eq(&now),
-                        p::updated_at.eq(&now),
-                        p::answers.eq("{}"),
-                        p::invitation_lookup.eq(None::<String>),
-                    ))
-                    .execute(conn)?;
-            }
-            Ok(inserted)
-        })
+        match (self.backend(), new.how) {
+            // An invitation is used under its row's lock: PostgreSQL runs
+            // those side by side, as any other write.
+            (Backend::Postgres, Submission::Invited(_)) => self.write_tx(|conn| submit_partial_in(conn, partial, new)),
+            _ => self.group_commit().submit(partial, OwnedResponse::of(new)),
+        }
     }
 
     /// Started, completed, and where the others stopped, for one wave.
@@ -364,6 +339,44 @@ impl Database {
                 .collect(),
         })
     }
+}
+
+/// `Database::submit_partial` inside the transaction (or savepoint) it runs in.
+pub(super) fn submit_partial_in(
+    conn: &mut Conn,
+    partial: Option<i64>,
+    new: &NewResponse<'_>,
+) -> Result<Inserted, DbError> {
+    if let Some(id) = partial {
+        let completed: Option<Option<String>> = p::table
+            .filter(p::id.eq(id))
+            .select(p::completed_at)
+            .first(conn)
+            .optional()?;
+        if matches!(completed, Some(Some(_))) {
+            return Ok(Inserted::Duplicate);
+        }
+    }
+    let inserted = insert_response_in(conn, new)?;
+    if matches!(inserted, Inserted::New(_)) {
+        let lookup = match new.how {
+            Submission::Invited(invited) => Some(invited.lookup),
+            Submission::Web { .. } => None,
+        };
+        let done = p::table
+            .filter(p::completed_at.is_null())
+            .filter(p::id.eq(partial.unwrap_or(-1)).or(p::invitation_lookup.eq(lookup)));
+        let now = format_timestamp(new.submitted_at);
+        diesel::update(done)
+            .set((
+                p::completed_at.eq(&now),
+                p::updated_at.eq(&now),
+                p::answers.eq("{}"),
+                p::invitation_lookup.eq(None::<String>),
+            ))
+            .execute(conn)?;
+    }
+    Ok(inserted)
 }
 
 #[cfg(test)]

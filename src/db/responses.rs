@@ -62,6 +62,71 @@ pub struct InvitedSubmission<'a> {
     pub form_mark: &'a str,
 }
 
+/// A [`NewResponse`] that owns what it is made of, for the thread that
+/// stores it (the group-commit writer, see `group_commit`).
+pub(super) struct OwnedResponse {
+    version_id: i64,
+    slug: String,
+    wave: i32,
+    lang: Lang,
+    submitted_at: time::OffsetDateTime,
+    duration_seconds: Option<u32>,
+    answers: Answers,
+    choice_codes: Vec<u8>,
+    straightliner: bool,
+    how: OwnedSubmission,
+}
+
+enum OwnedSubmission {
+    Web { form_token: String },
+    Invited { lookup: String, form_mark: String },
+}
+
+impl OwnedResponse {
+    pub(super) fn of(new: &NewResponse<'_>) -> OwnedResponse {
+        OwnedResponse {
+            version_id: new.version_id,
+            slug: new.slug.to_string(),
+            wave: new.wave,
+            lang: new.lang,
+            submitted_at: new.submitted_at,
+            duration_seconds: new.duration_seconds,
+            answers: new.answers.clone(),
+            choice_codes: new.choice_codes.to_vec(),
+            straightliner: new.straightliner,
+            how: match new.how {
+                Submission::Web { form_token } => OwnedSubmission::Web {
+                    form_token: form_token.to_string(),
+                },
+                Submission::Invited(invited) => OwnedSubmission::Invited {
+                    lookup: invited.lookup.to_string(),
+                    form_mark: invited.form_mark.to_string(),
+                },
+            },
+        }
+    }
+
+    pub(super) fn new(&self) -> NewResponse<'_> {
+        NewResponse {
+            version_id: self.version_id,
+            slug: &self.slug,
+            wave: self.wave,
+            lang: self.lang,
+            submitted_at: self.submitted_at,
+            duration_seconds: self.duration_seconds,
+            answers: &self.answers,
+            choice_codes: &self.choice_codes,
+            straightliner: self.straightliner,
+            how: match &self.how {
+                OwnedSubmission::Web { form_token } => Submission::Web { form_token },
+                OwnedSubmission::Invited { lookup, form_mark } => {
+                    Submission::Invited(InvitedSubmission { lookup, form_mark })
+                }
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
     New(i64),
@@ -148,6 +213,7 @@ impl Database {
     /// web form's token is unique, so a second submission of the same
     /// form stores nothing and reports the first. An invited submission
     /// uses its invitation in the same transaction, or stores nothing.
+    /// (Residents' submissions go through `Database::submit_partial`.)
     pub fn insert_response(&self, new: &NewResponse<'_>) -> Result<Inserted, DbError> {
         self.write_tx(|conn| insert_response_in(conn, new))
     }
@@ -229,6 +295,251 @@ pub(super) fn insert_response_in(conn: &mut Conn, new: &NewResponse<'_>) -> Resu
         flag_burst(conn, new, id)?;
     }
     Ok(Inserted::New(id))
+}
+
+/// PostgreSQL: a batch of open-link submissions (the group-commit
+/// writer's, see `group_commit`), stored with one statement per table,
+/// where [`insert_response_in`] and `partials::submit_partial_in` spend
+/// eight round trips on each submission. Each gets the outcome it would
+/// have had, had the batch been stored one submission after the other in
+/// its order: a form token stored already, or earlier in the batch, is a
+/// duplicate; so is a submission of saved answers completed already; the
+/// burst check of each counts the batch's earlier submissions, not its
+/// later ones. `None` for a submission this does not store (an invited
+/// one, or saved answers submitted a second time in the batch): the
+/// caller stores those on their own after the batch.
+pub(super) fn insert_web_batch(
+    conn: &mut Conn,
+    batch: &[(Option<i64>, NewResponse<'_>)],
+) -> Result<Vec<Option<Inserted>>, DbError> {
+    match conn {
+        #[cfg(feature = "postgres")]
+        Conn::Postgres(c) => Ok(insert_web_batch_pg(c, batch)?),
+        #[allow(unreachable_patterns)]
+        _ => Err(DbError::WriteFailed(
+            "batched submissions are stored this way on PostgreSQL only".into(),
+        )),
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn insert_web_batch_pg(
+    conn: &mut diesel::PgConnection,
+    batch: &[(Option<i64>, NewResponse<'_>)],
+) -> QueryResult<Vec<Option<Inserted>>> {
+    use diesel::sql_types::{Array, BigInt, Binary, Integer, Nullable, Text};
+    use std::collections::{BTreeSet, HashMap, HashSet};
+
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = BigInt)]
+        k: i64,
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+
+    let mut outcomes: Vec<Option<Inserted>> = vec![None; batch.len()];
+    // What this stores: open-link submissions, of each saved answers the first.
+    let mut partials_seen = HashSet::new();
+    let mut candidates: Vec<(usize, &str)> = Vec::new();
+    for (k, (partial, new)) in batch.iter().enumerate() {
+        let Submission::Web { form_token } = new.how else {
+            continue;
+        };
+        if partial.is_some_and(|id| !partials_seen.insert(id)) {
+            continue;
+        }
+        candidates.push((k, form_token));
+    }
+    if !partials_seen.is_empty() {
+        let ids: Vec<i64> = partials_seen.iter().copied().collect();
+        let completed: HashSet<i64> =
+            diesel::sql_query("SELECT id FROM partial_responses WHERE id = ANY($1) AND completed_at IS NOT NULL")
+                .bind::<Array<BigInt>, _>(&ids)
+                .load::<Id>(conn)?
+                .into_iter()
+                .map(|row| row.id)
+                .collect();
+        candidates.retain(|&(k, _)| match batch[k].0 {
+            Some(id) if completed.contains(&id) => {
+                outcomes[k] = Some(Inserted::Duplicate);
+                false
+            }
+            _ => true,
+        });
+    }
+    if candidates.is_empty() {
+        return Ok(outcomes);
+    }
+
+    // Ids in arrival order, so the burst check below can tell earlier from later.
+    let ids: Vec<i64> =
+        diesel::sql_query("SELECT nextval('response_ids') AS id FROM generate_series(1, $1) ORDER BY 1")
+            .bind::<BigInt, _>(candidates.len() as i64)
+            .load::<Id>(conn)?
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
+    let news: Vec<&NewResponse<'_>> = candidates.iter().map(|&(k, _)| &batch[k].1).collect();
+    let tokens: Vec<&str> = candidates.iter().map(|&(_, token)| token).collect();
+    let version_ids: Vec<i64> = news.iter().map(|n| n.version_id).collect();
+    let slugs: Vec<&str> = news.iter().map(|n| n.slug).collect();
+    let waves: Vec<i32> = news.iter().map(|n| n.wave).collect();
+    let langs: Vec<&str> = news.iter().map(|n| n.lang.code()).collect();
+    let times: Vec<String> = news.iter().map(|n| format_timestamp(n.submitted_at)).collect();
+    let codes: Vec<&[u8]> = news.iter().map(|n| n.choice_codes).collect();
+    let durations: Vec<Option<i32>> = news
+        .iter()
+        .map(|n| n.duration_seconds.map(|s| s.min(i32::MAX as u32) as i32))
+        .collect();
+    // The form token is a unique key: of two submissions of one form, in
+    // this batch or not, the later stores nothing.
+    let inserted: HashSet<i64> = diesel::sql_query(format!(
+        "INSERT INTO responses (id, survey_version_id, survey_slug, wave, lang, submitted_at, source, form_token, \
+                                choice_codes, duration_seconds) \
+         SELECT id, version_id, slug, wave, lang, submitted_at, '{web}', form_token, choice_codes, duration \
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], \
+                     $8::bytea[], $9::int[]) \
+              WITH ORDINALITY AS t(id, version_id, slug, wave, lang, submitted_at, form_token, choice_codes, duration, k) \
+         ORDER BY k \
+         ON CONFLICT (form_token) DO NOTHING \
+         RETURNING id",
+        web = Source::Web.as_str()
+    ))
+    .bind::<Array<BigInt>, _>(&ids)
+    .bind::<Array<BigInt>, _>(&version_ids)
+    .bind::<Array<Text>, _>(&slugs)
+    .bind::<Array<Integer>, _>(&waves)
+    .bind::<Array<Text>, _>(&langs)
+    .bind::<Array<Text>, _>(&times)
+    .bind::<Array<Text>, _>(&tokens)
+    .bind::<Array<Binary>, _>(&codes)
+    .bind::<Array<Nullable<Integer>>, _>(&durations)
+    .load::<Id>(conn)?
+    .into_iter()
+    .map(|row| row.id)
+    .collect();
+    // The stored ones, in arrival order: (index in `candidates`, id).
+    let stored: Vec<(usize, i64)> = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| inserted.contains(id))
+        .map(|(i, &id)| (i, id))
+        .collect();
+    for (i, &(k, _)) in candidates.iter().enumerate() {
+        outcomes[k] = Some(if inserted.contains(&ids[i]) {
+            Inserted::New(ids[i])
+        } else {
+            Inserted::Duplicate
+        });
+    }
+    if stored.is_empty() {
+        return Ok(outcomes);
+    }
+
+    let (mut answer_ids, mut positions, mut questions, mut values) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for &(i, id) in &stored {
+        for (position, question, value) in answer_rows(news[i].answers) {
+            answer_ids.push(id);
+            positions.push(position as i32);
+            questions.push(question);
+            values.push(value);
+        }
+    }
+    diesel::sql_query(
+        "INSERT INTO answers (response_id, position, question_id, value) \
+         SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[])",
+    )
+    .bind::<Array<BigInt>, _>(&answer_ids)
+    .bind::<Array<Integer>, _>(&positions)
+    .bind::<Array<Text>, _>(&questions)
+    .bind::<Array<Text>, _>(&values)
+    .execute(conn)?;
+
+    let mut flags: BTreeSet<(i64, &str)> = stored
+        .iter()
+        .filter(|&&(i, _)| news[i].straightliner)
+        .map(|&(_, id)| (id, Flag::Straightliner.as_str()))
+        .collect();
+    // `flag_burst` of each stored one, seeing the responses stored before
+    // it: those committed, and the batch's with a smaller id.
+    let burst_ids: Vec<i64> = stored.iter().map(|&(_, id)| id).collect();
+    let burst_versions: Vec<i64> = stored.iter().map(|&(i, _)| news[i].version_id).collect();
+    let burst_codes: Vec<&[u8]> = stored.iter().map(|&(i, _)| news[i].choice_codes).collect();
+    let burst_since: Vec<String> = stored
+        .iter()
+        .map(|&(i, _)| format_timestamp(news[i].submitted_at - BURST_WINDOW))
+        .collect();
+    let found: Vec<Found> = diesel::sql_query(format!(
+        "SELECT t.k AS k, r.id AS id \
+         FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::text[]) \
+              WITH ORDINALITY AS t(id, version_id, codes, since, k) \
+         CROSS JOIN LATERAL ( \
+             SELECT responses.id FROM responses \
+             WHERE responses.source = '{web}' AND responses.survey_version_id = t.version_id \
+               AND responses.choice_codes = t.codes AND responses.submitted_at >= t.since \
+               AND responses.id <= t.id \
+             LIMIT $5) r",
+        web = Source::Web.as_str()
+    ))
+    .bind::<Array<BigInt>, _>(&burst_ids)
+    .bind::<Array<BigInt>, _>(&burst_versions)
+    .bind::<Array<Binary>, _>(&burst_codes)
+    .bind::<Array<Text>, _>(&burst_since)
+    .bind::<BigInt, _>(BURST_SIZE as i64 + 1)
+    .load(conn)?;
+    let mut same: HashMap<i64, Vec<i64>> = HashMap::new();
+    for row in found {
+        same.entry(row.k).or_default().push(row.id);
+    }
+    for (k, &id) in (1i64..).zip(&burst_ids) {
+        let same = same.get(&k).map(Vec::as_slice).unwrap_or_default();
+        match same.len() {
+            n if n < BURST_SIZE => {}
+            n if n == BURST_SIZE => flags.extend(same.iter().map(|&other| (other, Flag::Burst.as_str()))),
+            _ => {
+                flags.insert((id, Flag::Burst.as_str()));
+            }
+        }
+    }
+    if !flags.is_empty() {
+        let (flag_ids, flag_names): (Vec<i64>, Vec<&str>) = flags.into_iter().unzip();
+        diesel::sql_query(
+            "INSERT INTO response_flags (response_id, flag) SELECT * FROM unnest($1::bigint[], $2::text[]) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<Array<BigInt>, _>(&flag_ids)
+        .bind::<Array<Text>, _>(&flag_names)
+        .execute(conn)?;
+    }
+
+    // Saved answers completed by their submission, as `submit_partial_in`
+    // does: only the dates and how far it got are kept.
+    let (done_ids, done_at): (Vec<i64>, Vec<String>) = stored
+        .iter()
+        .filter_map(|&(i, _)| {
+            batch[candidates[i].0]
+                .0
+                .map(|p| (p, format_timestamp(news[i].submitted_at)))
+        })
+        .unzip();
+    if !done_ids.is_empty() {
+        diesel::sql_query(
+            "UPDATE partial_responses SET completed_at = t.at, updated_at = t.at, answers = '{}', \
+                                          invitation_lookup = NULL \
+             FROM unnest($1::bigint[], $2::text[]) AS t(id, at) \
+             WHERE partial_responses.id = t.id AND partial_responses.completed_at IS NULL",
+        )
+        .bind::<Array<BigInt>, _>(&done_ids)
+        .bind::<Array<Text>, _>(&done_at)
+        .execute(conn)?;
+    }
+    Ok(outcomes)
 }
 
 impl Database {

@@ -8,6 +8,7 @@ mod data_generation;
 mod designer_pages;
 mod fieldwork_pages;
 mod form_pages;
+mod group_commit;
 mod gzip_form;
 mod helpers;
 mod identity;
