@@ -42,6 +42,10 @@ pub struct ServeConfig {
     pub clock: CityClock,
     /// Who runs the survey, shown on every resident page (`--identity`).
     pub identity: Arc<Identity>,
+    /// How long a request waits for a database connection before the
+    /// resident is asked to try again, and how long each attempt to
+    /// connect may take (`--db-timeout`).
+    pub db_timeout: std::time::Duration,
 }
 
 /// Default of `--partial-days`.
@@ -66,6 +70,7 @@ impl ServeConfig {
             partial_lifetime: time::Duration::days(DEFAULT_PARTIAL_DAYS.into()),
             clock: CityClock::default(),
             identity: Arc::new(Identity::builtin()),
+            db_timeout: crate::db::DEFAULT_CONNECTION_TIMEOUT,
         }
     }
 }

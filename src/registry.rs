@@ -3,7 +3,7 @@
 //! by the server whenever a designer publishes a version (see
 //! `web::AppState::reload_surveys`).
 
-use crate::db::{Database, DatabaseUrl, StoredSurvey};
+use crate::db::{Backend, Database, DatabaseUrl, PoolSettings, StoredSurvey};
 use crate::error::AppError;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,8 +12,17 @@ use std::sync::Arc;
 /// Open the database, store any new definition versions (built-in and from
 /// `defs_dir`), and load every published version (drafts are never served).
 pub fn open(url: &DatabaseUrl, defs_dir: Option<&Path>) -> Result<(Database, SurveyRegistry), AppError> {
+    open_with(url, defs_dir, PoolSettings::default_for(Backend::of(url)))
+}
+
+/// [`open`] with the pool's settings (the server's `--db-timeout`).
+pub fn open_with(
+    url: &DatabaseUrl,
+    defs_dir: Option<&Path>,
+    settings: PoolSettings,
+) -> Result<(Database, SurveyRegistry), AppError> {
     let surveys = crate::survey::load_definitions(defs_dir).map_err(AppError::Definitions)?;
-    let db = Database::open(url)?;
+    let db = Database::open_with(url, settings)?;
     db.sync_definitions(&surveys)?;
     let registry = SurveyRegistry::new(db.stored_surveys()?);
     Ok((db, registry))
