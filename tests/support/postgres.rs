@@ -162,13 +162,19 @@ pub fn fresh_postgres(server: &str) -> String {
 /// Drop a database this suite made, whoever is still connected to it.
 pub fn drop_database(url: &str) {
     let Some(server) = server() else { return };
+    drop_database_on(&server, url);
+}
+
+/// [`drop_database`] on the PostgreSQL server `server`, for tests that
+/// reach it themselves ([`reachable_server`]) rather than in a half.
+pub fn drop_database_on(server: &str, url: &str) {
     let Some(name) = url.rsplit('/').next().map(|n| n.split('?').next().unwrap_or(n)) else {
         return;
     };
     if !name.starts_with(PREFIX) {
         return;
     }
-    if let Ok(mut conn) = PgConnection::establish(&server) {
+    if let Ok(mut conn) = PgConnection::establish(server) {
         let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
     }
 }
@@ -188,6 +194,27 @@ fn drop_leftovers(server: &str) {
     .unwrap();
     for Name { datname } in names {
         let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)")).execute(&mut conn);
+    }
+}
+
+/// The PostgreSQL server to test against, when one answers; otherwise
+/// `test` says it is skipped, or fails when `CIVICPULSE_POSTGRES_TESTS=require`.
+pub fn reachable_server(test: &str) -> Option<String> {
+    let server = std::env::var("CIVICPULSE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_SERVER.to_string());
+    match PgConnection::establish(&server) {
+        Ok(_) => Some(server),
+        Err(e) => {
+            let why = format!(
+                "{test}: skipped: no PostgreSQL at {server} ({}); set CIVICPULSE_TEST_POSTGRES_URL, or run .ci/run, \
+                 which starts one",
+                e.to_string().trim()
+            );
+            if std::env::var("CIVICPULSE_POSTGRES_TESTS").as_deref() == Ok("require") {
+                panic!("{why}, and CIVICPULSE_POSTGRES_TESTS=require");
+            }
+            eprintln!("{why}");
+            None
+        }
     }
 }
 
