@@ -52,6 +52,10 @@ pub struct ServeConfig {
     /// A saved gzip-encoded page served as is at `/bench/static-page`, for
     /// load benchmarks only (`--bench-static-page`); `None` in service.
     pub bench_static_page: Option<PathBuf>,
+    /// How long a request waits for a database connection before the
+    /// resident is asked to try again, and how long each attempt to
+    /// connect may take (`--db-timeout`).
+    pub db_timeout: std::time::Duration,
 }
 
 /// Default of `--partial-days`.
@@ -80,6 +84,7 @@ impl ServeConfig {
             hsts: false,
             body_deadline: crate::web::body_deadline::DEFAULT_BODY_DEADLINE,
             bench_static_page: None,
+            db_timeout: crate::db::DEFAULT_CONNECTION_TIMEOUT,
         }
     }
 }

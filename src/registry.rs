@@ -15,15 +15,14 @@ pub fn open(url: &DatabaseUrl, defs_dir: Option<&Path>) -> Result<(Database, Sur
     open_with(url, defs_dir, PoolSettings::default_for(Backend::of(url)))
 }
 
-/// [`open`] with a connection pool of its own size (the server's
-/// `--pool-size`).
+/// [`open`] with the pool's settings (the server's `--db-timeout`).
 pub fn open_with(
     url: &DatabaseUrl,
     defs_dir: Option<&Path>,
-    pool: PoolSettings,
+    settings: PoolSettings,
 ) -> Result<(Database, SurveyRegistry), AppError> {
     let surveys = crate::survey::load_definitions(defs_dir).map_err(AppError::Definitions)?;
-    let db = Database::open_with(url, pool)?;
+    let db = Database::open_with(url, settings)?;
     db.sync_definitions(&surveys)?;
     let registry = SurveyRegistry::new(db.stored_surveys()?);
     Ok((db, registry))

@@ -98,6 +98,12 @@ pub struct ServeArgs {
     /// /bench/static-page (see benches/load/get_form.sh).
     #[arg(long, hide = true)]
     pub bench_static_page: Option<PathBuf>,
+    /// Seconds a request waits for a database connection before the
+    /// resident is asked to try again (their answers handed back); also
+    /// the longest an attempt to connect to PostgreSQL may take.
+    #[arg(long, env = "CIVICPULSE_DB_TIMEOUT", default_value_t = crate::db::DEFAULT_CONNECTION_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub db_timeout: u64,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -843,12 +849,18 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
             None => crate::identity::Identity::builtin(),
         }),
         bench_static_page: args.bench_static_page,
+        db_timeout: std::time::Duration::from_secs(args.db_timeout),
     };
     let app = crate::web::Application::build(&config)?;
-    log::info!("serving on http://{} (database {})", config.bind, config.database);
+    // The port bound, which `--bind HOST:0` leaves to the system.
+    let address = match config.bind.rsplit_once(':') {
+        Some((host, _)) => format!("{host}:{}", app.port()),
+        None => config.bind.clone(),
+    };
+    log::info!("serving on http://{address} (database {})", config.database);
     eprintln!(
-        "civicpulse: listening on http://{}  (database: {})",
-        config.bind, config.database
+        "civicpulse: listening on http://{address}  (database: {})",
+        config.database
     );
     actix_web::rt::System::new()
         .block_on(app.run_until_stopped())

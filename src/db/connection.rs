@@ -22,6 +22,7 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::RunQueryDsl;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,12 +121,20 @@ impl Backend {
 }
 
 /// How many connections a process keeps, and how long a request waits
-/// for one (`--pool-size`, `CIVICPULSE_POOL_SIZE`).
+/// for one (`serve --db-timeout`): past that the resident is told to try
+/// again. The same time bounds each attempt to connect to PostgreSQL, so
+/// a host that takes the connection and never answers does not hang
+/// the start-up either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolSettings {
     pub max_size: u32,
     pub connection_timeout: Duration,
 }
+
+/// Default of `serve --db-timeout`: long enough for a burst of writers to
+/// queue for the pool, short enough that a resident is not left waiting
+/// when the database is down.
+pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl PoolSettings {
     /// SQLite: a few readers beside the one writer is all a file gives.
@@ -137,7 +146,7 @@ impl PoolSettings {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 32,
             },
-            connection_timeout: Duration::from_secs(15),
+            connection_timeout: DEFAULT_CONNECTION_TIMEOUT,
         }
     }
 }
@@ -148,6 +157,63 @@ impl PoolSettings {
 #[derive(Debug)]
 pub(super) struct Manager {
     url: DatabaseUrl,
+    /// libpq's `connect_timeout`, in whole seconds, unless the URL sets one.
+    connect_timeout: u64,
+    /// Set while connections fail (see [`LogConnectFailure`]), so that the
+    /// first one that succeeds again is logged.
+    failing: Arc<AtomicBool>,
+}
+
+impl Manager {
+    fn new(url: &DatabaseUrl, settings: PoolSettings) -> Manager {
+        Manager {
+            url: url.clone(),
+            // libpq counts whole seconds and takes 2 as its least.
+            connect_timeout: settings.connection_timeout.as_secs().max(2),
+            failing: Default::default(),
+        }
+    }
+}
+
+/// `url` with libpq's `connect_timeout` set, unless it sets one itself:
+/// without it libpq waits as long as the operating system does (minutes)
+/// for a host that takes the connection but never answers.
+#[cfg(feature = "postgres")]
+fn with_connect_timeout(url: &str, seconds: u64) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_string();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}connect_timeout={seconds}")
+}
+
+/// A message of the driver on one line: libpq's span several ("… failed:
+/// Connection refused\n\tIs the server running …?"), and a log line or an
+/// error printed at start-up should stay one.
+pub(crate) fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Logs each connection of the pool that fails, to connect or when
+/// checked before use, as one line naming the database (r2d2's own
+/// handler logs the driver's message bare, over several lines). The pool
+/// keeps trying to connect while the database is away; the first
+/// connection made after that is logged too (`Manager::connect`).
+#[derive(Debug)]
+struct LogConnectFailure {
+    url: String,
+    failing: Arc<AtomicBool>,
+}
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for LogConnectFailure {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        self.failing.store(true, Ordering::Relaxed);
+        log::error!(
+            "connection to the database {} failed: {}",
+            self.url,
+            one_line(&error.to_string())
+        );
+    }
 }
 
 impl ManageConnection for Manager {
@@ -155,6 +221,24 @@ impl ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<AnyConnection, diesel::r2d2::Error> {
+        let conn = self.connect_once()?;
+        if self.failing.swap(false, Ordering::Relaxed) {
+            log::info!("connected to the database {} again", self.url);
+        }
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+impl Manager {
+    fn connect_once(&self) -> Result<AnyConnection, diesel::r2d2::Error> {
         use diesel::r2d2::Error;
         match &self.url {
             #[cfg(feature = "sqlite")]
@@ -170,7 +254,8 @@ impl ManageConnection for Manager {
             }
             #[cfg(feature = "postgres")]
             DatabaseUrl::Postgres(url) => {
-                let conn = diesel::PgConnection::establish(url).map_err(Error::ConnectionError)?;
+                let conn = diesel::PgConnection::establish(&with_connect_timeout(url, self.connect_timeout))
+                    .map_err(Error::ConnectionError)?;
                 Ok(AnyConnection::Postgres(conn))
             }
             #[allow(unreachable_patterns)]
@@ -179,23 +264,33 @@ impl ManageConnection for Manager {
             )))),
         }
     }
-
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
-    }
 }
 
 /// One connection of its own to `url`, outside any pool: for tools and
 /// tests that speak SQL themselves, as another program on the server would.
 pub fn raw_connection(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
-    Manager { url: url.clone() }.connect().map_err(|e| DbError::Open {
+    Manager::new(url, PoolSettings::default_for(Backend::of(url)))
+        .connect()
+        .map_err(|e| open_failed(url, &e))
+}
+
+/// Why `url` could not be opened, on one line, with what to check when
+/// SQLite says no more than that it could not open the file.
+fn open_failed(url: &DatabaseUrl, error: &diesel::r2d2::Error) -> DbError {
+    let mut message = one_line(&error.to_string());
+    if let DatabaseUrl::Sqlite(path) = url {
+        if path.is_dir() {
+            message = format!("{} is a folder; give the path of a database file in it", path.display());
+        } else if message.contains("unable to open") || message.contains("readonly") {
+            message.push_str(
+                " (this user must be able to create and write the file and the -wal and -shm files beside it)",
+            );
+        }
+    }
+    DbError::Open {
         url: url.to_string(),
-        message: e.to_string(),
-    })
+        message,
+    }
 }
 
 /// SQLite serialises every call on a connection with a mutex unless told
@@ -240,11 +335,55 @@ impl Database {
         Database::open_with(url, PoolSettings::default_for(Backend::of(url)))
     }
 
-    /// [`Database::open`] with a pool of its own size.
+    /// [`Database::open`] with the pool's settings.
     pub fn open_with(url: &DatabaseUrl, settings: PoolSettings) -> Result<Database, DbError> {
         let db = Database::connect(url, settings)?;
+        db.check_writable()?;
         db.migrate()?;
         Ok(db)
+    }
+
+    /// Fail now if the database takes no writes: SQLite opens a file it may
+    /// not write (a read-only filesystem, say) read-only without a word,
+    /// and PostgreSQL may be a standby; either way the server would start
+    /// and then fail every submission.
+    fn check_writable(&self) -> Result<(), DbError> {
+        let refused = |message: String| DbError::Open {
+            url: self.url.to_string(),
+            message,
+        };
+        let mut conn = self.conn()?;
+        match &mut *conn {
+            #[cfg(feature = "sqlite")]
+            // A real write, undone: a read-only connection of a WAL file
+            // even begins a write transaction.
+            AnyConnection::Sqlite(c) => c
+                .batch_execute("BEGIN IMMEDIATE; CREATE TABLE civicpulse_write_check (x); ROLLBACK;")
+                .map_err(|e| {
+                    let _ = c.batch_execute("ROLLBACK;");
+                    refused(format!(
+                        "it cannot be written: {e} (this user must be able to create and write the file and \
+                         the -wal and -shm files beside it, on a filesystem mounted read-write)"
+                    ))
+                }),
+            #[cfg(feature = "postgres")]
+            AnyConnection::Postgres(c) => {
+                #[derive(diesel::QueryableByName)]
+                struct Setting {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    value: String,
+                }
+                let setting: Setting =
+                    diesel::sql_query("SELECT current_setting('transaction_read_only') AS value").get_result(c)?;
+                if setting.value == "on" {
+                    return Err(refused(
+                        "it takes no writes (a standby, or default_transaction_read_only is on); give the primary"
+                            .into(),
+                    ));
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Open a database whose schema is up to date, writing nothing: what
@@ -285,12 +424,21 @@ impl Database {
                 }
             }
         }
+        let manager = Manager::new(url, settings);
+        // One attempt first, so that a database that cannot be opened is
+        // reported at once, in the driver's words; the pool would retry
+        // until its timeout and then report only that it timed out.
+        drop(manager.connect().map_err(|e| open_failed(url, &e))?);
         let pool = Pool::builder()
             .max_size(settings.max_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(settings.connection_timeout)
-            .build(Manager { url: url.clone() })
-            .map_err(|e| open_error(e.to_string()))?;
+            .error_handler(Box::new(LogConnectFailure {
+                url: url.to_string(),
+                failing: manager.failing.clone(),
+            }))
+            .build(manager)
+            .map_err(|e| open_error(one_line(&e.to_string())))?;
         Ok(Database {
             pool,
             backend: Backend::of(url),
@@ -363,6 +511,33 @@ impl Database {
             .iter()
             .filter(|m| !applied.contains(&m.name().version().to_string()))
             .count())
+    }
+
+    /// Settings of the database under which a response thanked just
+    /// before a power cut could be lost: PostgreSQL's `fsync`,
+    /// `synchronous_commit` and `full_page_writes` turned off, as
+    /// `name = value`. SQLite's are this program's own (`synchronous =
+    /// FULL` on every connection), so none.
+    pub fn unsafe_settings(&self) -> Result<Vec<String>, DbError> {
+        #[derive(diesel::QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        if self.backend != Backend::Postgres {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn()?;
+        let mut found = Vec::new();
+        for name in ["fsync", "synchronous_commit", "full_page_writes"] {
+            let setting: Setting = diesel::sql_query("SELECT current_setting($1) AS value")
+                .bind::<diesel::sql_types::Text, _>(name)
+                .get_result(&mut *conn)?;
+            if setting.value == "off" {
+                found.push(format!("{name} = off"));
+            }
+        }
+        Ok(found)
     }
 
     pub(super) fn conn(&self) -> Result<Pooled, DbError> {

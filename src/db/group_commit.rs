@@ -242,7 +242,7 @@ impl Writer {
             std::panic::catch_unwind(AssertUnwindSafe(|| match backend {
                 Backend::Sqlite => Ok(each_in_savepoint(conn, &batch)),
                 Backend::Postgres => {
-                    let submissions: Vec<_> = batch.iter().map(|p| (p.partial, p.response.new())).collect();
+                    let submissions: Vec<_> = batch.iter().map(|p| (p.partial, p.response.as_new())).collect();
                     let outcomes = insert_web_batch(conn, &submissions)?;
                     Ok(outcomes.into_iter().map(|o| o.map(Ok)).collect())
                 }
@@ -287,7 +287,7 @@ impl Writer {
     fn store_alone(&mut self, pending: Pending) {
         let result = self.with_transaction(|_, conn| {
             std::panic::catch_unwind(AssertUnwindSafe(|| {
-                submit_partial_in(conn, pending.partial, &pending.response.new())
+                submit_partial_in(conn, pending.partial, &pending.response.as_new())
             }))
             .unwrap_or_else(|_| Err(DbError::WriteFailed("storing a submission panicked".into())))
         });
@@ -347,7 +347,7 @@ fn each_in_savepoint(conn: &mut Conn, batch: &[Pending]) -> Vec<Option<Result<In
     for pending in batch {
         // Nested in the batch's transaction, diesel's `transaction` is a
         // savepoint: released on `Ok`, rolled back to on `Err`.
-        let outcome = conn.transaction(|c| submit_partial_in(c, pending.partial, &pending.response.new()));
+        let outcome = conn.transaction(|c| submit_partial_in(c, pending.partial, &pending.response.as_new()));
         outcomes.push(Some(outcome));
     }
     outcomes

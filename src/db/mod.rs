@@ -35,7 +35,7 @@ mod versions;
 
 pub use accounts::{AuditEntry, NewSession, Session, SignInAttempt, User};
 pub use analysis::{AnalysisColumns, ResponseFacts};
-pub use connection::{raw_connection, AnyConnection, Backend, Database, PoolSettings};
+pub use connection::{raw_connection, AnyConnection, Backend, Database, PoolSettings, DEFAULT_CONNECTION_TIMEOUT};
 pub use fieldwork::{FieldworkError, InvitationBatch, InvitationUse, IssuedInvitation, MAX_BATCH};
 pub use generation::DataGeneration;
 pub use group_commit::GroupCommitStats;
@@ -50,6 +50,7 @@ pub use settings::KeyMismatch;
 pub use url::{DatabaseUrl, DatabaseUrlError};
 pub use versions::{DraftError, StoredDraft, StoredSurvey, VersionInfo, VersionStatus};
 
+pub(crate) use connection::one_line;
 use connection::{lock_key, Conn};
 use sha2::{Digest, Sha256};
 
@@ -106,6 +107,66 @@ pub enum DbError {
     Fieldwork(#[from] FieldworkError),
     #[error(transparent)]
     Key(#[from] KeyMismatch),
+}
+
+/// Why the database could not do what was asked, when the fault is the
+/// database's service rather than the request: the same request may
+/// succeed later, so a resident is asked to send it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// No connection: the server is down or the network between is cut.
+    Unreachable,
+    /// The disk the database writes to has no room left.
+    DiskFull,
+    /// Every connection was busy, or a write waited too long for a lock.
+    Busy,
+}
+
+impl Outage {
+    /// For the operator's log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Outage::Unreachable => "the database is unreachable",
+            Outage::DiskFull => "the disk of the database is full",
+            Outage::Busy => "the database is too busy",
+        }
+    }
+}
+
+impl DbError {
+    /// The outage this error is a symptom of, if any; `None` for errors
+    /// that sending the same request again would not cure.
+    pub fn outage(&self) -> Option<Outage> {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            // The pool gave up waiting; it says why when an attempt to
+            // connect failed.
+            DbError::Pool(e) => Some(if e.to_string().contains(": ") {
+                Outage::Unreachable
+            } else {
+                Outage::Busy
+            }),
+            DbError::Open { .. } => Some(Outage::Unreachable),
+            DbError::Query(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ))
+            | DbError::Query(Error::BrokenTransactionManager) => Some(Outage::Unreachable),
+            DbError::Query(Error::DatabaseError(_, info)) => {
+                let message = info.message();
+                // SQLite: SQLITE_FULL; PostgreSQL: ENOSPC while extending
+                // a file or writing the WAL (SQLSTATE 53100).
+                if message.contains("database or disk is full") || message.contains("No space left on device") {
+                    Some(Outage::DiskFull)
+                } else if message.contains("database is locked") || message.contains("database is busy") {
+                    Some(Outage::Busy)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
 }
 
 /// RFC 3339 in UTC with whole seconds, e.g. `2026-11-29T15:53:36Z`: sorts

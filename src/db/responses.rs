@@ -106,7 +106,7 @@ impl OwnedResponse {
         }
     }
 
-    pub(super) fn new(&self) -> NewResponse<'_> {
+    pub(super) fn as_new(&self) -> NewResponse<'_> {
         NewResponse {
             version_id: self.version_id,
             slug: &self.slug,

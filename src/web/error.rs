@@ -21,8 +21,14 @@ pub enum WebErrorKind {
     NotYetOpen,
     /// The survey's last open day has passed.
     Closed,
+    /// The database is down, full or overloaded (`db::Outage`): the same
+    /// request may work in a few minutes.
+    Unavailable,
     Internal,
 }
+
+/// What an unavailable page asks the client to wait before trying again.
+pub const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl WebErrorKind {
     pub fn status(self) -> StatusCode {
@@ -41,6 +47,7 @@ impl WebErrorKind {
             // what 410 Gone says; browsers show the page just the same.
             WebErrorKind::NotYetOpen => StatusCode::OK,
             WebErrorKind::Closed => StatusCode::GONE,
+            WebErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             WebErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -56,6 +63,7 @@ impl WebErrorKind {
             WebErrorKind::MethodNotAllowed => ("bad_request_title", "method_not_allowed_message"),
             WebErrorKind::NotYetOpen => ("survey_not_yet_open_title", "survey_opens_on"),
             WebErrorKind::Closed => ("survey_closed_title", "survey_closed_on"),
+            WebErrorKind::Unavailable => ("unavailable_title", "unavailable_message"),
             WebErrorKind::Internal => ("server_error_title", "server_error_message"),
         }
     }
@@ -182,14 +190,17 @@ impl ResponseError for WebError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.kind == WebErrorKind::Internal {
-            log::error!("internal error: {}", self.detail);
-        } else {
-            log::debug!("refused request ({:?}): {}", self.kind, self.detail);
+        match self.kind {
+            WebErrorKind::Internal => log::error!("internal error: {}", self.detail),
+            WebErrorKind::Unavailable => log::error!("page not served: {}", self.detail),
+            _ => log::debug!("refused request ({:?}): {}", self.kind, self.detail),
         }
         let mut response = HttpResponse::build(self.kind.status());
         if self.kind == WebErrorKind::MethodNotAllowed {
             response.insert_header((actix_web::http::header::ALLOW, "GET, POST"));
+        }
+        if self.kind == WebErrorKind::Unavailable {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER.as_secs()));
         }
         let mut keys = self.kind.message_keys();
         let next_key = match self.kind {

@@ -196,7 +196,18 @@ pub struct Application {
 impl Application {
     /// Open the database, store the definitions and bind the address.
     pub fn build(config: &ServeConfig) -> Result<Application, AppError> {
-        let (db, registry) = crate::registry::open_with(&config.database, config.defs_dir.as_deref(), config.pool)?;
+        let settings = crate::db::PoolSettings {
+            connection_timeout: config.db_timeout,
+            ..config.pool
+        };
+        let (db, registry) = crate::registry::open_with(&config.database, config.defs_dir.as_deref(), settings)?;
+        for setting in db.unsafe_settings()? {
+            log::warn!(
+                "the database {} runs with {setting}: a response thanked just before a power cut or an \
+                 operating system crash may be lost (README, Durability)",
+                config.database
+            );
+        }
         let key = db.server_key(&config.key_file)?;
         let renderer = Arc::new(Renderer::new(i18n::Messages::load()?)?.with_identity(config.identity.clone()));
         let hashing = limits::HashGate::for_this_machine();

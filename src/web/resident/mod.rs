@@ -6,8 +6,9 @@
 //!
 //! Whatever happens to a submission, the answers given so far are either
 //! stored or sent back filled in: a refused form (expired, forged, over the
-//! rate limit, a wrong code, a missing answer) comes back with every answer
-//! and a specific message, in the resident's language.
+//! rate limit, a wrong code, a missing answer, a database that is down or
+//! full) comes back with every answer and a specific message, in the
+//! resident's language.
 
 mod pages;
 mod resume;
@@ -31,7 +32,7 @@ use super::security::{
 use super::text_size::{self, TextSize};
 use super::AppState;
 use crate::crypto::Purpose;
-use crate::db::{Inserted, InvitationUse, InvitedSubmission, NewResponse, StoredSurvey, Submission};
+use crate::db::{DbError, Inserted, InvitationUse, InvitedSubmission, NewResponse, StoredSurvey, Submission};
 use crate::fieldwork::quality::{is_straightliner, straightline_blocks};
 use crate::fieldwork::{Access, CodeError, CurrentWave, InvitationCode};
 use crate::lang::Lang;
@@ -98,7 +99,7 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     })
     .await
     .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?
-    .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?;
+    .map_err(|e| state.db_error(lang, &e))?;
     // Only surveys residents can answer today are offered.
     let surveys = current
         .iter()
@@ -276,7 +277,19 @@ pub async fn thanks(
     let lang = negotiate(&req);
     let stored = state.published(lang, &path)?;
     let survey = &stored.survey;
-    let waves = state.waves(lang, &path).await?;
+    let waves = match state.waves(lang, &path).await {
+        Ok(waves) => waves,
+        // The answers are stored; the thanks must not fail for want of
+        // the day the results come out.
+        Err(e) => {
+            log::warn!(
+                "thank-you page of {} without the results' day: {}",
+                survey.slug,
+                e.detail
+            );
+            Vec::new()
+        }
+    };
     let current = CurrentWave::choose(&waves, state.clock.today());
     let messages = &state.renderer.messages;
     let results = match current.settings().and_then(|w| w.results_published) {
@@ -436,6 +449,31 @@ impl Refill<'_> {
         Ok(retry_after(response, wait))
     }
 
+    /// Nothing stored because the database failed: the form back with
+    /// every answer and the same tokens, so that sending it again stores
+    /// it once even if the failure hid a commit that went through. 503
+    /// with `Retry-After` when the database is down, full or overloaded.
+    fn not_saved(&self, error: &WebError, csrf: &str, token: &str) -> Result<HttpResponse, WebError> {
+        log::error!(
+            "a response to {} was not stored; the resident has the answers back to send again: {}",
+            self.survey.slug,
+            error.detail
+        );
+        let message = self.state.renderer.messages.text(self.lang, "err_not_saved", &[]);
+        let unavailable = error.kind == WebErrorKind::Unavailable;
+        let status = if unavailable {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        let response = self.page(status, &[FormError::general(message)], csrf, token)?;
+        Ok(if unavailable {
+            retry_after(response, super::error::RETRY_AFTER)
+        } else {
+            response
+        })
+    }
+
     /// The code field with `error`, answers kept.
     fn code_problem(
         mut self,
@@ -465,8 +503,13 @@ pub async fn submit(
     payload: web::Payload,
 ) -> Result<HttpResponse, WebError> {
     let hint = negotiate(&req);
-    // Outside the survey's dates nothing is read or stored.
-    let answering = state.answering(hint, &path).await?;
+    // Outside the survey's dates nothing is read or stored. When the
+    // dates cannot be read (the database is down), the form is read all
+    // the same, to hand the answers back.
+    let answering = match state.answering(hint, &path).await {
+        Err(e) if e.kind != WebErrorKind::Unavailable => return Err(e),
+        answering => answering,
+    };
     let body = read_body(&req, payload, MAX_FORM_BYTES)
         .await
         .map_err(|kind| state.error(kind, hint, "form body"))?;
@@ -474,7 +517,7 @@ pub async fn submit(
     let form = Submitted::from_pairs(&pairs);
     if form.page.is_some() {
         // A page of the section-by-section flow.
-        return pages::post_page(&req, &state, &answering, &form, hint).await;
+        return pages::post_page(&req, &state, &answering?, &form, hint).await;
     }
     let parse_lang = |v: &Option<String>| -> Result<Option<Lang>, WebError> {
         v.as_deref()
@@ -490,61 +533,83 @@ pub async fn submit(
 
     // The form is checked against the version it was rendered from, as long
     // as that version exists; otherwise against the latest one.
-    let stored = form
+    let stored = match form
         .version
         .as_deref()
         .and_then(|v| v.parse::<u32>().ok())
         .and_then(|v| state.survey_version(&path, v))
-        .unwrap_or_else(|| answering.stored.clone());
+    {
+        Some(stored) => stored,
+        None => match &answering {
+            Ok(answering) => answering.stored.clone(),
+            Err(_) => state.published(lang, &path)?,
+        },
+    };
     let survey = &stored.survey;
-    let access = answering.current.access();
     let typed_code = form.code.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let code = match &answering {
+        Ok(answering) => {
+            let access = answering.current.access();
+            // A resident who chose the open link of a wave that also
+            // takes codes sees no code field; one with a code, or in a
+            // wave that requires one, does.
+            (access.takes_codes() && (typed_code.is_some() || !access.admits_open_link())).then(|| CodeView {
+                value: typed_code.unwrap_or_default().to_string(),
+                accepted: typed_code.is_some(),
+                required: !access.admits_open_link(),
+                error: None,
+            })
+        }
+        // The wave's rules are unknown: a code given is kept.
+        Err(_) => typed_code.map(|typed| CodeView {
+            value: typed.to_string(),
+            accepted: true,
+            required: false,
+            error: None,
+        }),
+    };
     let refill = Refill {
         state: &state,
         req: &req,
         survey,
         lang,
         answers: &form.answers,
-        // A resident who chose the open link of a wave that also takes
-        // codes sees no code field; one with a code, or in a wave that
-        // requires one, does.
-        code: (access.takes_codes() && (typed_code.is_some() || !access.admits_open_link())).then(|| CodeView {
-            value: typed_code.unwrap_or_default().to_string(),
-            accepted: typed_code.is_some(),
-            required: !access.admits_open_link(),
-            error: None,
-        }),
+        code,
     };
 
     let cookie_csrf = csrf_of(&req);
     let csrf_ok = matching_csrf(&req, form.csrf.as_deref()).is_some();
     let given_token = form.form.clone().unwrap_or_default();
+    // The tokens of a form to send again: its own while they are good.
+    let own_or_fresh_tokens = || match (csrf_ok, &cookie_csrf) {
+        (true, Some(csrf)) => (csrf.clone(), given_token.clone()),
+        _ => {
+            let csrf = new_token();
+            let token = state.issue_form_token(survey, &csrf);
+            (csrf, token)
+        }
+    };
 
     if switch_to.is_some() {
         // Switching language validates nothing and stores nothing.
-        return match (csrf_ok, cookie_csrf) {
-            (true, Some(csrf)) => refill.page(StatusCode::OK, &[], &csrf, &given_token),
-            _ => {
-                let csrf = new_token();
-                let token = state.issue_form_token(survey, &csrf);
-                refill.page(StatusCode::OK, &[], &csrf, &token)
-            }
-        };
+        let (csrf, token) = own_or_fresh_tokens();
+        return refill.page(StatusCode::OK, &[], &csrf, &token);
     }
+    let answering = match answering {
+        Ok(answering) => answering,
+        Err(unavailable) => {
+            let (csrf, token) = own_or_fresh_tokens();
+            return refill.not_saved(&unavailable, &csrf, &token);
+        }
+    };
+    let access = answering.current.access();
     let messages = &state.renderer.messages;
     // Every attempt to store counts against the client's limit, before
     // anything else is checked, so a flood costs as little as possible.
     if let Err(wait) = state.limit(&req, Action::Submit) {
         log::info!("submission to {} refused: over the rate limit", survey.slug);
         // The same form can be sent again once the wait is over.
-        let (csrf, token) = match (csrf_ok, &cookie_csrf) {
-            (true, Some(csrf)) => (csrf.clone(), given_token.clone()),
-            _ => {
-                let csrf = new_token();
-                let token = state.issue_form_token(survey, &csrf);
-                (csrf, token)
-            }
-        };
+        let (csrf, token) = own_or_fresh_tokens();
         return refill.too_many(&csrf, &token, wait, "err_too_many_submissions");
     }
     if !csrf_ok {
@@ -600,14 +665,13 @@ pub async fn submit(
     let lookup = code.as_ref().map(|c| c.lookup_key(&state.key));
     // Answers saved from the pages of this browser are completed with it.
     let partial = match pages::cookie_code(&req) {
-        Some(code) => state
-            .partial(lang, survey.slug.as_str(), &code)
-            .await?
-            .filter(|p| !p.completed)
-            .map(|p| p.id),
+        Some(code) => match state.partial(lang, survey.slug.as_str(), &code).await {
+            Ok(partial) => partial.filter(|p| !p.completed).map(|p| p.id),
+            Err(e) => return refill.not_saved(&e, &csrf, &given_token),
+        },
         None => None,
     };
-    let inserted = state
+    let inserted = match state
         .store_response(Storing {
             stored: &stored,
             wave: answering.current.wave(),
@@ -619,7 +683,11 @@ pub async fn submit(
             lookup,
             form_token: &given_token,
         })
-        .await?;
+        .await
+    {
+        Ok(inserted) => inserted,
+        Err(e) => return refill.not_saved(&e, &csrf, &given_token),
+    };
     let again = match inserted {
         Inserted::New(_) => {
             log::info!("stored a response to {} v{}", survey.slug, survey.version);
@@ -716,6 +784,21 @@ impl AppState {
         WebError::new(kind, lang, &self.renderer, detail)
     }
 
+    /// The page for a failed database call: "try again in a few minutes"
+    /// when the database is down, full or overloaded, else an internal
+    /// error. The log line says which, and names the database.
+    pub(crate) fn db_error(&self, lang: Lang, e: &DbError) -> WebError {
+        let message = crate::db::one_line(&e.to_string());
+        match e.outage() {
+            Some(outage) => self.error(
+                WebErrorKind::Unavailable,
+                lang,
+                format!("{} ({}): {message}", outage.describe(), self.db.url()),
+            ),
+            None => self.error(WebErrorKind::Internal, lang, message),
+        }
+    }
+
     /// What a form token of `survey` is bound to.
     fn form_binding<'a>(&self, survey: &'a Survey, csrf: &'a str) -> FormBinding<'a> {
         FormBinding {
@@ -752,7 +835,7 @@ impl AppState {
         web::block(move || db.wave_settings(&owned))
             .await
             .map_err(|e| self.error(WebErrorKind::Internal, lang, e.to_string()))?
-            .map_err(|e| self.error(WebErrorKind::Internal, lang, e.to_string()))
+            .map_err(|e| self.db_error(lang, &e))
     }
 
     /// The version and wave of `slug` residents answer now, if today (the
@@ -863,6 +946,7 @@ mod tests {
             "err_csrf",
             "err_csrf_start",
             "err_form_expired",
+            "err_not_saved",
             "err_form_not_ours",
             "err_too_many_submissions",
             "err_too_many_codes",

@@ -105,7 +105,7 @@ impl AppState {
         web::block(f)
             .await
             .map_err(|e| self.error(WebErrorKind::Internal, lang, e.to_string()))?
-            .map_err(|e| self.error(WebErrorKind::Internal, lang, e.to_string()))
+            .map_err(|e| self.db_error(lang, &e))
     }
 
     /// The live partial response stored under `code` (not expired).
