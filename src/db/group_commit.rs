@@ -266,9 +266,15 @@ impl Writer {
             }
             Err(BatchError::Begin(e)) => {
                 log::error!("cannot start writing {size} submission(s): {e}");
-                let message = e.to_string();
+                let (message, outage) = (e.to_string(), e.outage());
                 for pending in batch {
-                    answer(pending, Err(DbError::WriteFailed(message.clone())));
+                    answer(
+                        pending,
+                        Err(DbError::Shared {
+                            message: message.clone(),
+                            outage,
+                        }),
+                    );
                 }
             }
             Err(BatchError::Batch(e)) => {

@@ -69,6 +69,10 @@ pub enum DbError {
     WriterStopped,
     #[error("the write failed: {0}")]
     WriteFailed(String),
+    /// One database failure told to each of several waiting writers (the
+    /// batch of a group commit), keeping what kind of outage it was.
+    #[error("{message}")]
+    Shared { message: String, outage: Option<Outage> },
     #[error("no database connection available: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
     #[error("database query failed: {0}")]
@@ -147,6 +151,7 @@ impl DbError {
                 Outage::Busy
             }),
             DbError::Open { .. } => Some(Outage::Unreachable),
+            DbError::Shared { outage, .. } => *outage,
             DbError::Query(Error::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 _,
