@@ -14,7 +14,7 @@ export async function close() {
 }
 
 async function measure(page, width, label, rootPx = "32px") {
-  const m = await page.evaluate((sel) => ({
+  const m = await page.evaluate(([sel, screen]) => ({
     fontSize: getComputedStyle(document.documentElement).fontSize,
     scrollWidth: document.documentElement.scrollWidth,
     // What sticks out: text and boxes past the right edge (for the message).
@@ -25,10 +25,10 @@ async function measure(page, width, label, rootPx = "32px") {
         const r = document.createRange();
         r.selectNodeContents(n);
         const el = n.parentElement;
-        if (r.getBoundingClientRect().right > innerWidth + 1 && !el.closest(".visually-hidden, [hidden]")) out.push(`${el.tagName.toLowerCase()}.${el.className} "${n.textContent.trim().slice(0, 40)}"`);
+        if (r.getBoundingClientRect().right > screen + 1 && !el.closest(".visually-hidden, [hidden]")) out.push(`${el.tagName.toLowerCase()}.${el.className} "${n.textContent.trim().slice(0, 40)}"`);
       }
       for (const el of document.querySelectorAll("body *")) {
-        if (out.length < 6 && el.getBoundingClientRect().right > innerWidth + 1 && !el.closest(".visually-hidden, [hidden]")) out.push(`<${el.tagName.toLowerCase()} class="${el.className}">`);
+        if (out.length < 6 && el.getBoundingClientRect().right > screen + 1 && !el.closest(".visually-hidden, [hidden]")) out.push(`<${el.tagName.toLowerCase()} class="${el.className}">`);
       }
       return out;
     })(),
@@ -36,7 +36,7 @@ async function measure(page, width, label, rootPx = "32px") {
       const r = b.getBoundingClientRect();
       return { lang: b.getAttribute("lang"), left: Math.floor(r.left), right: Math.ceil(r.right) };
     }),
-  }), SEL.langList);
+  }), [SEL.langList, width]);
   metric("large-text", { page: label, width, scroll_width: m.scrollWidth });
   const problems = [];
   if (m.fontSize !== rootPx) problems.push(`${label}: root font size ${m.fontSize}, not ${rootPx}`);
