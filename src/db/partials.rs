@@ -348,11 +348,16 @@ pub(super) fn submit_partial_in(
     new: &NewResponse<'_>,
 ) -> Result<Inserted, DbError> {
     if let Some(id) = partial {
-        let completed: Option<Option<String>> = p::table
-            .filter(p::id.eq(id))
-            .select(p::completed_at)
-            .first(conn)
-            .optional()?;
+        // Locked on PostgreSQL, where another writer may be completing the
+        // same saved answers: it is read again once that one commits.
+        // SQLite's write transaction already excludes every other writer.
+        let query = p::table.filter(p::id.eq(id)).select(p::completed_at);
+        let completed: Option<Option<String>> = match conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(c) => query.first(c).optional()?,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => query.for_update().first(c).optional()?,
+        };
         if matches!(completed, Some(Some(_))) {
             return Ok(Inserted::Duplicate);
         }

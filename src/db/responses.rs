@@ -357,14 +357,27 @@ fn insert_web_batch_pg(
         candidates.push((k, form_token));
     }
     if !partials_seen.is_empty() {
+        #[derive(QueryableByName)]
+        struct Saved {
+            #[diesel(sql_type = BigInt)]
+            id: i64,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            completed: bool,
+        }
         let ids: Vec<i64> = partials_seen.iter().copied().collect();
-        let completed: HashSet<i64> =
-            diesel::sql_query("SELECT id FROM partial_responses WHERE id = ANY($1) AND completed_at IS NOT NULL")
-                .bind::<Array<BigInt>, _>(&ids)
-                .load::<Id>(conn)?
-                .into_iter()
-                .map(|row| row.id)
-                .collect();
+        // Locked (in id order, so two writers never wait on each other in
+        // a circle): a batch of another writer completing the same saved
+        // answers commits first, and then they are read as completed.
+        let completed: HashSet<i64> = diesel::sql_query(
+            "SELECT id, completed_at IS NOT NULL AS completed FROM partial_responses \
+             WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind::<Array<BigInt>, _>(&ids)
+        .load::<Saved>(conn)?
+        .into_iter()
+        .filter(|row| row.completed)
+        .map(|row| row.id)
+        .collect();
         candidates.retain(|&(k, _)| match batch[k].0 {
             Some(id) if completed.contains(&id) => {
                 outcomes[k] = Some(Inserted::Duplicate);
