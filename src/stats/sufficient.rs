@@ -816,7 +816,7 @@ mod tests {
                 // second moments here), so such figures only have to be
                 // noise in both.
                 let noise = |x: &Estimate| match (x.se, x.estimate) {
-                    (Some(se), Some(v)) => se <= 1e-9 * v.abs(),
+                    (Some(se), Some(v)) => se <= 1e-6 * v.abs(),
                     _ => false,
                 };
                 if noise(e) || noise(g) {
