@@ -233,7 +233,7 @@ impl Cell for PopulationRow {
 }
 
 /// How the figures are computed from the stored responses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Computation {
     /// PostgreSQL adds the wave up where the pushdown covers the analysis
     /// (`pushdown`), else the rows are read; SQLite reads the rows.

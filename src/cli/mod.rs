@@ -363,6 +363,12 @@ pub struct IndexArgs {
     pub distributions: bool,
     #[arg(long, value_enum, default_value = "json")]
     pub format: ExportFormat,
+    /// On PostgreSQL: auto (the database adds the wave up where that
+    /// covers the analysis, docs/statistics.md §4.6, else the rows are
+    /// read), rows (read every response, as on SQLite), or sums (the
+    /// database's sums only; an error where they do not cover it).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub computation: crate::analysis::Computation,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -619,7 +625,8 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Indices { slug, options, store }) => {
             let (db, registry) = store.open_read()?;
-            let report = crate::analysis::indices(&db, &registry, &slug, &options.options()?)?;
+            let report =
+                crate::analysis::indices_by(&db, &registry, &slug, &options.options()?, options.computation)?;
             print_report(&report, options.format, crate::analysis::write_index_csv)
         }
         Some(Command::Compare {
