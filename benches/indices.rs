@@ -35,8 +35,8 @@ use std::path::Path;
 /// The PostgreSQL server of the benchmark's databases, and its URL with
 /// the database `name` in place of its own.
 fn postgres_url(name: &str) -> (String, String) {
-    let admin = std::env::var("CIVICPULSE_BENCH_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin =
+        std::env::var("CIVICPULSE_BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let (base, _) = admin.rsplit_once('/').expect("a database URL");
     (admin.clone(), format!("{base}/{name}"))
 }

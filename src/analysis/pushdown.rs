@@ -5,6 +5,13 @@
 //! those sums. A million respondents become a few thousand rows, and the
 //! process never holds the wave.
 //!
+//! It is not the default (`Computation::Auto` reads the rows): with
+//! PostgreSQL on the same machine, reading a million rows of 36 answer
+//! codes takes 1.6 s and adding them up in PostgreSQL about 27 s (its hash
+//! aggregation costs about 0.7 µs per respondent and item; the engine
+//! nanoseconds). It pays where the rows are expensive to move (a database
+//! across a slow link) or memory is short (59 MiB against 271 MiB).
+//!
 //! It covers what `report::indices` computes with the linearised
 //! variance: weights none, stored and from the sampling frame, raked with
 //! or without bounds, `--by` groups, items (score, top-two box share and
@@ -22,8 +29,7 @@
 //!   question, not only the items (the same sums would do; not done yet);
 //! * anything the row path reports as an error (a stratum of a frame
 //!   without its answer, margins a respondent has no answer to, a lonely
-//!   PSU under `fail`…): the pushdown stops, and the row path runs to give
-//!   the same error in the same words.
+//!   PSU under `fail`…) is an error here too, not always in the same words.
 
 use super::design::{margin_totals, resolve_margins, DesignWeights};
 use super::groups::Groups;
@@ -43,7 +49,7 @@ use crate::survey::{Missing, Survey};
 use std::collections::HashMap;
 
 /// Whether the pushdown can compute this analysis on this database.
-pub(super) fn applies(db: &Database, options: &IndexOptions) -> bool {
+fn applies(db: &Database, options: &IndexOptions) -> bool {
     db.aggregates_in_database() && options.variance == Variance::Linearized && !options.distributions
 }
 
@@ -486,8 +492,8 @@ pub(super) fn indices(
     }
     let figures = design.estimate(&variables, n_groups, &estimate_options)?;
     let mut rows = Vec::with_capacity((1 + n_groups) * (1 + dims + item_ids.len()));
-    for d in 0..=n_groups {
-        let group = (d > 0).then(|| (d - 1) as u32);
+    let domains = std::iter::once(None).chain((0..n_groups as u32).map(Some));
+    for (d, group) in domains.enumerate() {
         let row = |level: Level, id: &str, j: usize, items: bool| stats::Row {
             level,
             id: id.to_string(),
@@ -539,14 +545,13 @@ pub(super) fn indices(
     })
 }
 
+/// The kind of missing answer of each raw code of an item.
+type CodeKinds = Vec<Option<Missing>>;
+
 /// Per version and item: the kind of missing answer of each raw code
 /// (through the definition's option of the same value), as
 /// `report::missing_counts` counts them.
-fn missing_kinds(
-    definition: &Survey,
-    item_ids: &[&str],
-    versions: &[(i64, &Survey)],
-) -> Vec<Vec<Vec<Option<Missing>>>> {
+fn missing_kinds(definition: &Survey, item_ids: &[&str], versions: &[(i64, &Survey)]) -> Vec<Vec<CodeKinds>> {
     versions
         .iter()
         .map(|(_, version)| {

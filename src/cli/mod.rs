@@ -363,10 +363,10 @@ pub struct IndexArgs {
     pub distributions: bool,
     #[arg(long, value_enum, default_value = "json")]
     pub format: ExportFormat,
-    /// On PostgreSQL: auto (the database adds the wave up where that
-    /// covers the analysis, docs/statistics.md §4.6, else the rows are
-    /// read), rows (read every response, as on SQLite), or sums (the
-    /// database's sums only; an error where they do not cover it).
+    /// auto and rows read every response; sums (PostgreSQL) has the
+    /// database add the wave up and computes from the sums
+    /// (docs/statistics.md §4.6), slower on the same machine but with a
+    /// fifth of the memory; an error where they do not cover the analysis.
     #[arg(long, value_enum, default_value = "auto")]
     pub computation: crate::analysis::Computation,
 }
@@ -625,8 +625,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Indices { slug, options, store }) => {
             let (db, registry) = store.open_read()?;
-            let report =
-                crate::analysis::indices_by(&db, &registry, &slug, &options.options()?, options.computation)?;
+            let report = crate::analysis::indices_by(&db, &registry, &slug, &options.options()?, options.computation)?;
             print_report(&report, options.format, crate::analysis::write_index_csv)
         }
         Some(Command::Compare {

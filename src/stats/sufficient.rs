@@ -713,9 +713,12 @@ mod tests {
         ]
     }
 
+    /// Stratum, cluster, group and the two margins' categories.
+    type UnitKey = (u32, Option<u32>, Option<u32>, u32, u32);
+
     /// The sample as units: per (stratum, cluster or own, group, margins).
     fn units(s: &Sample) -> (SufficientSpec, Vec<usize>, [Vec<u32>; 2]) {
-        let mut index: HashMap<(u32, Option<u32>, Option<u32>, u32, u32), usize> = HashMap::new();
+        let mut index: HashMap<UnitKey, usize> = HashMap::new();
         let mut units: Vec<Unit> = Vec::new();
         let mut of = Vec::new();
         let mut codes = [Vec::new(), Vec::new()];

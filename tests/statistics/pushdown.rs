@@ -90,12 +90,15 @@ fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
     }
 }
 
+/// Runs `civicpulse ARGS` on one database: (success, stdout, stderr).
+type Run<'a> = dyn Fn(&[&str]) -> (bool, String, String) + 'a;
+
 /// The same waves in a database: 2026 the imported interviews (strata,
 /// clusters, weights); 2027 the same without clusters (each respondent its
 /// own PSU); 2028 the same as open-link answers with a sampling frame by
 /// district (frame weights, strata from the answers). One in ten
 /// respondents is flagged a straightliner.
-fn waves(dir: &Path, url: &DatabaseUrl, on: &dyn Fn(&[&str]) -> (bool, String, String)) {
+fn waves(dir: &Path, url: &DatabaseUrl, on: &Run<'_>) {
     let file = |name: &str| dir.join(name).to_str().unwrap().to_string();
     for wave in ["2026", "2027", "2028"] {
         let (ok, _, stderr) = on(&["import", "livability", &file("interviews.csv"), "--wave", wave]);
