@@ -17,9 +17,12 @@
 //!
 //! The SQL is written from numbers only (positions, codes, scores as
 //! float8 literals that read back to the same double); the survey, wave,
-//! sources, batches and excluded ids are bound parameters. SQLite keeps
-//! reading the rows ([`super::analysis`]): it runs in this process, so
-//! there is nothing to save on the way.
+//! sources, batches and excluded ids are bound parameters. It is asked for
+//! (`indices --computation sums`), not the default: PostgreSQL's hash
+//! aggregation of a million respondents × 30 items takes about 22 s where
+//! reading the rows ([`super::analysis`]) takes 1.6 s. SQLite always reads
+//! the rows: it runs in this process, so there is nothing to save on the
+//! way.
 
 use super::connection::AnyConnection;
 use super::{Database, DbError};
