@@ -10,7 +10,7 @@
 //! codes takes 1.6 s and adding them up in PostgreSQL 22.5 s (its hash
 //! aggregation costs about 0.7 µs per respondent and item; the engine
 //! nanoseconds). It pays where the rows are expensive to move (a database
-//! across a slow link) or memory is short (59 MiB against 271 MiB).
+//! across a slow link) or memory is short (58 MiB against 267 MiB).
 //!
 //! It covers what `report::indices` computes with the linearised
 //! variance: weights none, stored and from the sampling frame, raked with
@@ -21,7 +21,7 @@
 //! row path's up to the order of summation (`tests/statistics.rs`,
 //! `pushdown_equals_rows`).
 //!
-//! It does not cover, and leaves to the row path:
+//! It does not cover (an error here; `Computation::Auto` reads the rows):
 //!
 //! * `--variance bootstrap`: replicates resample PSUs, and respondents who
 //!   are their own PSU are summed per stratum here;

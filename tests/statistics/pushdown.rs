@@ -189,9 +189,8 @@ fn pushdown_equals_rows() {
     assert_eq!(cases, 3 * 4 * 3 * 2);
 }
 
-/// What the pushdown does not cover is computed from the rows, and says
-/// so only in the log: the bootstrap gives the same report as the row
-/// path asked directly.
+/// The bootstrap cannot come from the sums (a replicate resamples PSUs):
+/// asking for them is an error, and the default reads the rows.
 #[test]
 fn the_bootstrap_reads_the_rows() {
     if postgres::server().is_none() {
