@@ -16,8 +16,9 @@
 //! variance: weights none, stored and from the sampling frame, raked with
 //! or without bounds, `--by` groups, items (score, top-two box share and
 //! total), dimensions and overall, n, n_eff, df, deff, populations,
-//! missing answers, suppression, lonely-PSU rules and data-quality
-//! exclusions (the excluded ids are a bound array). The figures equal the
+//! missing answers, answer distributions (every choice question's codes
+//! are summed like the items'), suppression, lonely-PSU rules and
+//! data-quality exclusions (the excluded ids are a bound array). The figures equal the
 //! row path's up to the order of summation (`tests/statistics.rs`,
 //! `pushdown_equals_rows`).
 //!
@@ -25,13 +26,12 @@
 //!
 //! * `--variance bootstrap`: replicates resample PSUs, and respondents who
 //!   are their own PSU are summed per stratum here;
-//! * `--distributions`: the answer shares are read from every choice
-//!   question, not only the items (the same sums would do; not done yet);
 //! * anything the row path reports as an error (a stratum of a frame
 //!   without its answer, margins a respondent has no answer to, a lonely
 //!   PSU under `fail`…) is an error here too, not always in the same words.
 
 use super::design::{margin_totals, resolve_margins, DesignWeights};
+use super::distribution::{distribution_questions, distribution_rows};
 use super::groups::Groups;
 use super::load::{choice_question, choose, Chosen};
 use super::options::{AnalysisError, IndexOptions, Variance, Weights};
@@ -50,7 +50,7 @@ use std::collections::HashMap;
 
 /// Whether the pushdown can compute this analysis on this database.
 fn applies(db: &Database, options: &IndexOptions) -> bool {
-    db.aggregates_in_database() && options.variance == Variance::Linearized && !options.distributions
+    db.aggregates_in_database() && options.variance == Variance::Linearized
 }
 
 /// Where each respondent's stratum comes from.
@@ -104,7 +104,7 @@ pub(super) fn indices(
     options: &IndexOptions,
 ) -> Result<IndexReport, AnalysisError> {
     if !applies(db, options) {
-        return Err(stop("the bootstrap, distributions and SQLite read the rows"));
+        return Err(stop("the bootstrap and SQLite read the rows"));
     }
     let started = std::time::Instant::now();
     let Chosen {
@@ -216,6 +216,36 @@ pub(super) fn indices(
                 .collect()
         })
         .collect();
+    // Distributions (§4.4): every choice question's codes, after the items.
+    let shown: Vec<&crate::survey::Question> = if options.distributions {
+        distribution_questions(definition).collect()
+    } else {
+        Vec::new()
+    };
+    if let Some(q) = shown.iter().find(|q| q.kind.options().len() >= u8::MAX as usize) {
+        return Err(AnalysisError::Option(format!(
+            "question {} has {} options; distributions take at most 254",
+            q.id,
+            q.kind.options().len()
+        )));
+    }
+    let shown_keys: Vec<HashMap<i64, Vec<Option<i32>>>> = shown
+        .iter()
+        .map(|q| {
+            answer_key(definition, q.id.as_str(), &versions)
+                .per_version
+                .into_iter()
+                .map(|(v, _, keys)| (v, keys))
+                .collect()
+        })
+        .collect();
+    let mut items = items;
+    items.extend(shown.iter().map(|q| {
+        versions
+            .iter()
+            .filter_map(|(id, s)| Some((*id, s.question_index(q.id.as_str())?)))
+            .collect::<Vec<_>>()
+    }));
     let mut dimensions: Vec<CompositeTerms> = Vec::new();
     for (d, dim) in definition.dimensions.iter().enumerate() {
         let members: Vec<(usize, f64)> = item_ids
@@ -443,7 +473,36 @@ pub(super) fn indices(
     let mut score = vec![vec![MomentSums::default(); units.len()]; item_ids.len()];
     let mut top = score.clone();
     let mut missing: HashMap<(String, Option<u32>), MissingCounts> = HashMap::new();
-    for row in &aggregates.items {
+    let n_items = item_ids.len();
+    let mut shares: Vec<Vec<Vec<MomentSums>>> = shown
+        .iter()
+        .map(|q| vec![vec![MomentSums::default(); units.len()]; q.kind.options().len()])
+        .collect();
+    let n_groups = group_names.len();
+    let mut chosen: Vec<Vec<u64>> = shown
+        .iter()
+        .map(|q| vec![0; (1 + n_groups) * q.kind.options().len()])
+        .collect();
+    for row in aggregates.items.iter().filter(|r| r.item >= n_items) {
+        let q = row.item - n_items;
+        let Some(k) = shown_keys[q]
+            .get(&row.version_id)
+            .and_then(|keys| keys.get(row.code as usize).copied().flatten())
+        else {
+            continue;
+        };
+        let (k, f) = (k as usize, factor[row.unit]);
+        let (sd, sd2) = (row.sum_d * f, row.sum_d2 * f * f);
+        for (option, acc) in shares[q].iter_mut().enumerate() {
+            acc[row.unit].add_constant(row.respondents, sd, sd2, if option == k { 1.0 } else { 0.0 });
+        }
+        let width = shown[q].kind.options().len();
+        chosen[q][k] += row.respondents;
+        if let Some(g) = design.units()[row.unit].group {
+            chosen[q][(1 + g as usize) * width + k] += row.respondents;
+        }
+    }
+    for row in aggregates.items.iter().filter(|r| r.item < n_items) {
         let v = version_slot[&row.version_id];
         let Some(coding) = maps[v].items[row.item].as_ref() else {
             continue;
@@ -476,7 +535,6 @@ pub(super) fn indices(
 
     // The figures, in the row path's order: per domain the overall, the
     // dimensions, then the items.
-    let n_groups = group_names.len();
     let estimate_options = EstimateOptions {
         level: options.level,
         min_cell: options.min_cell,
@@ -511,7 +569,46 @@ pub(super) fn indices(
         }
     }
     let population = design.population_totals(n_groups, &estimate_options)?;
+    let mut option_shares = Vec::new();
+    for (q_index, (q, per_option)) in shown.iter().zip(&shares).enumerate() {
+        let moments: Vec<Vec<Moments>> = per_option
+            .iter()
+            .map(|acc| acc.iter().map(MomentSums::value).collect())
+            .collect();
+        let variables: Vec<(&[Moments], Kind)> = moments.iter().map(|m| (m.as_slice(), Kind::Share)).collect();
+        let figures = design.estimate(&variables, n_groups, &estimate_options)?;
+        let width = per_option.len();
+        for d in 0..=n_groups {
+            for (option, by_domain) in figures.iter().enumerate() {
+                option_shares.push(stats::OptionShare {
+                    id: q.id.to_string(),
+                    group: (d > 0).then(|| (d - 1) as u32),
+                    option,
+                    count: chosen[q_index][d * width + option],
+                    share: by_domain[d].clone(),
+                });
+            }
+        }
+    }
     log::debug!("{} estimates after {:?}", rows.len(), started.elapsed());
+    let group_name = |g: Option<u32>| -> Option<String> {
+        options.by.as_ref()?;
+        Some(group_names[g? as usize].clone())
+    };
+    let distributions = options.distributions.then(|| {
+        distribution_rows(
+            &option_shares,
+            |id| {
+                let q = definition.question(id).expect("a question of the definition");
+                q.kind
+                    .options()
+                    .iter()
+                    .map(|o| (o.value.to_string(), o.missing))
+                    .collect()
+            },
+            group_name,
+        )
+    });
     let (rows, population) = publish(
         &rows,
         &population,
@@ -541,7 +638,7 @@ pub(super) fn indices(
         notes,
         rows,
         population,
-        distributions: None,
+        distributions,
     })
 }
 

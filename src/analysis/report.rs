@@ -3,7 +3,7 @@
 
 use super::bootstrap::{bootstrap_figures, Figures};
 use super::design::{design, resolve_margins, DesignChoice, DesignWeights};
-use super::distribution::{answers, DistributionRow};
+use super::distribution::{answers, distribution_rows, DistributionRow};
 use super::figure::{Figure, Status};
 use super::groups::Groups;
 use super::load::{load_wave, Selection, WaveData};
@@ -422,15 +422,11 @@ pub fn indices_by(
     );
     log::debug!("rows ready after {:?}", started.elapsed());
     let distributions = options.distributions.then(|| {
-        let mut rows: Vec<DistributionRow> = shares
-            .iter()
-            .map(|s| {
-                let values = &answers.iter().find(|a| a.id == s.id).expect("asked for").values;
-                DistributionRow::new(&s.id, group_name(s.group), &values[s.option], s.count, &s.share)
-            })
-            .collect();
-        protect_suppressed_cells(&mut rows, |r| (r.question.clone(), r.option.clone()));
-        rows
+        distribution_rows(
+            &shares,
+            |id| answers.iter().find(|a| a.id == id).expect("asked for").values.clone(),
+            group_name,
+        )
     });
     Ok(IndexReport {
         survey: slug.to_string(),
