@@ -13,6 +13,9 @@ use std::path::Path;
 #[path = "statistics/report.rs"]
 mod report;
 
+#[path = "statistics/pushdown.rs"]
+mod pushdown;
+
 #[test]
 fn postgres_half() {
     support::postgres::run_postgres_half("statistics");

@@ -212,7 +212,30 @@ pub(super) fn build_margins(
     totals: &[MarginTotal],
     wave: &WaveData<'_>,
 ) -> Result<Vec<Margin>, AnalysisError> {
-    let definition = wave.definition;
+    margin_totals(slug, totals, wave.definition)?
+        .into_iter()
+        .map(|m| {
+            let column = choice_column(wave.definition, &m.question, wave);
+            m.margin(&column, |_| 1)
+        })
+        .collect()
+}
+
+/// One margin's question, its options' values and the population total
+/// of each (`None`: the population lacks it).
+pub(super) struct MarginSpec {
+    pub(super) question: String,
+    pub(super) values: Vec<String>,
+    pub(super) totals: Vec<Option<f64>>,
+}
+
+/// The margins of `totals`, in their order, checked against the
+/// definition: every value an option, none twice.
+pub(super) fn margin_totals(
+    slug: &str,
+    totals: &[MarginTotal],
+    definition: &crate::survey::Survey,
+) -> Result<Vec<MarginSpec>, AnalysisError> {
     let mut order: Vec<&str> = Vec::new();
     for t in totals {
         if !order.contains(&t.question.as_str()) {
@@ -244,32 +267,53 @@ pub(super) fn build_margins(
                 }
             }
         }
-        let column = choice_column(definition, question, wave);
-        let missing = column.iter().filter(|c| c.is_none()).count();
+        margins.push(MarginSpec {
+            question: question.to_string(),
+            values: options.iter().map(|o| o.value.to_string()).collect(),
+            totals: category_totals,
+        });
+    }
+    Ok(margins)
+}
+
+impl MarginSpec {
+    /// The margin of respondents, or of groups of them (`respondents(k)`
+    /// in entry k), from each one's option index.
+    pub(super) fn margin(
+        &self,
+        column: &[Option<u32>],
+        respondents: impl Fn(usize) -> u64,
+    ) -> Result<Margin, AnalysisError> {
+        let question = &self.question;
+        let missing: u64 = column
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_none())
+            .map(|(k, _)| respondents(k))
+            .sum();
         if missing > 0 {
             return Err(AnalysisError::Margins(format!(
                 "{missing} respondents have no answer to {question:?}, so they cannot be raked to its margin"
             )));
         }
         // Categories neither in the sample nor in the population play no part.
-        let mut present = vec![false; options.len()];
+        let mut present = vec![false; self.values.len()];
         for c in column.iter().flatten() {
             present[*c as usize] = true;
         }
-        let keep: Vec<usize> = (0..options.len())
-            .filter(|&i| present[i] || category_totals[i].is_some())
+        let keep: Vec<usize> = (0..self.values.len())
+            .filter(|&i| present[i] || self.totals[i].is_some())
             .collect();
         let new_code: HashMap<u32, u32> = keep
             .iter()
             .enumerate()
             .map(|(new, &old)| (old as u32, new as u32))
             .collect();
-        margins.push(Margin {
+        Ok(Margin {
             name: question.to_string(),
-            categories: keep.iter().map(|&i| options[i].value.to_string()).collect(),
+            categories: keep.iter().map(|&i| self.values[i].clone()).collect(),
             codes: column.iter().map(|c| new_code[&c.expect("checked above")]).collect(),
-            totals: keep.iter().map(|&i| category_totals[i]).collect(),
-        });
+            totals: keep.iter().map(|&i| self.totals[i]).collect(),
+        })
     }
-    Ok(margins)
 }

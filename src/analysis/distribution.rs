@@ -94,16 +94,35 @@ impl Answers {
 }
 
 /// Every single-choice, Likert and rating question of the wave's definition.
-pub(super) fn answers(wave: &WaveData<'_>) -> Result<Vec<Answers>, AnalysisError> {
-    wave.definition
-        .questions
+/// The questions of a definition that have a distribution (§4.4).
+pub(super) fn distribution_questions(
+    definition: &crate::survey::Survey,
+) -> impl Iterator<Item = &crate::survey::Question> {
+    definition.questions.iter().filter(|q| {
+        matches!(
+            q.kind,
+            QuestionKind::SingleChoice { .. } | QuestionKind::Likert { .. } | QuestionKind::Rating { .. }
+        )
+    })
+}
+
+/// Published distribution rows from the engine's shares, small cells
+/// withheld and protected (§6.2). `values`: each question's options by id.
+pub(super) fn distribution_rows(
+    shares: &[crate::stats::OptionShare],
+    values: impl Fn(&str) -> Vec<(String, Option<Missing>)>,
+    group_name: impl Fn(Option<u32>) -> Option<String>,
+) -> Vec<DistributionRow> {
+    let mut rows: Vec<DistributionRow> = shares
         .iter()
-        .filter(|q| {
-            matches!(
-                q.kind,
-                QuestionKind::SingleChoice { .. } | QuestionKind::Likert { .. } | QuestionKind::Rating { .. }
-            )
-        })
+        .map(|s| DistributionRow::new(&s.id, group_name(s.group), &values(&s.id)[s.option], s.count, &s.share))
+        .collect();
+    crate::stats::protect_suppressed_cells(&mut rows, |r| (r.question.clone(), r.option.clone()));
+    rows
+}
+
+pub(super) fn answers(wave: &WaveData<'_>) -> Result<Vec<Answers>, AnalysisError> {
+    distribution_questions(wave.definition)
         .map(|q| {
             let values: Vec<(String, Option<Missing>)> = q
                 .kind

@@ -6,6 +6,7 @@ use super::load::{choice_column, choice_question, WaveData};
 use super::options::AnalysisError;
 use crate::stats::Grouping;
 pub use crate::stats::GROUP_SEPARATOR;
+use crate::survey::{Question, Survey};
 
 /// Respondents' groups and the groups' names.
 pub(super) struct Groups {
@@ -23,6 +24,34 @@ const MAX_BY: usize = 2;
 impl Groups {
     /// The groups of `by` (`q` or `q1,q2`) among the wave's respondents.
     pub(super) fn new(wave: &WaveData<'_>, slug: &str, by: &str) -> Result<Groups, AnalysisError> {
+        let (questions, names) = Groups::questions(wave.definition, slug, by)?;
+        let mut codes: Vec<Option<u32>> = vec![Some(0); wave.data.len()];
+        for q in questions {
+            let width = q.kind.options().len() as u32;
+            let column = choice_column(wave.definition, q.id.as_str(), wave);
+            for (code, answer) in codes.iter_mut().zip(column) {
+                *code = match (*code, answer) {
+                    (Some(c), Some(a)) => Some(c * width + a),
+                    _ => None,
+                };
+            }
+        }
+        Ok(Groups {
+            order: (0..names.len() as u32).collect(),
+            codes,
+            names,
+        })
+    }
+
+    /// The questions of `by` and the names of its groups: every
+    /// combination of their options, the first question's slowest. The
+    /// group of a respondent who answered option `a_k` of question k is
+    /// `(a_1 · width_2 + a_2) …` ([`Groups::code`]).
+    pub(super) fn questions<'s>(
+        definition: &'s Survey,
+        slug: &str,
+        by: &str,
+    ) -> Result<(Vec<&'s Question>, Vec<String>), AnalysisError> {
         let ids: Vec<&str> = by.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
         if ids.is_empty() || ids.len() > MAX_BY {
             return Err(AnalysisError::Option(format!(
@@ -32,19 +61,11 @@ impl Groups {
         if ids.len() == 2 && ids[0] == ids[1] {
             return Err(AnalysisError::Option(format!("--by names {} twice", ids[0])));
         }
-        let mut codes: Vec<Option<u32>> = vec![Some(0); wave.data.len()];
         let mut names = vec![String::new()];
+        let mut questions = Vec::new();
         for (k, id) in ids.iter().enumerate() {
-            let q = choice_question(wave.definition, slug, id)?;
+            let q = choice_question(definition, slug, id)?;
             let values: Vec<&str> = q.kind.options().iter().map(|o| o.value.as_str()).collect();
-            let width = values.len() as u32;
-            let column = choice_column(wave.definition, q.id.as_str(), wave);
-            for (code, answer) in codes.iter_mut().zip(column) {
-                *code = match (*code, answer) {
-                    (Some(c), Some(a)) => Some(c * width + a),
-                    _ => None,
-                };
-            }
             names = names
                 .iter()
                 .flat_map(|prefix| {
@@ -57,6 +78,7 @@ impl Groups {
                     })
                 })
                 .collect();
+            questions.push(q);
         }
         if names.len() >= u16::MAX as usize {
             return Err(AnalysisError::Option(format!(
@@ -64,11 +86,17 @@ impl Groups {
                 names.len()
             )));
         }
-        Ok(Groups {
-            order: (0..names.len() as u32).collect(),
-            codes,
-            names,
-        })
+        Ok((questions, names))
+    }
+
+    /// The group of a respondent from its option index in each question
+    /// of [`Groups::questions`]; `None` when one is missing.
+    pub(super) fn code(questions: &[&Question], answers: &[Option<u32>]) -> Option<u32> {
+        let mut code = 0;
+        for (q, a) in questions.iter().zip(answers) {
+            code = code * q.kind.options().len() as u32 + (*a)?;
+        }
+        Some(code)
     }
 
     pub(super) fn grouping(&self) -> Grouping<'_> {

@@ -88,12 +88,26 @@ pub(super) struct WaveData<'r> {
     pub(super) selection: Selection,
 }
 
-pub(super) fn load_wave<'r>(
+/// Which responses of a wave an analysis uses, before any is read.
+pub(super) struct Chosen<'r> {
+    pub(super) stored: &'r [std::sync::Arc<crate::db::StoredSurvey>],
+    pub(super) wave: i32,
+    /// `None`: every source present in the wave.
+    pub(super) sources_filter: Option<Vec<Source>>,
+    /// `None`: every import batch.
+    pub(super) batch_filter: Option<Vec<i64>>,
+    pub(super) excluded_ids: HashSet<i64>,
+    pub(super) selection: Selection,
+}
+
+/// The wave, its sources and batches, and the responses left out for
+/// their flags (§3.1, §7).
+pub(super) fn choose<'r>(
     db: &Database,
     registry: &'r SurveyRegistry,
     slug: &str,
     options: &IndexOptions,
-) -> Result<WaveData<'r>, AnalysisError> {
+) -> Result<Chosen<'r>, AnalysisError> {
     let stored = registry.versions(slug);
     if stored.is_empty() {
         return Err(AnalysisError::UnknownSurvey(slug.to_string()));
@@ -155,11 +169,40 @@ pub(super) fn load_wave<'r>(
 
     let every_source = present.iter().all(|s| sources.contains(s));
     let batch_ids: Vec<i64> = batches.iter().map(|b| b.id).collect();
+    Ok(Chosen {
+        stored,
+        wave,
+        sources_filter: (!every_source).then(|| sources.clone()),
+        batch_filter: (!asked_batches.is_empty()).then_some(batch_ids),
+        excluded_ids,
+        selection: Selection {
+            sources,
+            left_out,
+            excluded,
+            batches,
+        },
+    })
+}
+
+pub(super) fn load_wave<'r>(
+    db: &Database,
+    registry: &'r SurveyRegistry,
+    slug: &str,
+    options: &IndexOptions,
+) -> Result<WaveData<'r>, AnalysisError> {
+    let Chosen {
+        stored,
+        wave,
+        sources_filter,
+        batch_filter,
+        excluded_ids,
+        selection,
+    } = choose(db, registry, slug, options)?;
     let data = db.analysis_columns(
         slug,
         wave,
-        (!every_source).then_some(&sources[..]),
-        (!asked_batches.is_empty()).then_some(&batch_ids[..]),
+        sources_filter.as_deref(),
+        batch_filter.as_deref(),
         &excluded_ids,
     )?;
     if data.is_empty() {
@@ -203,12 +246,7 @@ pub(super) fn load_wave<'r>(
         slots,
         wave,
         data,
-        selection: Selection {
-            sources,
-            left_out,
-            excluded,
-            batches,
-        },
+        selection,
     })
 }
 /// The wave's import batches an analysis uses: those asked for by name or

@@ -6,6 +6,7 @@
 //! - `design`: weights from none, the stored columns, or the sampling frame,
 //!   and raking;
 //! - `prepare`: option codes to item scores and composites;
+//! - `pushdown`: the same indices from sums PostgreSQL adds up (§4.6);
 //! - `report`: the engine's rows as published figures, small cells
 //!   withheld and protected by `stats::suppression`; `distribution`:
 //!   answer shares; `tables`: the CSV;
@@ -25,6 +26,8 @@ mod groups;
 mod load;
 mod options;
 mod prepare;
+#[cfg(feature = "postgres")]
+mod pushdown;
 mod report;
 mod tables;
 
@@ -42,5 +45,7 @@ pub use options::{
     parse_lonely_psu, parse_margins, parse_sources, parse_weight_bounds, AnalysisError, IndexOptions, SourceChoice,
     Variance, Weights,
 };
-pub use report::{indices, IndexReport, IndexRow, MissingCounts, PopulationRow, TopBox, Total};
+pub use report::{
+    indices, indices_by, Computation, IndexReport, IndexRow, MissingCounts, PopulationRow, TopBox, Total,
+};
 pub use tables::{index_csv_header, write_index_csv, INDEX_CSV_HEADER};

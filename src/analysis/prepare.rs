@@ -57,19 +57,19 @@ pub(super) fn level_name(level: Level) -> &'static str {
 
 /// Per stored version: where each analysis item sits in its codes, and the
 /// score and top-two flag of each code.
-struct VersionMap {
+pub(super) struct VersionMap {
     /// Per analysis item, `None` when this version lacks the question.
-    items: Vec<Option<ItemCoding>>,
+    pub(super) items: Vec<Option<ItemCoding>>,
 }
 
 /// Where an item sits in a version's codes, and what each code means.
-struct ItemCoding {
-    position: usize,
-    score_by_code: Vec<Option<f64>>,
-    top_by_code: Vec<Option<bool>>,
+pub(super) struct ItemCoding {
+    pub(super) position: usize,
+    pub(super) score_by_code: Vec<Option<f64>>,
+    pub(super) top_by_code: Vec<Option<bool>>,
 }
 
-fn version_map(survey: &Survey, item_ids: &[&str]) -> VersionMap {
+pub(super) fn version_map(survey: &Survey, item_ids: &[&str]) -> VersionMap {
     let items = item_ids
         .iter()
         .map(|id| {
@@ -93,7 +93,7 @@ fn version_map(survey: &Survey, item_ids: &[&str]) -> VersionMap {
 }
 
 /// Scored questions of the wave's definition, in order: the items.
-fn analysis_items(survey: &Survey) -> Vec<&str> {
+pub(super) fn analysis_items(survey: &Survey) -> Vec<&str> {
     survey
         .questions
         .iter()

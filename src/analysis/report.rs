@@ -3,12 +3,14 @@
 
 use super::bootstrap::{bootstrap_figures, Figures};
 use super::design::{design, resolve_margins, DesignChoice, DesignWeights};
-use super::distribution::{answers, DistributionRow};
+use super::distribution::{answers, distribution_rows, DistributionRow};
 use super::figure::{Figure, Status};
 use super::groups::Groups;
 use super::load::{load_wave, Selection, WaveData};
 use super::options::{AnalysisError, IndexOptions, Variance, Weights};
 use super::prepare::{level_name, prepare, PreparedItem};
+#[cfg(feature = "postgres")]
+use super::pushdown;
 use crate::db::Database;
 use crate::fieldwork::Source;
 use crate::registry::SurveyRegistry;
@@ -230,12 +232,41 @@ impl Cell for PopulationRow {
     }
 }
 
+/// How the figures are computed from the stored responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Computation {
+    /// The fastest measured: the rows, on both backends. On the benchmark
+    /// (1,000,000 respondents, 30 items, PostgreSQL on the same machine)
+    /// PostgreSQL reads them in 1.6 s and adds them up in 22.5 s: its
+    /// executor spends about 0.7 µs per respondent and item in the hash
+    /// aggregation, where the engine spends nanoseconds (docs/statistics.md §4.6).
+    #[default]
+    Auto,
+    /// Read every respondent's row.
+    Rows,
+    /// PostgreSQL adds the wave up and sends sums per unit (§4.6): a few
+    /// thousand rows instead of a million, and a fifth of the memory; an
+    /// error where the sums do not cover the analysis, and on SQLite.
+    Sums,
+}
+
 /// Compute every index of one wave.
 pub fn indices(
     db: &Database,
     registry: &SurveyRegistry,
     slug: &str,
     options: &IndexOptions,
+) -> Result<IndexReport, AnalysisError> {
+    indices_by(db, registry, slug, options, Computation::Auto)
+}
+
+/// [`indices`], computed the way `how` says (the tests compare them).
+pub fn indices_by(
+    db: &Database,
+    registry: &SurveyRegistry,
+    slug: &str,
+    options: &IndexOptions,
+    how: Computation,
 ) -> Result<IndexReport, AnalysisError> {
     if !(options.level > 0.0 && options.level < 1.0) {
         return Err(AnalysisError::Option(format!(
@@ -247,6 +278,12 @@ pub fn indices(
         return Err(AnalysisError::Option(
             "weight bounds limit the raking: give them with --weights raked".into(),
         ));
+    }
+    if how == Computation::Sums {
+        #[cfg(feature = "postgres")]
+        return pushdown::indices(db, registry, slug, options);
+        #[cfg(not(feature = "postgres"))]
+        return Err(AnalysisError::Option("sums need PostgreSQL".into()));
     }
     let started = std::time::Instant::now();
     let wave = load_wave(db, registry, slug, options)?;
@@ -377,43 +414,19 @@ pub fn indices(
     let group_name = |g: Option<u32>| -> Option<String> { Some(groups.as_ref()?.name(g?)) };
     let missing = missing_counts(&wave, prepared.items.iter().map(|i| i.id.as_str()), groups.as_ref());
     log::debug!("missing answers counted after {:?}", started.elapsed());
-    let mut out: Vec<IndexRow> = rows
-        .iter()
-        .map(|r| {
-            let counts = match r.level {
-                Level::Item => missing
-                    .get(&(r.id.clone(), r.group))
-                    .copied()
-                    .or(Some(MissingCounts::default())),
-                _ => None,
-            };
-            IndexRow::new(r.level, &r.id, group_name(r.group), r, counts)
-        })
-        .collect();
-    protect_suppressed_cells(&mut out, |r| (r.level, r.id.clone()));
+    let (out, population) = publish(
+        &rows,
+        &population,
+        &missing,
+        groups.as_ref().map(|g| g.names.as_slice()),
+    );
     log::debug!("rows ready after {:?}", started.elapsed());
-    let domains = std::iter::once(None).chain(grouping.iter().flat_map(|g| g.order.iter().map(|&c| Some(c))));
-    let mut population: Vec<PopulationRow> = domains
-        .zip(&population)
-        .map(|(g, e)| PopulationRow {
-            group: group_name(g),
-            n: e.n,
-            df: e.df,
-            figure: e.into(),
-            status: e.into(),
-        })
-        .collect();
-    protect_suppressed_cells(&mut population, |_| ());
     let distributions = options.distributions.then(|| {
-        let mut rows: Vec<DistributionRow> = shares
-            .iter()
-            .map(|s| {
-                let values = &answers.iter().find(|a| a.id == s.id).expect("asked for").values;
-                DistributionRow::new(&s.id, group_name(s.group), &values[s.option], s.count, &s.share)
-            })
-            .collect();
-        protect_suppressed_cells(&mut rows, |r| (r.question.clone(), r.option.clone()));
-        rows
+        distribution_rows(
+            &shares,
+            |id| answers.iter().find(|a| a.id == id).expect("asked for").values.clone(),
+            group_name,
+        )
     });
     Ok(IndexReport {
         survey: slug.to_string(),
@@ -436,6 +449,46 @@ pub fn indices(
         population,
         distributions,
     })
+}
+
+/// The engine's rows and populations as published rows, small cells
+/// withheld and protected (§6.2). `group_names`: by group code, when the
+/// rows have groups (codes in name order).
+pub(super) fn publish(
+    rows: &[stats::Row],
+    population: &[Estimate],
+    missing: &HashMap<(String, Option<u32>), MissingCounts>,
+    group_names: Option<&[String]>,
+) -> (Vec<IndexRow>, Vec<PopulationRow>) {
+    let group_name = |g: Option<u32>| -> Option<String> { Some(group_names?[g? as usize].clone()) };
+    let mut out: Vec<IndexRow> = rows
+        .iter()
+        .map(|r| {
+            let counts = match r.level {
+                Level::Item => missing
+                    .get(&(r.id.clone(), r.group))
+                    .copied()
+                    .or(Some(MissingCounts::default())),
+                _ => None,
+            };
+            IndexRow::new(r.level, &r.id, group_name(r.group), r, counts)
+        })
+        .collect();
+    protect_suppressed_cells(&mut out, |r| (r.level, r.id.clone()));
+    let groups = group_names.map_or(0, |g| g.len() as u32);
+    let domains = std::iter::once(None).chain((0..groups).map(Some));
+    let mut population: Vec<PopulationRow> = domains
+        .zip(population)
+        .map(|(g, e)| PopulationRow {
+            group: group_name(g),
+            n: e.n,
+            df: e.df,
+            figure: e.into(),
+            status: e.into(),
+        })
+        .collect();
+    protect_suppressed_cells(&mut population, |_| ());
+    (out, population)
 }
 
 /// Where an item sits in one version's codes, and the kind of missing
@@ -514,7 +567,7 @@ fn missing_counts<'a>(
 
 /// Say which responses of the wave were left out by source, and how to
 /// include them.
-fn left_out_note(selection: &Selection) -> Option<String> {
+pub(super) fn left_out_note(selection: &Selection) -> Option<String> {
     if selection.left_out.is_empty() {
         return None;
     }

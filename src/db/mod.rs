@@ -6,7 +6,8 @@
 //! One file per stored thing: `versions` (definitions, drafts, publishing),
 //! `responses` (web, invited and imported answers, flags), `import` (import
 //! batches and their bulk writes), `analysis` (a wave in columns for the
-//! engine), `export` (the per-wave figures of an export's design
+//! engine), `aggregates` (a wave's sufficient statistics, added up by
+//! PostgreSQL), `export` (the per-wave figures of an export's design
 //! columns), `margins`, `fieldwork` (waves, frames, invitations, fieldwork
 //! counts), `partials` (answers saved part way through the section pages,
 //! never read by any analysis), `accounts` (staff, sessions, lockouts, audit log), `tokens`
@@ -17,6 +18,8 @@
 //! Calls block; the web layer runs them on actix's blocking thread pool.
 
 mod accounts;
+#[cfg(feature = "postgres")]
+mod aggregates;
 mod analysis;
 mod connection;
 mod export;
@@ -34,6 +37,8 @@ mod url;
 mod versions;
 
 pub use accounts::{AuditEntry, NewSession, Session, SignInAttempt, User};
+#[cfg(feature = "postgres")]
+pub use aggregates::{AggregateQuery, Aggregates, AnswerKey, CompositeTerms, ItemSums, UnitSums, WaveFilter};
 pub use analysis::{AnalysisColumns, ResponseFacts};
 pub use connection::{raw_connection, AnyConnection, Backend, Database, PoolSettings, DEFAULT_CONNECTION_TIMEOUT};
 pub use fieldwork::{FieldworkError, InvitationBatch, InvitationUse, IssuedInvitation, MAX_BATCH};

@@ -58,6 +58,45 @@ pub enum LonelyPsu {
     Average,
 }
 
+/// `Σ_h n_h/(n_h−1) · ss_h` over strata (see [`Design::combine_strata`]),
+/// for any design given its PSUs per stratum: shared by the respondent
+/// designs and the sufficient-statistics ones ([`super::sufficient`]).
+/// `every_stratum`: a raked design, where R keeps every respondent in a
+/// domain with weight 0.
+pub(super) fn combine_strata(
+    psus_in_stratum: &[usize],
+    lonely_psu: LonelyPsu,
+    every_stratum: bool,
+    ss: impl Fn(usize) -> f64,
+    lone_square: impl Fn(usize) -> f64,
+    present: &[bool],
+) -> f64 {
+    let mut v = NeumaierSum::ZERO;
+    let mut lonely = 0usize;
+    let mut strata = 0usize;
+    for (h, &nh) in psus_in_stratum.iter().enumerate() {
+        if nh == 0 || !(every_stratum || present.get(h).copied().unwrap_or(false)) {
+            continue;
+        }
+        strata += 1;
+        if nh >= 2 {
+            let nh = nh as f64;
+            v.add(nh / (nh - 1.0) * ss(h));
+        } else {
+            lonely += 1;
+            if lonely_psu == LonelyPsu::Adjust {
+                v.add(lone_square(h));
+            }
+        }
+    }
+    let v = v.value();
+    match lonely_psu {
+        LonelyPsu::Average if lonely > 0 && strata == lonely => f64::NAN,
+        LonelyPsu::Average if lonely > 0 => v * strata as f64 / (strata - lonely) as f64,
+        _ => v,
+    }
+}
+
 /// A validated design, ready for estimation. Build with [`Design::new`],
 /// [`Design::unweighted`] or [`Design::rake`](Design::rake).
 #[derive(Clone)]
@@ -303,32 +342,14 @@ impl Design {
         lone_square: impl Fn(usize) -> f64,
         present: &[bool],
     ) -> f64 {
-        let mut v = NeumaierSum::ZERO;
-        let mut lonely = 0usize;
-        let mut strata = 0usize;
-        let every_stratum = self.calibration.is_some();
-        for h in 0..self.n_strata() {
-            let nh = self.psus_in_stratum[h];
-            if nh == 0 || !(every_stratum || present.get(h).copied().unwrap_or(false)) {
-                continue;
-            }
-            strata += 1;
-            if nh >= 2 {
-                let nh = nh as f64;
-                v.add(nh / (nh - 1.0) * ss(h));
-            } else {
-                lonely += 1;
-                if self.lonely_psu == LonelyPsu::Adjust {
-                    v.add(lone_square(h));
-                }
-            }
-        }
-        let v = v.value();
-        match self.lonely_psu {
-            LonelyPsu::Average if lonely > 0 && strata == lonely => f64::NAN,
-            LonelyPsu::Average if lonely > 0 => v * strata as f64 / (strata - lonely) as f64,
-            _ => v,
-        }
+        combine_strata(
+            &self.psus_in_stratum,
+            self.lonely_psu,
+            self.calibration.is_some(),
+            ss,
+            lone_square,
+            present,
+        )
     }
 
     /// Number of raking sweeps performed (raked designs).

@@ -1232,7 +1232,17 @@ pub fn population_totals(
 ) -> Result<Vec<Estimate>, StatsError> {
     let ones = vec![1.0; design.len()];
     let mut out = estimate_columns(design, &[(Column::Numeric(&ones), Kind::Total)], grouping, options)?;
-    Ok(out.pop().unwrap_or_default())
+    Ok(without_deff(out.pop().unwrap_or_default()))
+}
+
+/// A population's design effect is not defined (§4.3: y = 1 is a
+/// constant); its s² is 0 only up to the rounding of two sums of the
+/// same weights, which left a meaningless figure where it came out above 0.
+pub(super) fn without_deff(mut populations: Vec<Estimate>) -> Vec<Estimate> {
+    for e in &mut populations {
+        e.deff = None;
+    }
+    populations
 }
 
 /// Run `f(0..count)` on up to `threads` scoped threads; results in order.

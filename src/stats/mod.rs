@@ -13,6 +13,8 @@
 //! 3. [`estimate`]: [`estimate_all`] computes every row (whole sample, then
 //!    each group) with linearised SEs, t / logit CIs, n_eff, suppression and
 //!    precision flags; [`estimate()`] computes a single figure.
+//!    [`sufficient`] computes the same figures from sums per group of
+//!    respondents (what PostgreSQL sends instead of the rows).
 //! 4. [`bootstrap()`]: Rao–Wu rescaling bootstrap SEs (second method).
 //! 5. [`compare`]: two waves.
 //! 6. [`suppression`]: small cells withheld, and the complements that keep
@@ -31,6 +33,7 @@ pub mod error;
 pub mod estimate;
 pub mod rake;
 pub mod scores;
+pub mod sufficient;
 pub mod summation;
 pub mod suppression;
 
@@ -54,4 +57,5 @@ pub use scores::{
     column_from_options, column_to_options, composites, composites_coded, likert_option_scores, score_codes,
     top_two_options, weighted_row_mean, Composites, DimensionSpec, ItemScores,
 };
+pub use sufficient::{MomentSums, Moments, SufficientDesign, SufficientSpec, Unit};
 pub use suppression::{protect_suppressed_cells, Cell, GROUP_SEPARATOR};

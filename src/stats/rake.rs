@@ -126,7 +126,7 @@ impl WeightBounds {
         Ok(b)
     }
 
-    fn validate(&self) -> Result<(), StatsError> {
+    pub(super) fn validate(&self) -> Result<(), StatsError> {
         let WeightBounds { lower, upper } = *self;
         // g = 1 (the design weights) must lie within the bounds: it is where
         // the solver starts, and bounds that exclude it would move weights
@@ -370,11 +370,61 @@ fn flat_label(offsets: &[usize], a: usize) -> (usize, usize) {
     (m, a - offsets[m])
 }
 
-/// Bounds of a bounded raking, and how many respondents sit at each.
-struct BoundsUse {
-    bounds: WeightBounds,
-    at_lower: usize,
-    at_upper: usize,
+/// What the diagnostics say about the final weights, computed from the
+/// respondents ([`Design::rake`]) or from sums per unit
+/// ([`super::sufficient`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WeightSummary {
+    pub min: f64,
+    pub max: f64,
+    /// sd (n − 1) over the mean.
+    pub cv: f64,
+    /// Range of raked / design weight.
+    pub factor_min: f64,
+    pub factor_max: f64,
+    /// Respondents whose factor sits at the lower / upper bound.
+    pub at_lower: usize,
+    pub at_upper: usize,
+}
+
+impl WeightSummary {
+    /// From every respondent's design and final weight.
+    fn of_respondents(base: &[f64], weights: &[f64], cell: &[u32], f: &[f64], bounds: Option<WeightBounds>) -> Self {
+        let n = weights.len() as f64;
+        let mut sum = NeumaierSum::ZERO;
+        weights.iter().for_each(|&w| sum.add(w));
+        let mean = sum.value() / n;
+        let mut ss = NeumaierSum::ZERO;
+        weights.iter().for_each(|&w| ss.add((w - mean) * (w - mean)));
+        let cv = if n > 1.0 {
+            (ss.value() / (n - 1.0)).sqrt() / mean
+        } else {
+            0.0
+        };
+        let (mut fmin, mut fmax) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (w, b) in weights.iter().zip(base) {
+            let r = w / b;
+            fmin = fmin.min(r);
+            fmax = fmax.max(r);
+        }
+        let (mut at_lower, mut at_upper) = (0, 0);
+        if let Some(b) = bounds {
+            for &k in cell {
+                let g = f[k as usize];
+                at_lower += usize::from(g <= b.lower);
+                at_upper += usize::from(g >= b.upper);
+            }
+        }
+        WeightSummary {
+            min: weights.iter().copied().fold(f64::INFINITY, f64::min),
+            max: weights.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            cv,
+            factor_min: fmin,
+            factor_max: fmax,
+            at_lower,
+            at_upper,
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -386,50 +436,32 @@ fn diagnose(
     offsets: &[usize],
     targets: &[f64],
     infos: &[MarginInfo],
-    base: &[f64],
-    weights: &[f64],
+    summary: &WeightSummary,
     sweeps: usize,
-    bounds: Option<&BoundsUse>,
+    bounds: Option<WeightBounds>,
 ) -> RakingDiagnostics {
     let totals = margin_totals(cell_w0, f, flat, n_m, targets.len());
     let (m, c) = worst(cell_w0, f, flat, n_m, offsets, targets);
     let a = offsets[m] + c;
     let max_margin_error = (totals[a] - targets[a]).abs() / targets[a];
-    let n = weights.len() as f64;
-    let mut sum = NeumaierSum::ZERO;
-    weights.iter().for_each(|&w| sum.add(w));
-    let mean = sum.value() / n;
-    let mut ss = NeumaierSum::ZERO;
-    weights.iter().for_each(|&w| ss.add((w - mean) * (w - mean)));
-    let weight_cv = if n > 1.0 {
-        (ss.value() / (n - 1.0)).sqrt() / mean
-    } else {
-        0.0
-    };
-    let (mut fmin, mut fmax) = (f64::INFINITY, f64::NEG_INFINITY);
-    for (w, b) in weights.iter().zip(base) {
-        let r = w / b;
-        fmin = fmin.min(r);
-        fmax = fmax.max(r);
-    }
     RakingDiagnostics {
         sweeps,
         converged: true,
         max_margin_error,
         worst_category: format!("{}={}", infos[m].name, infos[m].categories[c]),
-        weight_min: weights.iter().copied().fold(f64::INFINITY, f64::min),
-        weight_max: weights.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        weight_cv,
-        factor_min: fmin,
-        factor_max: fmax,
+        weight_min: summary.min,
+        weight_max: summary.max,
+        weight_cv: summary.cv,
+        factor_min: summary.factor_min,
+        factor_max: summary.factor_max,
         method: if bounds.is_some() {
             RakingMethod::Bounded
         } else {
             RakingMethod::Ipf
         },
-        bounds: bounds.map(|b| [b.bounds.lower, b.bounds.upper]),
-        at_lower: bounds.map_or(0, |b| b.at_lower),
-        at_upper: bounds.map_or(0, |b| b.at_upper),
+        bounds: bounds.map(|b| [b.lower, b.upper]),
+        at_lower: if bounds.is_some() { summary.at_lower } else { 0 },
+        at_upper: if bounds.is_some() { summary.at_upper } else { 0 },
     }
 }
 
@@ -776,15 +808,16 @@ pub(super) fn bounded_cells(
 }
 
 /// The margins checked and laid out on the joint table, shared by both
-/// methods.
-struct Setup {
-    base: Vec<f64>,
-    infos: Vec<MarginInfo>,
-    offsets: Vec<usize>,
-    targets: Vec<f64>,
-    cells: Cells,
+/// methods. Its units are respondents, or for [`super::sufficient`] sums
+/// over respondents who share a joint cell (and more).
+pub(super) struct Setup {
+    pub base: Vec<f64>,
+    pub infos: Vec<MarginInfo>,
+    pub offsets: Vec<usize>,
+    pub targets: Vec<f64>,
+    pub cells: Cells,
     /// Σ design weights per joint cell.
-    cell_w0: Vec<f64>,
+    pub cell_w0: Vec<f64>,
 }
 
 impl Design {
@@ -794,17 +827,8 @@ impl Design {
     /// respondents, or report non-convergence. Raking a raked design starts
     /// again from its design weights.
     pub fn rake(&self, margins: &[Margin], options: &RakeOptions) -> Result<Design, StatsError> {
-        let s = self.calibration_setup(margins, options)?;
-        let n_m = margins.len();
-        let (f, sweeps) = ipf_cells(
-            &s.cell_w0,
-            &s.cells.flat,
-            n_m,
-            &s.offsets,
-            &s.targets,
-            &s.infos,
-            options,
-        )?;
+        let s = calibration_setup(self.design_weights().to_vec(), margins, options)?;
+        let (f, sweeps) = s.solve(None, options)?;
         self.with_calibration(s, f, sweeps, options, None)
     }
 
@@ -825,123 +849,9 @@ impl Design {
         options: &RakeOptions,
     ) -> Result<Design, StatsError> {
         bounds.validate()?;
-        let s = self.calibration_setup(margins, options)?;
-        let n_m = margins.len();
-        let (f, iterations) = bounded_cells(&s.cell_w0, &s.cells.flat, n_m, &s.offsets, &s.targets, &s.infos, bounds)?;
+        let s = calibration_setup(self.design_weights().to_vec(), margins, options)?;
+        let (f, iterations) = s.solve(Some(bounds), options)?;
         self.with_calibration(s, f, iterations, options, Some(bounds))
-    }
-
-    /// Check the margins and build their joint table.
-    fn calibration_setup(&self, margins: &[Margin], options: &RakeOptions) -> Result<Setup, StatsError> {
-        if margins.is_empty() {
-            return Err(StatsError::InvalidArgument("raking needs at least one margin".into()));
-        }
-        if options.epsilon.is_nan() || options.epsilon <= 0.0 || options.max_sweeps == 0 {
-            return Err(StatsError::InvalidArgument(
-                "raking needs epsilon > 0 and max_sweeps >= 1".into(),
-            ));
-        }
-        let n = self.len();
-        let base = self.design_weights().to_vec();
-        let mut offsets = vec![0usize];
-        let mut targets = Vec::new();
-        let mut infos = Vec::new();
-        for mg in margins {
-            if mg.codes.len() != n {
-                return Err(StatsError::LengthMismatch {
-                    what: format!("category codes of margin '{}'", mg.name),
-                    expected: n,
-                    got: mg.codes.len(),
-                });
-            }
-            if mg.totals.len() != mg.categories.len() {
-                return Err(StatsError::LengthMismatch {
-                    what: format!("population totals of margin '{}'", mg.name),
-                    expected: mg.categories.len(),
-                    got: mg.totals.len(),
-                });
-            }
-            let nc = mg.categories.len();
-            let mut present = vec![false; nc];
-            for (i, &c) in mg.codes.iter().enumerate() {
-                if c as usize >= nc {
-                    return Err(StatsError::UnknownCategory {
-                        index: i,
-                        margin: mg.name.clone(),
-                        code: c,
-                        categories: nc,
-                    });
-                }
-                present[c as usize] = true;
-            }
-            for c in 0..nc {
-                match (present[c], mg.totals[c]) {
-                    (true, None) => {
-                        return Err(StatsError::CategoryNotInPopulation {
-                            margin: mg.name.clone(),
-                            category: mg.categories[c].clone(),
-                        })
-                    }
-                    (false, Some(_)) => {
-                        return Err(StatsError::CategoryNotInSample {
-                            margin: mg.name.clone(),
-                            category: mg.categories[c].clone(),
-                        })
-                    }
-                    (true, Some(t)) if !(t.is_finite() && t > 0.0) => {
-                        return Err(StatsError::InvalidPopulationTotal {
-                            margin: mg.name.clone(),
-                            category: mg.categories[c].clone(),
-                            total: t,
-                        })
-                    }
-                    _ => {}
-                }
-                targets.push(mg.totals[c].unwrap_or(f64::NAN));
-            }
-            offsets.push(offsets.last().unwrap() + nc);
-            infos.push(MarginInfo {
-                name: mg.name.clone(),
-                categories: mg.categories.clone(),
-            });
-        }
-        let n_m = margins.len();
-        let grand: Vec<f64> = (0..n_m)
-            .map(|m| {
-                let mut s = NeumaierSum::ZERO;
-                for &t in &targets[offsets[m]..offsets[m + 1]] {
-                    if !t.is_nan() {
-                        s.add(t);
-                    }
-                }
-                s.value()
-            })
-            .collect();
-        for m in 1..n_m {
-            if (grand[m] - grand[0]).abs() > options.max_total_discrepancy * grand[0] {
-                return Err(StatsError::InconsistentMargins {
-                    first: margins[0].name.clone(),
-                    first_total: grand[0],
-                    other: margins[m].name.clone(),
-                    other_total: grand[m],
-                });
-            }
-        }
-        let code_refs: Vec<&[u32]> = margins.iter().map(|m| m.codes.as_slice()).collect();
-        let cells = joint_cells(&code_refs, &offsets, n)?;
-        let mut cell_w0 = vec![NeumaierSum::ZERO; cells.k];
-        for (i, &w) in base.iter().enumerate() {
-            cell_w0[cells.cell[i] as usize].add(w);
-        }
-        let cell_w0: Vec<f64> = cell_w0.iter().map(|s| s.value()).collect();
-        Ok(Setup {
-            base,
-            infos,
-            offsets,
-            targets,
-            cells,
-            cell_w0,
-        })
     }
 
     /// The calibrated design from the cell factors `f`: weights, the check
@@ -954,103 +864,21 @@ impl Design {
         options: &RakeOptions,
         bounds: Option<WeightBounds>,
     ) -> Result<Design, StatsError> {
-        let Setup {
-            base,
-            infos,
-            offsets,
-            targets,
-            cells,
-            cell_w0,
-        } = s;
         let n = self.len();
-        let n_m = infos.len();
-        let n_flat = *offsets.last().unwrap();
-        let weights: Vec<f64> = base.iter().zip(&cells.cell).map(|(&w, &k)| w * f[k as usize]).collect();
-        let bounds_use = bounds.map(|b| {
-            let (mut at_lower, mut at_upper) = (0, 0);
-            for &k in &cells.cell {
-                let g = f[k as usize];
-                at_lower += usize::from(g <= b.lower);
-                at_upper += usize::from(g >= b.upper);
-            }
-            BoundsUse {
-                bounds: b,
-                at_lower,
-                at_upper,
-            }
-        });
-        let diagnostics = diagnose(
-            &cell_w0,
-            &f,
-            &cells.flat,
-            n_m,
-            &offsets,
-            &targets,
-            &infos,
-            &base,
-            &weights,
-            sweeps,
-            bounds_use.as_ref(),
-        );
-        if diagnostics.max_margin_error > options.margin_tolerance {
-            let (m, c) = worst(&cell_w0, &f, &cells.flat, n_m, &offsets, &targets);
-            let achieved = margin_totals(&cell_w0, &f, &cells.flat, n_m, n_flat)[offsets[m] + c];
-            let target = targets[offsets[m] + c];
-            return Err(StatsError::RakingMissesMargin {
-                margin: infos[m].name.clone(),
-                category: infos[m].categories[c].clone(),
-                target,
-                achieved,
-                relative: diagnostics.max_margin_error,
-                tolerance: options.margin_tolerance,
-            });
+        let weights: Vec<f64> = s
+            .base
+            .iter()
+            .zip(&s.cells.cell)
+            .map(|(&w, &k)| w * f[k as usize])
+            .collect();
+        let summary = WeightSummary::of_respondents(&s.base, &weights, &s.cells.cell, &f, bounds);
+        let mut cell_count = vec![0f64; s.cells.k];
+        for &k in &s.cells.cell {
+            cell_count[k as usize] += 1.0;
         }
-
-        // Variance structures.
-        let variance = match bounds {
-            None => {
-                let mut cell_count = vec![0f64; cells.k];
-                for &k in &cells.cell {
-                    cell_count[k as usize] += 1.0;
-                }
-                let mut cat_count = vec![0f64; n_flat];
-                let mut cross = vec![0f64; n_flat * n_flat];
-                for k in 0..cells.k {
-                    let fl = &cells.flat[k * n_m..(k + 1) * n_m];
-                    for &a in fl {
-                        cat_count[a as usize] += cell_count[k];
-                        for &b in fl {
-                            cross[a as usize * n_flat + b as usize] += cell_count[k];
-                        }
-                    }
-                }
-                CalibrationVariance::Rake { cat_count, cross }
-            }
-            Some(_) => {
-                let columns = model_columns(&offsets, &targets);
-                let p = columns.flat_of_col.len();
-                let mut acc = vec![NeumaierSum::ZERO; p * p];
-                for k in 0..cells.k {
-                    let cols: Vec<usize> = cells.flat[k * n_m..(k + 1) * n_m]
-                        .iter()
-                        .filter_map(|&a| columns.col_of_flat[a as usize])
-                        .collect();
-                    for &a in &cols {
-                        for &b in &cols {
-                            acc[a * p + b].add(cell_w0[k]);
-                        }
-                    }
-                }
-                let cross: Vec<f64> = acc.iter().map(|s| s.value()).collect();
-                CalibrationVariance::Regression {
-                    cross_d: PivotedCholesky::factor(&cross, p),
-                    columns,
-                }
-            }
-        };
-        let mut psu_cat_w = Vec::new();
-        let mut stratum_cell_w = Vec::new();
-        let mut stratum_cell_w2 = Vec::new();
+        let mut calibration = finish_calibration(s, f, sweeps, options, bounds, &cell_count, &summary)?;
+        let cells = &calibration.cells;
+        let (n_m, n_flat) = (calibration.margins.len(), calibration.n_flat);
         match &self.psu {
             Some(psu) => {
                 let p = self.psu_stratum.len();
@@ -1062,7 +890,7 @@ impl Design {
                         acc[row + a as usize].add(weights[i]);
                     }
                 }
-                psu_cat_w = acc.iter().map(|s| s.value()).collect();
+                calibration.psu_cat_w = acc.iter().map(|s| s.value()).collect();
             }
             None => {
                 let h = self.n_strata();
@@ -1073,33 +901,270 @@ impl Design {
                     a1[j].add(weights[i]);
                     a2[j].add(weights[i] * weights[i]);
                 }
-                stratum_cell_w = a1.iter().map(|s| s.value()).collect();
-                stratum_cell_w2 = a2.iter().map(|s| s.value()).collect();
+                calibration.stratum_cell_w = a1.iter().map(|s| s.value()).collect();
+                calibration.stratum_cell_w2 = a2.iter().map(|s| s.value()).collect();
             }
         }
-        let calibration = Calibration {
-            base_weights: base,
-            options: *options,
-            bounds,
-            margins: infos,
-            offsets,
-            n_flat,
-            targets,
-            cells,
-            cell_factor: f,
-            sweeps,
-            diagnostics,
-            variance,
-            psu_cat_w,
-            stratum_cell_w,
-            stratum_cell_w2,
-        };
         let mut d = self.clone();
         d.mode = WeightMode::Raked;
         d.weights = weights;
         d.calibration = Some(Box::new(calibration));
         Ok(d)
     }
+}
+
+/// Check the margins and build their joint table; `base` holds the design
+/// weight (or Σ design weights) of each unit, the margins one code per unit.
+pub(super) fn calibration_setup(
+    base: Vec<f64>,
+    margins: &[Margin],
+    options: &RakeOptions,
+) -> Result<Setup, StatsError> {
+    if margins.is_empty() {
+        return Err(StatsError::InvalidArgument("raking needs at least one margin".into()));
+    }
+    if options.epsilon.is_nan() || options.epsilon <= 0.0 || options.max_sweeps == 0 {
+        return Err(StatsError::InvalidArgument(
+            "raking needs epsilon > 0 and max_sweeps >= 1".into(),
+        ));
+    }
+    let n = base.len();
+    let mut offsets = vec![0usize];
+    let mut targets = Vec::new();
+    let mut infos = Vec::new();
+    for mg in margins {
+        if mg.codes.len() != n {
+            return Err(StatsError::LengthMismatch {
+                what: format!("category codes of margin '{}'", mg.name),
+                expected: n,
+                got: mg.codes.len(),
+            });
+        }
+        if mg.totals.len() != mg.categories.len() {
+            return Err(StatsError::LengthMismatch {
+                what: format!("population totals of margin '{}'", mg.name),
+                expected: mg.categories.len(),
+                got: mg.totals.len(),
+            });
+        }
+        let nc = mg.categories.len();
+        let mut present = vec![false; nc];
+        for (i, &c) in mg.codes.iter().enumerate() {
+            if c as usize >= nc {
+                return Err(StatsError::UnknownCategory {
+                    index: i,
+                    margin: mg.name.clone(),
+                    code: c,
+                    categories: nc,
+                });
+            }
+            present[c as usize] = true;
+        }
+        for c in 0..nc {
+            match (present[c], mg.totals[c]) {
+                (true, None) => {
+                    return Err(StatsError::CategoryNotInPopulation {
+                        margin: mg.name.clone(),
+                        category: mg.categories[c].clone(),
+                    })
+                }
+                (false, Some(_)) => {
+                    return Err(StatsError::CategoryNotInSample {
+                        margin: mg.name.clone(),
+                        category: mg.categories[c].clone(),
+                    })
+                }
+                (true, Some(t)) if !(t.is_finite() && t > 0.0) => {
+                    return Err(StatsError::InvalidPopulationTotal {
+                        margin: mg.name.clone(),
+                        category: mg.categories[c].clone(),
+                        total: t,
+                    })
+                }
+                _ => {}
+            }
+            targets.push(mg.totals[c].unwrap_or(f64::NAN));
+        }
+        offsets.push(offsets.last().unwrap() + nc);
+        infos.push(MarginInfo {
+            name: mg.name.clone(),
+            categories: mg.categories.clone(),
+        });
+    }
+    let n_m = margins.len();
+    let grand: Vec<f64> = (0..n_m)
+        .map(|m| {
+            let mut s = NeumaierSum::ZERO;
+            for &t in &targets[offsets[m]..offsets[m + 1]] {
+                if !t.is_nan() {
+                    s.add(t);
+                }
+            }
+            s.value()
+        })
+        .collect();
+    for m in 1..n_m {
+        if (grand[m] - grand[0]).abs() > options.max_total_discrepancy * grand[0] {
+            return Err(StatsError::InconsistentMargins {
+                first: margins[0].name.clone(),
+                first_total: grand[0],
+                other: margins[m].name.clone(),
+                other_total: grand[m],
+            });
+        }
+    }
+    let code_refs: Vec<&[u32]> = margins.iter().map(|m| m.codes.as_slice()).collect();
+    let cells = joint_cells(&code_refs, &offsets, n)?;
+    let mut cell_w0 = vec![NeumaierSum::ZERO; cells.k];
+    for (i, &w) in base.iter().enumerate() {
+        cell_w0[cells.cell[i] as usize].add(w);
+    }
+    let cell_w0: Vec<f64> = cell_w0.iter().map(|s| s.value()).collect();
+    Ok(Setup {
+        base,
+        infos,
+        offsets,
+        targets,
+        cells,
+        cell_w0,
+    })
+}
+
+impl Setup {
+    /// IPF (`bounds` None) or bounded raking of the setup's cells.
+    pub(super) fn solve(
+        &self,
+        bounds: Option<WeightBounds>,
+        options: &RakeOptions,
+    ) -> Result<(Vec<f64>, usize), StatsError> {
+        let n_m = self.infos.len();
+        match bounds {
+            None => ipf_cells(
+                &self.cell_w0,
+                &self.cells.flat,
+                n_m,
+                &self.offsets,
+                &self.targets,
+                &self.infos,
+                options,
+            ),
+            Some(b) => bounded_cells(
+                &self.cell_w0,
+                &self.cells.flat,
+                n_m,
+                &self.offsets,
+                &self.targets,
+                &self.infos,
+                b,
+            ),
+        }
+    }
+}
+
+/// The calibration from the cell factors `f`: the check of every margin,
+/// the diagnostics and the variance structures, from the respondents per
+/// joint cell (`cell_count`). The sums per PSU or stratum and cell are the
+/// caller's (left empty).
+pub(super) fn finish_calibration(
+    s: Setup,
+    f: Vec<f64>,
+    sweeps: usize,
+    options: &RakeOptions,
+    bounds: Option<WeightBounds>,
+    cell_count: &[f64],
+    summary: &WeightSummary,
+) -> Result<Calibration, StatsError> {
+    let Setup {
+        base,
+        infos,
+        offsets,
+        targets,
+        cells,
+        cell_w0,
+    } = s;
+    let n_m = infos.len();
+    let n_flat = *offsets.last().unwrap();
+    let diagnostics = diagnose(
+        &cell_w0,
+        &f,
+        &cells.flat,
+        n_m,
+        &offsets,
+        &targets,
+        &infos,
+        summary,
+        sweeps,
+        bounds,
+    );
+    if diagnostics.max_margin_error > options.margin_tolerance {
+        let (m, c) = worst(&cell_w0, &f, &cells.flat, n_m, &offsets, &targets);
+        let achieved = margin_totals(&cell_w0, &f, &cells.flat, n_m, n_flat)[offsets[m] + c];
+        let target = targets[offsets[m] + c];
+        return Err(StatsError::RakingMissesMargin {
+            margin: infos[m].name.clone(),
+            category: infos[m].categories[c].clone(),
+            target,
+            achieved,
+            relative: diagnostics.max_margin_error,
+            tolerance: options.margin_tolerance,
+        });
+    }
+
+    // Variance structures.
+    let variance = match bounds {
+        None => {
+            let mut cat_count = vec![0f64; n_flat];
+            let mut cross = vec![0f64; n_flat * n_flat];
+            for k in 0..cells.k {
+                let fl = &cells.flat[k * n_m..(k + 1) * n_m];
+                for &a in fl {
+                    cat_count[a as usize] += cell_count[k];
+                    for &b in fl {
+                        cross[a as usize * n_flat + b as usize] += cell_count[k];
+                    }
+                }
+            }
+            CalibrationVariance::Rake { cat_count, cross }
+        }
+        Some(_) => {
+            let columns = model_columns(&offsets, &targets);
+            let p = columns.flat_of_col.len();
+            let mut acc = vec![NeumaierSum::ZERO; p * p];
+            for k in 0..cells.k {
+                let cols: Vec<usize> = cells.flat[k * n_m..(k + 1) * n_m]
+                    .iter()
+                    .filter_map(|&a| columns.col_of_flat[a as usize])
+                    .collect();
+                for &a in &cols {
+                    for &b in &cols {
+                        acc[a * p + b].add(cell_w0[k]);
+                    }
+                }
+            }
+            let cross: Vec<f64> = acc.iter().map(|s| s.value()).collect();
+            CalibrationVariance::Regression {
+                cross_d: PivotedCholesky::factor(&cross, p),
+                columns,
+            }
+        }
+    };
+    Ok(Calibration {
+        base_weights: base,
+        options: *options,
+        bounds,
+        margins: infos,
+        offsets,
+        n_flat,
+        targets,
+        cells,
+        cell_factor: f,
+        sweeps,
+        diagnostics,
+        variance,
+        psu_cat_w: Vec::new(),
+        stratum_cell_w: Vec::new(),
+        stratum_cell_w2: Vec::new(),
+    })
 }
 
 impl Calibration {
