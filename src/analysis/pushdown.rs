@@ -36,7 +36,7 @@ use super::groups::Groups;
 use super::load::{choice_question, choose, Chosen};
 use super::options::{AnalysisError, IndexOptions, Variance, Weights};
 use super::prepare::{analysis_items, version_map, VersionMap};
-use super::report::{flag, left_out_note, publish, DefinitionUsed, IndexReport, MissingCounts};
+use super::report::{design_notes, publish, DefinitionUsed, IndexReport, MissingCounts};
 use crate::db::{AggregateQuery, AnswerKey, CompositeTerms, Database, WaveFilter};
 use crate::fieldwork::wave::DEFAULT_STRATUM_QUESTION;
 use crate::fieldwork::Source;
@@ -433,17 +433,7 @@ pub(super) fn indices(
         }
         None => design,
     };
-    let lonely = design.lonely_strata();
-    if !lonely.is_empty() {
-        notes.push(format!(
-            "strata with a single PSU ({}) count as --lonely-psu {} says (docs/statistics.md §4.1)",
-            lonely.join(", "),
-            flag(&options.lonely_psu)
-        ));
-    }
-    if let Some(note) = left_out_note(&selection) {
-        notes.push(note);
-    }
+    notes.extend(design_notes(&design.lonely_strata(), options, &selection));
 
     // Moments of every variable per unit, and the missing answers.
     let composites: Vec<Vec<Moments>> = (0..=definition.dimensions.len())

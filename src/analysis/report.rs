@@ -299,17 +299,7 @@ pub fn indices_by(
         weights_from,
         mut notes,
     } = design(db, &wave, slug, options, totals.as_deref())?;
-    let lonely = design.lonely_strata();
-    if !lonely.is_empty() {
-        notes.push(format!(
-            "strata with a single PSU ({}) count as --lonely-psu {} says (docs/statistics.md §4.1)",
-            lonely.join(", "),
-            flag(&options.lonely_psu)
-        ));
-    }
-    if let Some(variance_note) = left_out_note(&wave.selection) {
-        notes.push(variance_note);
-    }
+    notes.extend(design_notes(&design.lonely_strata(), options, &wave.selection));
     log::debug!("design ready after {:?}", started.elapsed());
     let prepared = prepare(&wave)?;
     debug_assert_eq!(prepared.n, wave.data.len());
@@ -565,9 +555,24 @@ fn missing_counts<'a>(
     out
 }
 
+/// What every report says of its design: strata with a single PSU and
+/// how they were counted, and responses of the wave it left out.
+pub(super) fn design_notes(lonely: &[&str], options: &IndexOptions, selection: &Selection) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !lonely.is_empty() {
+        notes.push(format!(
+            "strata with a single PSU ({}) count as --lonely-psu {} says (docs/statistics.md §4.1)",
+            lonely.join(", "),
+            flag(&options.lonely_psu)
+        ));
+    }
+    notes.extend(left_out_note(selection));
+    notes
+}
+
 /// Say which responses of the wave were left out by source, and how to
 /// include them.
-pub(super) fn left_out_note(selection: &Selection) -> Option<String> {
+fn left_out_note(selection: &Selection) -> Option<String> {
     if selection.left_out.is_empty() {
         return None;
     }

@@ -320,12 +320,7 @@ impl Design {
 
     /// Strata with a single PSU, by name.
     pub fn lonely_strata(&self) -> Vec<&str> {
-        self.psus_in_stratum
-            .iter()
-            .enumerate()
-            .filter(|(_, &c)| c == 1)
-            .map(|(h, _)| self.stratum_names[h].as_str())
-            .collect()
+        lonely_strata(&self.psus_in_stratum, &self.stratum_names)
     }
 
     /// `Σ_h n_h/(n_h−1) · ss_h` over strata, given each stratum's sum of
@@ -387,4 +382,15 @@ impl Design {
     pub(super) fn n_strata(&self) -> usize {
         self.stratum_names.len()
     }
+}
+
+/// The names of the strata with a single PSU (whether a design is kept per
+/// respondent or as sums per unit).
+pub(super) fn lonely_strata<'a>(psus_in_stratum: &[usize], stratum_names: &'a [String]) -> Vec<&'a str> {
+    psus_in_stratum
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c == 1)
+        .map(|(h, _)| stratum_names[h].as_str())
+        .collect()
 }

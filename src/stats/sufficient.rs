@@ -29,7 +29,7 @@
 //! are their own PSU, which no sum over a stratum keeps apart; callers use
 //! the respondent-level engine for it.
 
-use super::design::{combine_strata, LonelyPsu, WeightMode};
+use super::design::{combine_strata, lonely_strata, LonelyPsu, WeightMode};
 use super::error::StatsError;
 use super::estimate::{finish_estimate, without_deff, DomainStats, Estimate, EstimateOptions, Kind, Statistic};
 use super::rake::{
@@ -257,12 +257,7 @@ impl SufficientDesign {
 
     /// Strata with a single PSU, by name.
     pub fn lonely_strata(&self) -> Vec<&str> {
-        self.psus_in_stratum
-            .iter()
-            .enumerate()
-            .filter(|(_, &c)| c == 1)
-            .map(|(h, _)| self.stratum_names[h].as_str())
-            .collect()
+        lonely_strata(&self.psus_in_stratum, &self.stratum_names)
     }
 
     pub fn raking_diagnostics(&self) -> Option<&RakingDiagnostics> {

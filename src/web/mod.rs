@@ -215,8 +215,7 @@ impl Application {
         log::info!("survey dates are calendar days in {}", config.clock.zone_name());
         let state = web::Data::new(AppState {
             db,
-            // Unknown: the first check loads the list once more, so a
-            // publication during start-up is not missed.
+            // Unknown until `reload_surveys` below counts it.
             published_seen: std::sync::atomic::AtomicI64::new(-1),
             surveys: std::sync::RwLock::new(Arc::new(registry)),
             renderer,
@@ -235,6 +234,11 @@ impl Application {
             clock: config.clock.clone(),
             identity: config.identity.clone(),
         });
+        // Once more, now that the count is taken first: a publication
+        // during start-up is not missed, and the first check a second
+        // later finds nothing to do instead of emptying the form cache
+        // under the first residents.
+        state.reload_surveys()?;
         let listener = TcpListener::bind(&config.bind).map_err(|e| AppError::Bind {
             address: config.bind.clone(),
             error: e,
