@@ -107,15 +107,16 @@ pub(super) fn distribution_questions(
 }
 
 /// Published distribution rows from the engine's shares, small cells
-/// withheld and protected (§6.2). `values`: each question's options by id.
+/// withheld and protected (§6.2). `option(question, k)`: the value and
+/// kind of missing answer of a question's k-th option.
 pub(super) fn distribution_rows(
     shares: &[crate::stats::OptionShare],
-    values: impl Fn(&str) -> Vec<(String, Option<Missing>)>,
+    option: impl Fn(&str, usize) -> (String, Option<Missing>),
     group_name: impl Fn(Option<u32>) -> Option<String>,
 ) -> Vec<DistributionRow> {
     let mut rows: Vec<DistributionRow> = shares
         .iter()
-        .map(|s| DistributionRow::new(&s.id, group_name(s.group), &values(&s.id)[s.option], s.count, &s.share))
+        .map(|s| DistributionRow::new(&s.id, group_name(s.group), &option(&s.id, s.option), s.count, &s.share))
         .collect();
     crate::stats::protect_suppressed_cells(&mut rows, |r| (r.question.clone(), r.option.clone()));
     rows

@@ -588,13 +588,10 @@ pub(super) fn indices(
     let distributions = options.distributions.then(|| {
         distribution_rows(
             &option_shares,
-            |id| {
+            |id, k| {
                 let q = definition.question(id).expect("a question of the definition");
-                q.kind
-                    .options()
-                    .iter()
-                    .map(|o| (o.value.to_string(), o.missing))
-                    .collect()
+                let o = &q.kind.options()[k];
+                (o.value.to_string(), o.missing)
             },
             group_name,
         )

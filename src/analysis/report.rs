@@ -414,7 +414,7 @@ pub fn indices_by(
     let distributions = options.distributions.then(|| {
         distribution_rows(
             &shares,
-            |id| answers.iter().find(|a| a.id == id).expect("asked for").values.clone(),
+            |id, k| answers.iter().find(|a| a.id == id).expect("asked for").values[k].clone(),
             group_name,
         )
     });
