@@ -44,6 +44,84 @@ pub enum AccountError {
     UserExists(String),
     #[error("cannot hash the password: {0}")]
     Hash(String),
+    #[error("there is no user named {0:?}; `civicpulse user list` lists them")]
+    UnknownUser(String),
+    #[error(
+        "{0} is the last enabled admin; enable or create another admin first, so someone can still manage accounts"
+    )]
+    LastAdmin(String),
+    #[error("unknown token scope {0:?}; the scopes are statistics and export")]
+    UnknownScope(String),
+    #[error("a token needs at least one scope: statistics, export or both")]
+    NoScope,
+    #[error("there is no API token named {0:?}; `civicpulse token list` lists them")]
+    UnknownToken(String),
+    #[error("the API token {0:?} is already revoked")]
+    TokenRevoked(String),
+}
+
+/// What an API token may read. Statistics are aggregates a city publishes
+/// anyway; an export is every respondent's answers, so it is asked for on
+/// its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TokenScope {
+    /// Indices, comparisons between waves and fieldwork figures.
+    Statistics,
+    /// Respondent-level data: the export archive.
+    Export,
+}
+
+impl TokenScope {
+    pub const ALL: [TokenScope; 2] = [TokenScope::Statistics, TokenScope::Export];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Statistics => "statistics",
+            TokenScope::Export => "export",
+        }
+    }
+}
+
+impl fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The scopes of one token: never empty, each at most once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenScopes(std::collections::BTreeSet<TokenScope>);
+
+impl TokenScopes {
+    /// `statistics`, `export` or both, separated by commas.
+    pub fn parse(text: &str) -> Result<TokenScopes, AccountError> {
+        let scopes = text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                TokenScope::ALL
+                    .into_iter()
+                    .find(|scope| scope.as_str() == s)
+                    .ok_or_else(|| AccountError::UnknownScope(s.to_string()))
+            })
+            .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+        if scopes.is_empty() {
+            return Err(AccountError::NoScope);
+        }
+        Ok(TokenScopes(scopes))
+    }
+
+    pub fn contains(&self, scope: TokenScope) -> bool {
+        self.0.contains(&scope)
+    }
+}
+
+impl fmt::Display for TokenScopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|s| s.as_str()).collect();
+        f.write_str(&names.join(","))
+    }
 }
 
 /// What a staff member may do. Checked by the server on every staff page.
@@ -237,6 +315,23 @@ pub fn lockout_after(failures: u32) -> Option<time::Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_scopes_are_a_non_empty_set_of_known_names() {
+        assert_eq!(
+            TokenScopes::parse("export, statistics,export").unwrap().to_string(),
+            "statistics,export"
+        );
+        assert!(TokenScopes::parse("statistics")
+            .unwrap()
+            .contains(TokenScope::Statistics));
+        assert!(!TokenScopes::parse("statistics").unwrap().contains(TokenScope::Export));
+        assert_eq!(TokenScopes::parse(" , "), Err(AccountError::NoScope));
+        assert_eq!(
+            TokenScopes::parse("statistics,admin"),
+            Err(AccountError::UnknownScope("admin".into()))
+        );
+    }
 
     #[test]
     fn roles_parse_and_display() {

@@ -5,6 +5,7 @@
 //! import batches (`import`; see `import`) and the statistics commands.
 //! Flags win over environment variables, which win over defaults.
 
+mod accounts;
 mod fieldwork;
 mod import;
 mod progress;
@@ -159,10 +160,10 @@ pub enum Command {
     Margins(MarginsCommand),
     /// Manage API tokens for the statistics API.
     #[command(subcommand)]
-    Token(TokenCommand),
+    Token(accounts::TokenCommand),
     /// Manage staff accounts (admin, designer, statistician).
     #[command(subcommand)]
-    User(UserCommand),
+    User(accounts::UserCommand),
     /// Set up a survey wave: who may answer, strata, dates, helpline.
     #[command(subcommand)]
     Wave(fieldwork::WaveCommand),
@@ -438,38 +439,6 @@ pub enum MarginsCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Create a token and print it once; only its hash is stored.
-    Create {
-        #[arg(long)]
-        name: String,
-        #[command(flatten)]
-        store: StoreArgs,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create a staff account. A password piped to standard input is used
-    /// (`echo 'long-password' | civicpulse user add NAME --role ROLE`);
-    /// otherwise one is generated and printed once.
-    Add {
-        /// 3 to 32 characters from a-z, 0-9, '.', '_' and '-'.
-        name: String,
-        /// admin, designer or statistician.
-        #[arg(long)]
-        role: String,
-        #[command(flatten)]
-        store: StoreArgs,
-    },
-    /// List the staff accounts with their roles.
-    List {
-        #[command(flatten)]
-        store: StoreArgs,
-    },
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ShowFormat {
     Json,
@@ -663,22 +632,8 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             );
             Ok(())
         }
-        Some(Command::Token(TokenCommand::Create { name, store })) => {
-            let (db, _) = store.open()?;
-            let token = db.create_api_token(&name)?;
-            println!("{token}");
-            eprintln!("token {name:?} created; it is shown only once. Send it as `Authorization: Bearer <token>`.");
-            Ok(())
-        }
-        Some(Command::User(UserCommand::Add { name, role, store })) => add_user(&name, &role, &store),
-        Some(Command::User(UserCommand::List { store })) => {
-            let (db, _) = store.open_read()?;
-            let mut out = std::io::stdout().lock();
-            for user in db.users()? {
-                writeln!(out, "{}\t{}\t{}", user.username, user.role, user.created_at)?;
-            }
-            Ok(())
-        }
+        Some(Command::Token(command)) => accounts::token(command),
+        Some(Command::User(command)) => accounts::user(command),
         Some(Command::Wave(command)) => fieldwork::wave(command),
         Some(Command::Frame(command)) => fieldwork::frame(command),
         Some(Command::Invitations(command)) => fieldwork::invitations(command),
@@ -911,53 +866,6 @@ fn import_definition(
         println!("{name}: stored {slug} v{version} as a draft; `civicpulse survey publish {slug}` publishes it");
     }
     Ok(())
-}
-
-/// `user add`: everything is checked before the database is touched, and
-/// the password is never logged; a generated one is printed exactly once.
-fn add_user(name: &str, role: &str, store: &StoreArgs) -> Result<(), AppError> {
-    let role: crate::account::Role = role.parse()?;
-    let username = crate::account::Username::parse(name)?;
-    let (password, generated) = match piped_password()? {
-        Some(password) => (password, false),
-        None => (crate::account::generate_password(), true),
-    };
-    crate::account::check_password(&password)?;
-    let db = store.open_db()?;
-    db.create_user(&username, role, &password, crate::account::COMMAND_LINE_ACTOR)?;
-    if generated {
-        println!("{password}");
-        eprintln!("user {username} ({role}) created; the password above is shown only once.");
-    } else {
-        eprintln!("user {username} ({role}) created with the password from standard input.");
-    }
-    Ok(())
-}
-
-/// The first line of standard input when something is piped in; `None` when
-/// standard input is a terminal or empty (then a password is generated,
-/// rather than echoing one typed on screen).
-fn piped_password() -> Result<Option<String>, AppError> {
-    use std::io::{IsTerminal, Read};
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        return Ok(None);
-    }
-    let mut text = String::new();
-    // Far more than any accepted password; a runaway pipe is not read to the end.
-    stdin
-        .lock()
-        .take(64 * 1024)
-        .read_to_string(&mut text)
-        .map_err(|error| AppError::Input {
-            file: "standard input".into(),
-            error,
-        })?;
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let line = text.lines().next().unwrap_or("");
-    Ok(Some(line.to_string()))
 }
 
 fn validate(files: &[PathBuf]) -> Result<(), AppError> {

@@ -17,6 +17,8 @@ pub struct User {
     pub username: Username,
     pub role: Role,
     pub created_at: String,
+    /// Disabled accounts cannot sign in and have no sessions.
+    pub disabled: bool,
 }
 
 /// A live session, as found from its cookie.
@@ -87,9 +89,9 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
-type UserRow = (i64, String, String, String);
+type UserRow = (i64, String, String, String, Option<String>);
 
-fn user_from_row((id, username, role, created_at): UserRow) -> Result<User, DbError> {
+fn user_from_row((id, username, role, created_at, disabled_at): UserRow) -> Result<User, DbError> {
     // The table's CHECK admits only the three roles; anything else means the
     // file was edited by hand.
     let role: Role = role.parse().map_err(|_| {
@@ -103,11 +105,45 @@ fn user_from_row((id, username, role, created_at): UserRow) -> Result<User, DbEr
             .map_err(|e| DbError::Query(diesel::result::Error::DeserializationError(e.to_string().into())))?,
         role,
         created_at,
+        disabled: disabled_at.is_some(),
     })
 }
 
-const USER_COLUMNS: (users::id, users::username, users::role, users::created_at) =
-    (users::id, users::username, users::role, users::created_at);
+const USER_COLUMNS: (
+    users::id,
+    users::username,
+    users::role,
+    users::created_at,
+    users::disabled_at,
+) = (
+    users::id,
+    users::username,
+    users::role,
+    users::created_at,
+    users::disabled_at,
+);
+
+/// The account named `username`, read in the caller's transaction.
+fn find_user(conn: &mut Conn, username: &str) -> Result<User, DbError> {
+    let row: Option<UserRow> = users::table
+        .filter(users::username.eq(username))
+        .select(USER_COLUMNS)
+        .first(conn)
+        .optional()?;
+    match row {
+        Some(row) => user_from_row(row),
+        None => Err(AccountError::UnknownUser(username.to_string()).into()),
+    }
+}
+
+/// End every session of `user_id` but `keep` (a cookie's token); how many.
+fn end_sessions_of(conn: &mut Conn, user_id: i64, keep: Option<&str>) -> QueryResult<usize> {
+    let mine = sessions::table.filter(sessions::user_id.eq(user_id));
+    match keep {
+        Some(token) => diesel::delete(mine.filter(sessions::id.ne(token_hash(token)))).execute(conn),
+        None => diesel::delete(mine).execute(conn),
+    }
+}
 
 /// Write one audit entry on `conn`, inside the caller's transaction.
 pub(super) fn audit(conn: &mut Conn, actor: &str, action: &str, detail: &str) -> QueryResult<usize> {
@@ -297,6 +333,9 @@ impl Database {
             .inner_join(users::table)
             .filter(sessions::id.eq(token_hash(token)))
             .filter(sessions::expires_at.gt(now))
+            // Disabling ends an account's sessions; this holds even for one
+            // started in the same instant on another instance.
+            .filter(users::disabled_at.is_null())
             .select((USER_COLUMNS, sessions::csrf_token, sessions::expires_at))
             .first(&mut self.conn()?)
             .optional()?;
@@ -328,6 +367,127 @@ impl Database {
             diesel::delete(sessions::table.find(&id)).execute(conn)?;
             audit(conn, &username, "logout", "")?;
             Ok(true)
+        })
+    }
+
+    /// Disable (`disabled`) or enable again the account `username`, by
+    /// `actor`. Disabling ends its sessions at once. The last enabled admin
+    /// cannot be disabled, or no one could manage accounts from the web
+    /// again. Returns the account as it is now; asking for the state it
+    /// already has changes and audits nothing.
+    pub fn set_user_disabled(&self, username: &str, disabled: bool, actor: &str) -> Result<User, DbError> {
+        let now = format_timestamp(time::OffsetDateTime::now_utc());
+        self.write_tx(|conn| {
+            let mut user = find_user(conn, username)?;
+            if user.disabled == disabled {
+                return Ok(user);
+            }
+            if disabled && user.role == Role::Admin {
+                let other_admins: i64 = users::table
+                    .filter(users::role.eq(Role::Admin.as_str()))
+                    .filter(users::disabled_at.is_null())
+                    .filter(users::id.ne(user.id))
+                    .count()
+                    .get_result(conn)?;
+                if other_admins == 0 {
+                    return Err(AccountError::LastAdmin(username.to_string()).into());
+                }
+            }
+            diesel::update(users::table.find(user.id))
+                .set(users::disabled_at.eq(disabled.then_some(&now)))
+                .execute(conn)?;
+            if disabled {
+                let ended = end_sessions_of(conn, user.id, None)?;
+                audit(
+                    conn,
+                    actor,
+                    "user.disable",
+                    &format!("{username}: {ended} session(s) ended"),
+                )?;
+            } else {
+                audit(conn, actor, "user.enable", username)?;
+            }
+            user.disabled = disabled;
+            Ok(user)
+        })
+    }
+
+    /// Give `username` the password `password` (an admin's reset, by
+    /// `actor`): its sessions end and any lockout is lifted, so the account
+    /// is used only with the new password from now on.
+    pub fn reset_password(&self, username: &str, password: &str, actor: &str) -> Result<User, DbError> {
+        crate::account::check_password(password)?;
+        let hash = hash_password(password)?;
+        self.write_tx(|conn| {
+            let user = find_user(conn, username)?;
+            diesel::update(users::table.find(user.id))
+                .set((
+                    users::password_hash.eq(&hash),
+                    users::failed_sign_ins.eq(0),
+                    users::locked_until.eq(None::<String>),
+                ))
+                .execute(conn)?;
+            let ended = end_sessions_of(conn, user.id, None)?;
+            audit(
+                conn,
+                actor,
+                "user.password_reset",
+                &format!("{username}: {ended} session(s) ended"),
+            )?;
+            Ok(user)
+        })
+    }
+
+    /// End every session of `username`, by `actor`; how many there were.
+    pub fn end_sessions(&self, username: &str, actor: &str) -> Result<usize, DbError> {
+        self.write_tx(|conn| {
+            let user = find_user(conn, username)?;
+            let ended = end_sessions_of(conn, user.id, None)?;
+            audit(
+                conn,
+                actor,
+                "user.sessions_end",
+                &format!("{username}: {ended} session(s)"),
+            )?;
+            Ok(ended)
+        })
+    }
+
+    /// The stored password hash of `user`, to check a password against.
+    pub fn password_hash(&self, user: &User) -> Result<Option<String>, DbError> {
+        Ok(users::table
+            .find(user.id)
+            .select(users::password_hash)
+            .first(&mut self.conn()?)
+            .optional()?)
+    }
+
+    /// `user` changes their own password (the current one already
+    /// checked): every other session of theirs ends, the one whose cookie
+    /// carries `current_session` stays.
+    pub fn change_own_password(&self, user: &User, password: &str, current_session: &str) -> Result<usize, DbError> {
+        crate::account::check_password(password)?;
+        let hash = hash_password(password)?;
+        self.write_tx(|conn| {
+            diesel::update(users::table.find(user.id))
+                .set(users::password_hash.eq(&hash))
+                .execute(conn)?;
+            let ended = end_sessions_of(conn, user.id, Some(current_session))?;
+            audit(
+                conn,
+                user.username.as_str(),
+                "user.password_change",
+                &format!("{ended} other session(s) ended"),
+            )?;
+            Ok(ended)
+        })
+    }
+
+    /// Record that `user` gave the right password but is disabled.
+    pub fn record_disabled_sign_in(&self, user: &User) -> Result<(), DbError> {
+        self.write_tx(|conn| {
+            audit(conn, user.username.as_str(), "login.disabled", "account disabled")?;
+            Ok(())
         })
     }
 

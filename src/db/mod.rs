@@ -52,6 +52,7 @@ pub use margins::MarginTotal;
 pub use partials::{answers_from_json, answers_to_json, NewPartial, Partial, PartialCounts, PartialKey};
 pub use responses::{Inserted, InvitedSubmission, NewResponse, StoredResponse, Submission};
 pub use settings::KeyMismatch;
+pub use tokens::{ApiToken, TokenRefusal};
 pub use url::{DatabaseUrl, DatabaseUrlError};
 pub use versions::{DraftError, StoredDraft, StoredSurvey, VersionInfo, VersionStatus};
 

@@ -63,6 +63,11 @@ diesel::table! {
         name -> Text,
         token_hash -> Text,
         created_at -> Text,
+        scopes -> Text,
+        expires_on -> Nullable<Text>,
+        last_used_on -> Nullable<Text>,
+        revoked_at -> Nullable<Text>,
+        created_by -> Text,
     }
 }
 
@@ -86,6 +91,7 @@ diesel::table! {
         created_at -> Text,
         failed_sign_ins -> Integer,
         locked_until -> Nullable<Text>,
+        disabled_at -> Nullable<Text>,
     }
 }
 

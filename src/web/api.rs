@@ -7,10 +7,13 @@
 //! the server's kept results while the data are unchanged (`analyses`).
 
 use super::analyses::{cached_compare, cached_indices, compute, AnalysisFailure};
+use super::download::DownloadError;
 use super::form::parse_urlencoded;
 use super::limits::Action;
 use super::AppState;
+use crate::account::TokenScope;
 use crate::analysis::{self, AnalysisError, IndexOptions, Variance, Weights};
+use crate::db::TokenRefusal;
 use crate::fieldwork::quality::parse_flags;
 use crate::fieldwork::Flags;
 use actix_web::http::{header, StatusCode};
@@ -131,8 +134,11 @@ impl From<AnalysisFailure> for ApiError {
     }
 }
 
-/// Check the rate limit and the bearer token; the token's name goes to the log.
-async fn authenticate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<String, ApiError> {
+/// Check the rate limit and the bearer token, which must hold `scope`;
+/// the token's name goes to the log. Tokens are taken from the
+/// `Authorization` header only: one in the address would be written down
+/// by every proxy and browser history on the way.
+async fn authenticate(req: &HttpRequest, state: &web::Data<AppState>, scope: TokenScope) -> Result<String, ApiError> {
     if let Err(wait) = state.limit(req, Action::Api) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -143,6 +149,17 @@ async fn authenticate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<
             ),
         )
         .retry_after(wait));
+    }
+    let in_address = parse_urlencoded(req.query_string().as_bytes()).is_ok_and(|pairs| {
+        pairs
+            .iter()
+            .any(|(k, _)| matches!(k.as_str(), "token" | "access_token"))
+    });
+    if in_address {
+        return Err(ApiError::bad_request(
+            "an API token is never accepted in the address, where logs and browser history keep it; \
+             send it as `Authorization: Bearer <token>`, and revoke this one (civicpulse token revoke)",
+        ));
     }
     let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
     let header = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
@@ -157,11 +174,23 @@ async fn authenticate(req: &HttpRequest, state: &web::Data<AppState>) -> Result<
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?
         .to_string();
     let db = state.db.clone();
-    let name = web::block(move || db.api_token_name(&token))
+    let today = state.clock.today();
+    let accepted = web::block(move || db.accept_api_token(&token, scope, today))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
-    name.ok_or_else(|| unauthorized("this API token is not valid"))
+    accepted.map_err(|refusal| match refusal {
+        TokenRefusal::Unknown => unauthorized("this API token is not valid"),
+        TokenRefusal::Revoked { name } => unauthorized(&format!("the API token {name:?} has been revoked")),
+        TokenRefusal::Expired { name, on } => {
+            unauthorized(&format!("the API token {name:?} expired after {on}; ask for a new one"))
+        }
+        TokenRefusal::OutOfScope { name, needs } => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("the API token {name:?} may not read this: it needs the scope {needs}"),
+        ),
+    })
 }
 
 const COMMON_PARAMS: [&str; 13] = [
@@ -305,7 +334,7 @@ pub async fn indices(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = authenticate(&req, &state).await?;
+    let client = authenticate(&req, &state, TokenScope::Statistics).await?;
     let params = Params::parse(req.query_string(), &["distributions"])?;
     let options = params.options(state.min_cell_floor)?;
     let slug = path.into_inner();
@@ -319,7 +348,7 @@ pub async fn compare(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = authenticate(&req, &state).await?;
+    let client = authenticate(&req, &state, TokenScope::Statistics).await?;
     let params = Params::parse(req.query_string(), &["from", "to", "df"])?;
     let options = params.options(state.min_cell_floor)?;
     let (Some(from), Some(to)) = (params.get::<i32>("from")?, params.get::<i32>("to")?) else {
@@ -348,7 +377,7 @@ pub async fn fieldwork(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = authenticate(&req, &state).await?;
+    let client = authenticate(&req, &state, TokenScope::Statistics).await?;
     let params = Params::parse(req.query_string(), &[])?;
     if let Some(other) = params.0.keys().find(|k| !matches!(k.as_str(), "wave" | "format")) {
         return Err(ApiError::bad_request(format!(
@@ -364,4 +393,65 @@ pub async fn fieldwork(
     })
     .await?;
     respond(&params, &report, crate::fieldwork::figures::write_fieldwork_csv)
+}
+
+/// `GET /api/v1/surveys/{slug}/export.zip?wave=W&lang=L`: the export
+/// archive (responses as codes and as labels, the codebook, load.R and
+/// load.do), for a token with the `export` scope. Respondent-level data,
+/// so each download is written to the audit log under the token's name.
+pub async fn export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let client = authenticate(&req, &state, TokenScope::Export).await?;
+    let pairs = parse_urlencoded(req.query_string().as_bytes()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (mut wave, mut lang) = (None, crate::lang::Lang::En);
+    for (k, v) in pairs {
+        match k.as_str() {
+            "wave" => {
+                wave = Some(
+                    v.parse::<i32>()
+                        .map_err(|_| ApiError::bad_request(format!("wave must be a year, not {v:?}")))?,
+                )
+            }
+            "lang" => {
+                lang = v
+                    .parse()
+                    .map_err(|_| ApiError::bad_request(format!("lang must be zh, en or ko, not {v:?}")))?
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {other:?}; export takes wave and lang"
+                )))
+            }
+        }
+    }
+    let slug = path.into_inner();
+    log::info!("API export of {slug} for token {client:?}");
+    let (db, detail) = (
+        state.db.clone(),
+        format!("{slug} wave {}", wave.map_or("all".into(), |w| w.to_string())),
+    );
+    web::block(move || db.record_audit(&client, "api.export", &detail))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    crate::web::download::export_archive(&state, slug, wave, lang)
+        .await
+        .map_err(|e| match e {
+            DownloadError::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many analyses are waiting; try again in a few seconds",
+            )
+            .retry_after(std::time::Duration::from_secs(5)),
+            DownloadError::Export(crate::error::AppError::UnknownSurvey(slug)) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_survey",
+                format!("no survey named {slug:?}"),
+            ),
+            DownloadError::Export(e) => ApiError::internal(e),
+            DownloadError::Internal(e) => ApiError::internal(e),
+        })
 }

@@ -5,6 +5,7 @@
 pub mod analyses;
 pub mod api;
 pub mod body_deadline;
+pub mod download;
 pub mod error;
 pub mod form;
 pub mod i18n;
@@ -316,6 +317,7 @@ impl Application {
                 .route("/api/v1/surveys/{slug}/indices", web::get().to(api::indices))
                 .route("/api/v1/surveys/{slug}/compare", web::get().to(api::compare))
                 .route("/api/v1/surveys/{slug}/fieldwork", web::get().to(api::fieldwork))
+                .route("/api/v1/surveys/{slug}/export.zip", web::get().to(api::export))
                 .configure(staff::routes)
                 .configure(move |cfg| {
                     if let Some(page) = bench_page {

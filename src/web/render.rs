@@ -42,6 +42,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("staff_login", include_str!("../../templates/staff_login.hbs")),
     ("admin_home", include_str!("../../templates/admin_home.hbs")),
     ("admin_audit", include_str!("../../templates/admin_audit.hbs")),
+    ("admin_users", include_str!("../../templates/admin_users.hbs")),
+    (
+        "admin_user_password",
+        include_str!("../../templates/admin_user_password.hbs"),
+    ),
+    ("account_password", include_str!("../../templates/account_password.hbs")),
     ("admin_surveys", include_str!("../../templates/admin_surveys.hbs")),
     ("admin_survey", include_str!("../../templates/admin_survey.hbs")),
     (

@@ -318,7 +318,7 @@ async fn the_api_fieldwork_without_a_wave_takes_the_wave_current_on_the_citys_da
         };
         app.db().set_wave("livability", &settings, "test").unwrap();
     }
-    let token = app.db().create_api_token("city-clock").unwrap();
+    let token = app.api_token("city-clock");
     let report: serde_json::Value = app
         .client
         .get(app.url("/api/v1/surveys/livability/fieldwork"))

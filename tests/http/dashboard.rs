@@ -122,7 +122,7 @@ fn assert_drawn_as(drawn: &Drawn, figure: &Value, what: &str) {
 #[tokio::test]
 async fn every_bar_and_interval_drawn_is_the_apis_figure() {
     let app = two_waves().await;
-    let token = app.db().create_api_token("dashboard-check").unwrap();
+    let token = app.api_token("dashboard-check");
     let client = app.signed_in("stella", Role::Statistician).await;
     let survey = livability();
     let by_district = survey.question("district").unwrap();
@@ -489,7 +489,7 @@ async fn an_invitation_wave_shows_its_response_rates_as_the_fieldwork_api_gives_
             assert_eq!(sent.status(), 303);
         }
     }
-    let token = app.db().create_api_token("fieldwork").unwrap();
+    let token = app.api_token("fieldwork");
     let fieldwork = api(
         &app,
         &token,

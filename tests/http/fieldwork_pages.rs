@@ -300,7 +300,7 @@ async fn quality_flags_are_kept_and_excluded_only_when_asked() {
     let page = app.get_form("en").await;
     assert_eq!(send(with_age(&page, &same, time::Duration::minutes(9))).await, 303);
 
-    let token = app.db().create_api_token("flags").unwrap();
+    let token = app.api_token("flags");
     let fetch = |query: String| {
         let (app, token) = (&app, token.clone());
         async move {

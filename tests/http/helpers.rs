@@ -170,6 +170,14 @@ impl TestApp {
         crate::support::civicpulse_on_url(&self.database, &self.key_path, args)
     }
 
+    /// A new API token `name` that reads statistics (not exports), with no end.
+    pub fn api_token(&self, name: &str) -> String {
+        let scopes = civicpulse::account::TokenScopes::parse("statistics").unwrap();
+        self.db()
+            .create_api_token(name, &scopes, None, "test")
+            .expect("token created")
+    }
+
     /// A staff account `name` with `role` and [`PASSWORD`].
     pub fn add_user(&self, name: &str, role: Role) {
         self.db()

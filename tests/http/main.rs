@@ -1,5 +1,6 @@
 //! HTTP tests: one binary, each test with its own server and database.
 
+mod accounts;
 mod analysis_cache;
 mod bad_input;
 mod city_time;

@@ -258,7 +258,7 @@ async fn partials_never_change_the_figures_and_show_as_drop_off() {
             .await;
         assert_eq!(sent.status(), 303);
     }
-    let token = app.db().create_api_token("partials").unwrap();
+    let token = app.api_token("partials");
     let indices = || async {
         let url = format!("/api/v1/surveys/livability/indices?wave={}&min_cell=1", this_year());
         let r = app.client.get(app.url(&url)).bearer_auth(&token).send().await.unwrap();

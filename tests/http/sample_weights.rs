@@ -59,7 +59,7 @@ async fn invited_responses_weighted_from_the_frame_match_r() {
     }
     assert_eq!(app.stored().len(), rows.len());
 
-    let token = app.db().create_api_token("r-check").unwrap();
+    let token = app.api_token("r-check");
     let expected: Vec<Value> = serde_json::from_str(EXPECTED).unwrap();
     let mut compared = 0;
     for weights in ["none", "design"] {

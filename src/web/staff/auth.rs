@@ -233,6 +233,15 @@ pub async fn login_submit(
             return refuse(StatusCode::UNAUTHORIZED, Some("username"), "staff_login_failed", &csrf);
         }
     };
+    if user.disabled {
+        // Said only to someone who knows the password, so it tells a
+        // guesser nothing about which accounts exist.
+        let db = state.db.clone();
+        let refused = user.clone();
+        blocking(&state, lang, move || db.record_disabled_sign_in(&refused)).await?;
+        log::info!("sign-in refused: {} is disabled", user.username);
+        return refuse(StatusCode::FORBIDDEN, None, "staff_login_disabled", &csrf);
+    }
     state.limiter.sign_in_succeeded(client);
     let db = state.db.clone();
     let signed_in = user.clone();

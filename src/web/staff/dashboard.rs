@@ -11,8 +11,10 @@ use crate::account::Role;
 use crate::analysis::{self, AnalysisError};
 use crate::charts;
 use crate::dashboard::{self, Dashboard, DashboardOptions};
+use crate::error::AppError;
 use crate::lang::Lang;
 use crate::web::analyses::{cached_indices, compute, AnalysisFailure};
+use crate::web::download::DownloadError;
 use crate::web::error::WebErrorKind;
 use crate::web::form::parse_urlencoded;
 use crate::web::report::CatalogWording;
@@ -382,70 +384,21 @@ pub async fn export_zip(
             )))
         }
     };
-    let Ok(turn) = state.analyses.enter().await else {
-        return Ok(staff_error_page(
+    match crate::web::download::export_archive(&state, slug, wave, lang).await {
+        Ok(response) => Ok(response),
+        Err(DownloadError::Busy) => Ok(staff_error_page(
             &state.renderer,
             StatusCode::SERVICE_UNAVAILABLE,
             lang,
             "dash_title",
             "dash_error_busy",
-        ));
-    };
-    let worker = state.clone();
-    let name = slug.clone();
-    let file = blocking(&state, lang, move || {
-        let _turn = turn;
-        let mut file = temporary_file()?;
-        crate::export::export_zip(&worker.db, &worker.current_surveys(), &name, wave, lang, &mut file)?;
-        use std::io::Seek;
-        file.rewind()?;
-        Ok::<_, crate::error::AppError>(file)
-    })
-    .await?;
-    let length = file
-        .metadata()
-        .map_err(|e| state.error(WebErrorKind::Internal, lang, e.to_string()))?
-        .len();
-    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
-        let mut file = file?;
-        let read = web::block(move || {
-            use std::io::Read;
-            let mut chunk = vec![0u8; 64 * 1024];
-            let n = file.read(&mut chunk)?;
-            chunk.truncate(n);
-            Ok::<_, std::io::Error>((chunk, file))
-        })
-        .await;
-        match read {
-            Ok(Ok((chunk, _))) if chunk.is_empty() => None,
-            Ok(Ok((chunk, file))) => Some((Ok::<_, std::io::Error>(web::Bytes::from(chunk)), Some(file))),
-            Ok(Err(e)) => Some((Err(e), None)),
-            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
-        }
-    });
-    let wave_part = wave.map_or_else(String::new, |w| format!("-{w}"));
-    Ok(HttpResponse::Ok()
-        .content_type("application/zip")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{slug}{wave_part}-export.zip\""),
-        ))
-        .body(actix_web::body::SizedStream::new(length, chunks)))
-}
-
-/// A file in the system's temporary folder that is gone from the folder
-/// as soon as it is open: nothing is left behind whatever happens next.
-fn temporary_file() -> std::io::Result<std::fs::File> {
-    let mut name = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut name);
-    let path = std::env::temp_dir().join(format!("civicpulse-export-{}.zip", hex::encode(name)));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    std::fs::remove_file(&path)?;
-    Ok(file)
+        )),
+        Err(DownloadError::Export(AppError::UnknownSurvey(slug))) => Err(state
+            .error(WebErrorKind::NotFound, lang, format!("no survey {slug}"))
+            .into()),
+        Err(DownloadError::Export(e)) => Err(state.error(WebErrorKind::Internal, lang, e.to_string()).into()),
+        Err(DownloadError::Internal(e)) => Err(state.error(WebErrorKind::Internal, lang, e).into()),
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! to `/login?next=…`, staff with another role get a 403 page in their
 //! language. Staff responses are never cached.
 
+mod accounts;
 mod auth;
 mod dashboard;
 mod fieldwork;
@@ -59,6 +60,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(super::method_not_allowed)),
     )
     .service(
+        web::resource("/account/password")
+            .app_data(web::PayloadConfig::new(MAX_STAFF_FORM_BYTES))
+            .wrap(no_store())
+            .route(web::get().to(accounts::password_form))
+            .route(web::post().to(accounts::change_password))
+            .default_service(web::to(super::method_not_allowed)),
+    )
+    .service(
         web::scope("/dashboard")
             .wrap(no_store())
             .route("/{slug}", web::get().to(dashboard::show))
@@ -72,6 +81,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(no_store())
             .route("", web::get().to(pages::home))
             .route("/audit", web::get().to(pages::audit))
+            .route("/users", web::get().to(accounts::list))
+            .service(
+                web::resource("/users/{name}/{action}")
+                    .app_data(web::PayloadConfig::new(MAX_STAFF_FORM_BYTES))
+                    .route(web::post().to(accounts::act))
+                    .default_service(web::to(super::method_not_allowed)),
+            )
             .service(
                 web::resource("/surveys")
                     .app_data(web::PayloadConfig::new(surveys::MAX_DEFINITION_FORM_BYTES))
@@ -150,6 +166,11 @@ pub struct Viewer {
 }
 
 impl Viewer {
+    /// The session cookie's token, when there is a live session.
+    pub fn session_token(&self) -> Option<&str> {
+        self.session.as_ref().and(self.token.as_deref())
+    }
+
     /// The session, if its user has one of `roles`.
     pub fn require(&self, state: &AppState, roles: &[Role]) -> Result<&Session, StaffError> {
         match &self.session {

@@ -13,7 +13,7 @@ use serde::Serialize;
 /// Audit entries shown; older ones stay in the database.
 const AUDIT_PAGE_ROWS: i64 = 500;
 
-fn page(
+pub(super) fn page(
     state: &AppState,
     req: &HttpRequest,
     template: &str,
