@@ -16,6 +16,7 @@ pub mod precompressed;
 pub mod render;
 pub mod report;
 mod resident;
+pub mod routes;
 pub mod security;
 mod staff;
 pub mod text_size;
@@ -266,6 +267,8 @@ impl Application {
             let bench_page = bench_page.clone();
             App::new()
                 .app_data(shared.clone())
+                // Innermost: only the routes the table lists reach the router.
+                .wrap(actix_web::middleware::from_fn(routes::enforce))
                 // Inside compression: it may need to read the page it marks.
                 .wrap(actix_web::middleware::from_fn(text_size::apply))
                 .wrap(actix_web::middleware::from_fn(body_deadline::apply))

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod analysis_cache;
+mod authorization;
 mod bad_input;
 mod city_time;
 mod dashboard;
