@@ -34,6 +34,9 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// The smallest `min_cell` the API and pages accept (docs/statistics.md §6.2).
     pub min_cell_floor: u64,
+    /// How long one analysis (indices of a wave) may run before it is
+    /// stopped (`--analysis-timeout`).
+    pub analysis_timeout: std::time::Duration,
     /// How long a partial response is kept after its last save
     /// (`--partial-days`); then it is purged.
     pub partial_lifetime: time::Duration,
@@ -63,6 +66,10 @@ pub const DEFAULT_PARTIAL_DAYS: u32 = 30;
 
 /// Default floor of `min_cell` for callers of the server.
 pub const DEFAULT_MIN_CELL_FLOOR: u64 = 10;
+/// Seconds an analysis may run: a linearised analysis of a million
+/// responses takes one or two; 5,000 bootstrap replicates of one take
+/// longer, and nobody waits minutes for a web page.
+pub const DEFAULT_ANALYSIS_TIMEOUT_SECONDS: u64 = 120;
 
 impl ServeConfig {
     /// Settings for `database` with every other setting at its default.
@@ -78,6 +85,7 @@ impl ServeConfig {
             trusted_proxies: Vec::new(),
             public_url: None,
             min_cell_floor: DEFAULT_MIN_CELL_FLOOR,
+            analysis_timeout: std::time::Duration::from_secs(DEFAULT_ANALYSIS_TIMEOUT_SECONDS),
             partial_lifetime: time::Duration::days(DEFAULT_PARTIAL_DAYS.into()),
             clock: CityClock::default(),
             identity: Arc::new(Identity::builtin()),

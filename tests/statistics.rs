@@ -744,3 +744,76 @@ fn a_later_version_leaves_an_earlier_wave_identical_to_the_last_digit() {
     assert_eq!(safety_row["difference"], 0.0, "same answers, same dimension score");
     assert_eq!(safety_row["significant"], false);
 }
+
+/// A server over the reference data whose analyses may run `limit`; its
+/// API base URL and state.
+fn api_server(dir: &Path, limit: std::time::Duration) -> (String, actix_web::web::Data<civicpulse::web::AppState>) {
+    let mut config = civicpulse::config::ServeConfig::new("127.0.0.1:0", support::database_url(dir));
+    config.key_file = dir.join("civicpulse.key");
+    config.min_cell_floor = 2;
+    config.analysis_timeout = limit;
+    let app = civicpulse::web::Application::build(&config).unwrap();
+    let base = format!("http://127.0.0.1:{}/api/v1/surveys/livability", app.port());
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    (base, state)
+}
+
+#[tokio::test]
+async fn an_analysis_stops_at_its_time_limit_and_when_its_client_goes_away() {
+    let dir = setup();
+    let (ok, token, stderr) = civicpulse(dir.path(), &["token", "create", "--name", "analyst"]);
+    assert!(ok, "{stderr}");
+    let token = token.trim().to_string();
+    let heavy = "wave=2026&by=district&variance=bootstrap&replicates=5000&min_cell=2";
+
+    // Past the limit: stopped, and told so, long before 5,000 replicates.
+    let (base, state) = api_server(dir.path(), std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let late = reqwest::Client::new()
+        .get(format!("{base}/indices?{heavy}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 503);
+    let body: Value = late.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "timed_out", "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("longer than the server allows"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(state.analysis_stats().timed_out, 1);
+
+    // The client gives up after 300 ms: its computation stops at the next
+    // replicate, and its turn is free again.
+    let (base, state) = api_server(dir.path(), std::time::Duration::from_secs(600));
+    let gone = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap()
+        .get(format!("{base}/indices?{heavy}"))
+        .bearer_auth(&token)
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client timed out");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while state.analysis_stats().cancelled == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the abandoned analysis was not stopped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state.analysis_stats().timed_out, 0);
+    // The same question, asked and waited for, is answered in full.
+    let quick = "wave=2026&by=district&variance=bootstrap&replicates=50&min_cell=2";
+    let full = reqwest::Client::new()
+        .get(format!("{base}/indices?{quick}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(full.status(), 200);
+}

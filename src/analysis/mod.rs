@@ -46,6 +46,6 @@ pub use options::{
     Variance, Weights,
 };
 pub use report::{
-    indices, indices_by, Computation, IndexReport, IndexRow, MissingCounts, PopulationRow, TopBox, Total,
+    indices, indices_by, indices_until, Computation, IndexReport, IndexRow, MissingCounts, PopulationRow, TopBox, Total,
 };
 pub use tables::{index_csv_header, write_index_csv, INDEX_CSV_HEADER};

@@ -14,6 +14,7 @@ use super::pushdown;
 use crate::db::Database;
 use crate::fieldwork::Source;
 use crate::registry::SurveyRegistry;
+use crate::stats::Cancel;
 use crate::stats::{
     self, BootstrapOptions, BootstrapSummary, Estimate, EstimateOptions, Level, LonelyPsu, RakingDiagnostics, Variable,
 };
@@ -268,6 +269,30 @@ pub fn indices_by(
     options: &IndexOptions,
     how: Computation,
 ) -> Result<IndexReport, AnalysisError> {
+    indices_run(db, registry, slug, options, how, &Cancel::default())
+}
+
+/// [`indices`], stopped with `StatsError::Cancelled` when `cancel` says so
+/// (the server's time limit, or its client gone); the bootstrap checks it
+/// before each replicate.
+pub fn indices_until(
+    db: &Database,
+    registry: &SurveyRegistry,
+    slug: &str,
+    options: &IndexOptions,
+    cancel: &Cancel,
+) -> Result<IndexReport, AnalysisError> {
+    indices_run(db, registry, slug, options, Computation::Auto, cancel)
+}
+
+fn indices_run(
+    db: &Database,
+    registry: &SurveyRegistry,
+    slug: &str,
+    options: &IndexOptions,
+    how: Computation,
+    cancel: &Cancel,
+) -> Result<IndexReport, AnalysisError> {
     if !(options.level > 0.0 && options.level < 1.0) {
         return Err(AnalysisError::Option(format!(
             "level must lie between 0 and 1, not {}",
@@ -288,6 +313,7 @@ pub fn indices_by(
     let started = std::time::Instant::now();
     let wave = load_wave(db, registry, slug, options)?;
     log::debug!("loaded {} respondents in {:?}", wave.data.len(), started.elapsed());
+    cancel.check()?;
     let groups = options
         .by
         .as_deref()
@@ -391,6 +417,7 @@ pub fn indices_by(
                     replicates,
                     seed,
                     threads: 2,
+                    cancel: cancel.clone(),
                 },
                 &estimate_options,
             )?;

@@ -81,6 +81,11 @@ pub struct ServeArgs {
     /// The smallest cell size (min_cell) API callers may ask for.
     #[arg(long, env = "CIVICPULSE_MIN_CELL_FLOOR", default_value_t = config::DEFAULT_MIN_CELL_FLOOR)]
     pub min_cell_floor: u64,
+    /// Seconds one analysis (API, dashboard, report) may run before it is
+    /// stopped with a clear error; one whose client goes away stops at once.
+    #[arg(long, env = "CIVICPULSE_ANALYSIS_TIMEOUT", default_value_t = config::DEFAULT_ANALYSIS_TIMEOUT_SECONDS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub analysis_timeout: u64,
     /// Days a resident's unfinished answers are kept after their last save
     /// (then they are deleted).
     #[arg(long, env = "CIVICPULSE_PARTIAL_DAYS", default_value_t = config::DEFAULT_PARTIAL_DAYS,
@@ -803,6 +808,7 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
         trusted_proxies: args.trusted_proxy,
         public_url: args.public_url,
         min_cell_floor: args.min_cell_floor,
+        analysis_timeout: std::time::Duration::from_secs(args.analysis_timeout),
         partial_lifetime: time::Duration::days(args.partial_days.into()),
         clock: args.time_zone,
         identity: std::sync::Arc::new(match &args.identity {

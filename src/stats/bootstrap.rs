@@ -49,7 +49,7 @@ use super::rake::{Calibration, WeightBounds};
 use super::summation::NeumaierSum;
 
 /// Bootstrap options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootstrapOptions {
     /// Number of replicates B (≥ 2).
     pub replicates: usize,
@@ -57,6 +57,9 @@ pub struct BootstrapOptions {
     pub seed: u64,
     /// Worker threads.
     pub threads: usize,
+    /// Checked before each replicate: the run stops with
+    /// [`StatsError::Cancelled`] once it is cancelled.
+    pub cancel: super::cancel::Cancel,
 }
 
 impl Default for BootstrapOptions {
@@ -65,6 +68,7 @@ impl Default for BootstrapOptions {
             replicates: 1000,
             seed: 1,
             threads: 2,
+            cancel: super::cancel::Cancel::default(),
         }
     }
 }
@@ -357,6 +361,7 @@ pub fn bootstrap(
     };
 
     let replicates: Vec<Result<Replicate, StatsError>> = run_parallel(options.replicates, options.threads, |b| {
+        options.cancel.check()?;
         let mut failures = Vec::new();
         let mut widened = None;
         for attempt in 0..MAX_ATTEMPTS {

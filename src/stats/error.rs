@@ -27,6 +27,10 @@ pub enum StatsError {
         /// Number of values given.
         got: usize,
     },
+    /// The computation was cancelled (its client went away) or ran past
+    /// its deadline ([`crate::stats::Cancel`]).
+    #[error("the computation was stopped before it finished")]
+    Cancelled,
     /// The data set has no respondents.
     #[error("the sample has no respondents")]
     EmptySample,

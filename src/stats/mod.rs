@@ -26,6 +26,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod bootstrap;
+pub mod cancel;
 pub mod compare;
 pub mod design;
 pub mod dist;
@@ -44,6 +45,7 @@ pub use bootstrap::{
     bootstrap, bootstrap_all, BootstrapOptions, BootstrapRow, BootstrapRun, BootstrapSummary, BootstrapTask,
     BOOTSTRAP_METHOD,
 };
+pub use cancel::Cancel;
 pub use compare::{compare, compare_values, Comparison, DfRule};
 pub use design::{validate_weights, Design, DesignSpec, LonelyPsu, WeightMode};
 pub use error::StatsError;

@@ -9,8 +9,9 @@
 use super::AppState;
 use crate::analysis::cache::{CacheKey, CacheStats, ResultCache};
 use crate::analysis::{self, AnalysisError, CompareReport, IndexOptions, IndexReport};
-use crate::stats::DfRule;
+use crate::stats::{Cancel, DfRule, StatsError};
 use actix_web::web;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Why a report could not be had. Cloneable, so that every request that
@@ -23,6 +24,9 @@ pub enum AnalysisFailure {
     /// Too many computations are waiting already: try again shortly.
     #[error("too many analyses are waiting; try again in a few seconds")]
     Busy,
+    /// The computation ran past the server's time limit (seconds) and was stopped.
+    #[error("the analysis took longer than the server allows ({0} s) and was stopped; ask for fewer replicates or a smaller grouping")]
+    TimedOut(u64),
     /// The computation ended without an answer (its thread failed).
     #[error("the analysis stopped without an answer: {0}")]
     Stopped(String),
@@ -58,6 +62,10 @@ pub struct AnalysisStats {
     pub bound: usize,
     /// The most that ever ran at once.
     pub most_at_once: usize,
+    /// Stopped at the time limit (`--analysis-timeout`).
+    pub timed_out: u64,
+    /// Stopped because their client went away.
+    pub cancelled: u64,
 }
 
 impl AppState {
@@ -66,6 +74,8 @@ impl AppState {
             cache: self.results.stats(),
             bound: self.analyses.size(),
             most_at_once: self.analyses.most_at_once(),
+            timed_out: self.analysis_counts.timed_out.load(Ordering::Relaxed),
+            cancelled: self.analysis_counts.cancelled.load(Ordering::Relaxed),
         }
     }
 }
@@ -73,19 +83,62 @@ impl AppState {
 /// Run a computation on the blocking pool once one of the server's
 /// analysis turns is free. The turn moves onto the worker thread and ends
 /// with the computation, so the bound counts what really runs.
+///
+/// The computation gets a [`Cancel`] that stops it after the server's time
+/// limit (`--analysis-timeout`), or as soon as this future is dropped: a
+/// client that goes away (actix-web drops its request's future) stops the
+/// work it asked for instead of leaving it to hold a thread and a turn.
 pub async fn compute<T: Send + 'static>(
     state: &web::Data<AppState>,
-    analysis: impl FnOnce(&AppState) -> Result<T, AnalysisError> + Send + 'static,
+    analysis: impl FnOnce(&AppState, &Cancel) -> Result<T, AnalysisError> + Send + 'static,
 ) -> Result<T, AnalysisFailure> {
     let turn = state.analyses.enter().await.map_err(|_| AnalysisFailure::Busy)?;
-    let state = state.clone();
+    let limit = state.analysis_timeout;
+    let cancel = Cancel::new(Some(std::time::Instant::now() + limit));
+    let mut on_drop = CancelOnDrop(Some(cancel.clone()));
+    let worker = state.clone();
+    let handle = cancel.clone();
     let result = web::block(move || {
         let _turn = turn;
-        analysis(&state)
+        let result = analysis(&worker, &handle);
+        if matches!(result, Err(AnalysisError::Stats(StatsError::Cancelled))) && !handle.timed_out() {
+            // Its request is gone: no one else will count it.
+            worker.analysis_counts.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+        result
     })
     .await
     .map_err(|e| AnalysisFailure::Stopped(e.to_string()))?;
-    Ok(result?)
+    on_drop.0 = None;
+    match result {
+        Ok(value) => Ok(value),
+        Err(AnalysisError::Stats(StatsError::Cancelled)) if cancel.timed_out() => {
+            state.analysis_counts.timed_out.fetch_add(1, Ordering::Relaxed);
+            Err(AnalysisFailure::TimedOut(limit.as_secs()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Cancels its computation when dropped while still armed.
+struct CancelOnDrop(Option<Cancel>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.0.take() {
+            cancel.cancel();
+            log::info!("an analysis was cancelled: its client went away");
+        }
+    }
+}
+
+/// Analyses stopped before they finished, since the server started.
+#[derive(Debug, Default)]
+pub struct AnalysisCounts {
+    /// Stopped at the time limit.
+    pub timed_out: AtomicU64,
+    /// Stopped because their client went away.
+    pub cancelled: AtomicU64,
 }
 
 /// The indices of `slug` with `options`: kept ones while the data are
@@ -112,8 +165,8 @@ pub async fn cached_indices(
                 let started = std::time::Instant::now();
                 let wave = options.wave.map_or("latest".to_string(), |w| w.to_string());
                 let what = format!("indices of {slug} wave {wave}");
-                let report = compute(state, move |s| {
-                    analysis::indices(&s.db, &s.current_surveys(), &slug, &options)
+                let report = compute(state, move |s, cancel| {
+                    analysis::indices_until(&s.db, &s.current_surveys(), &slug, &options, cancel)
                 })
                 .await;
                 log::info!(

@@ -129,6 +129,7 @@ impl From<AnalysisFailure> for ApiError {
                 "too many analyses are waiting; try again in a few seconds",
             )
             .retry_after(std::time::Duration::from_secs(5)),
+            AnalysisFailure::TimedOut(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timed_out", e.to_string()),
             AnalysisFailure::Stopped(message) => ApiError::internal(message),
         }
     }
@@ -388,7 +389,7 @@ pub async fn fieldwork(
     let slug = path.into_inner();
     log::info!("API fieldwork of {slug} for token {client:?}");
     let today = state.clock.today();
-    let report = compute(&state, move |s| {
+    let report = compute(&state, move |s, _| {
         analysis::fieldwork(&s.db, &s.current_surveys(), &slug, wave, today)
     })
     .await?;

@@ -65,6 +65,10 @@ pub struct AppState {
     public_url: Option<String>,
     /// No caller may ask for smaller cells than this.
     pub(crate) min_cell_floor: u64,
+    /// How long one analysis may run (`analyses::compute`).
+    pub(crate) analysis_timeout: std::time::Duration,
+    /// Analyses stopped before they finished.
+    pub(crate) analysis_counts: analyses::AnalysisCounts,
     /// How long a partial response lives after its last save.
     pub(crate) partial_lifetime: time::Duration,
     /// How long a request's body may take to arrive (`body_deadline`).
@@ -231,6 +235,8 @@ impl Application {
             results: analyses::Results::new(Default::default()),
             public_url: config.public_url.clone(),
             min_cell_floor: config.min_cell_floor,
+            analysis_timeout: config.analysis_timeout,
+            analysis_counts: Default::default(),
             partial_lifetime: config.partial_lifetime,
             body_deadline: config.body_deadline,
             clock: config.clock.clone(),
@@ -339,6 +345,12 @@ impl Application {
         // Nagle's algorithm a kept-alive connection would wait ~40 ms for the
         // client's delayed ACK before the last piece.
         .tcp_nodelay(true)
+        // A client that closes its connection has given up: stop serving it,
+        // which drops the request's future and so cancels its analysis
+        // (`analyses::compute`). The cost: a client that half-closes after
+        // sending its request gets no answer; browsers and HTTP libraries
+        // do not do that.
+        .h1_allow_half_closed(false)
         .listen(listener)
         .map_err(|e| AppError::Bind {
             address: config.bind.clone(),

@@ -15,6 +15,7 @@ fn bootstrap_agrees_with_linearisation_and_is_reproducible() {
             replicates: 2000,
             seed: 20240501,
             threads: 2,
+            cancel: Default::default(),
         };
         let boot = bootstrap_all(&design, &vars, None, &opts).unwrap();
         let mut k = 0;
@@ -42,7 +43,16 @@ fn bootstrap_agrees_with_linearisation_and_is_reproducible() {
         }
         assert_eq!(k, boot.len());
         // Same seed, different thread count: identical.
-        let again = bootstrap_all(&design, &vars, None, &BootstrapOptions { threads: 1, ..opts }).unwrap();
+        let again = bootstrap_all(
+            &design,
+            &vars,
+            None,
+            &BootstrapOptions {
+                threads: 1,
+                ..opts.clone()
+            },
+        )
+        .unwrap();
         assert_eq!(boot, again);
         let other = bootstrap_all(
             &design,
@@ -70,11 +80,15 @@ fn bootstrap_by_group_and_errors() {
         replicates: 200,
         seed: 3,
         threads: 2,
+        cancel: Default::default(),
     };
     let boot = bootstrap_all(&d, &vars[..3], Some(&g), &opts).unwrap();
     assert_eq!(boot.len(), 3 * (1 + data.district_order.len()));
     assert_eq!(boot[3].group, Some(data.district_order[0]));
     assert!(boot.iter().all(|b| b.se.unwrap() > 0.0));
-    let bad = BootstrapOptions { replicates: 1, ..opts };
+    let bad = BootstrapOptions {
+        replicates: 1,
+        ..opts.clone()
+    };
     assert!(bootstrap_all(&d, &vars, None, &bad).is_err());
 }

@@ -90,6 +90,7 @@ fn replicates_that_lose_a_category_are_redrawn() {
         replicates: 400,
         seed: 11,
         threads: 1,
+        cancel: Default::default(),
     };
     let tasks = [mean_task(&toy.y)];
     let run = bootstrap(&d, &tasks, None, &opts).unwrap();
@@ -105,7 +106,16 @@ fn replicates_that_lose_a_category_are_redrawn() {
         (run.summary.replicates, run.summary.seed, run.summary.method),
         (400, 11, BOOTSTRAP_METHOD)
     );
-    let again = bootstrap(&d, &tasks, None, &BootstrapOptions { threads: 4, ..opts }).unwrap();
+    let again = bootstrap(
+        &d,
+        &tasks,
+        None,
+        &BootstrapOptions {
+            threads: 4,
+            ..opts.clone()
+        },
+    )
+    .unwrap();
     assert_eq!(run, again);
     let summary = serde_json::to_value(&run.summary).unwrap();
     assert_eq!(summary["method"], "rao-wu rescaling");
@@ -127,6 +137,7 @@ fn too_many_redraws_are_an_error_naming_the_category() {
         replicates: 50,
         seed: 5,
         threads: 2,
+        cancel: Default::default(),
     };
     let e = bootstrap(&d, &[mean_task(&toy.y)], None, &opts).unwrap_err();
     match &e {
@@ -172,6 +183,7 @@ fn a_replicate_failing_every_draw_is_an_error() {
         replicates: 10,
         seed: 1,
         threads: 2,
+        cancel: Default::default(),
     };
     let e = bootstrap(&raked, &[mean_task(&toy.y)], None, &opts).unwrap_err();
     match &e {
@@ -196,6 +208,7 @@ fn totals_agree_with_linearisation() {
         replicates: 500,
         seed: 2024,
         threads: 2,
+        cancel: Default::default(),
     };
     let mut lo: f64 = f64::INFINITY;
     let mut hi: f64 = 0.0;
@@ -280,6 +293,7 @@ fn bounded_design_bootstrap() {
         replicates: 300,
         seed: 9,
         threads: 2,
+        cancel: Default::default(),
     };
     let tasks: Vec<BootstrapTask<'_>> = vars.iter().take(8).map(|v| mean_task(v.score)).collect();
     let run = bootstrap(&design, &tasks, None, &opts).unwrap();
@@ -303,7 +317,16 @@ fn bounded_design_bootstrap() {
     );
     let [lower, upper] = run.summary.widest_bounds.unwrap();
     assert!(lower <= 0.5 && upper > 2.0, "{lower} {upper}");
-    let again = bootstrap(&design, &tasks, None, &BootstrapOptions { threads: 3, ..opts }).unwrap();
+    let again = bootstrap(
+        &design,
+        &tasks,
+        None,
+        &BootstrapOptions {
+            threads: 3,
+            ..opts.clone()
+        },
+    )
+    .unwrap();
     assert_eq!(run, again);
     // Bounds that never bind anywhere are never widened.
     let loose = wave

@@ -34,6 +34,8 @@ enum Refusal {
     Option(dashboard::OptionError),
     Analysis(Arc<AnalysisError>),
     Busy,
+    /// The computation ran past the server's time limit (seconds).
+    TimedOut(u64),
     /// The computation stopped without an answer (see the log).
     Stopped,
 }
@@ -43,6 +45,7 @@ impl From<AnalysisFailure> for Refusal {
         match failure {
             AnalysisFailure::Analysis(e) => Refusal::Analysis(e),
             AnalysisFailure::Busy => Refusal::Busy,
+            AnalysisFailure::TimedOut(seconds) => Refusal::TimedOut(seconds),
             AnalysisFailure::Stopped(why) => {
                 log::error!("dashboard computation stopped: {why}");
                 Refusal::Stopped
@@ -62,7 +65,7 @@ impl Refusal {
         let Refusal::Analysis(e) = self else {
             return match self {
                 Refusal::Option(_) => StatusCode::BAD_REQUEST,
-                Refusal::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                Refusal::Busy | Refusal::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
         };
@@ -75,6 +78,7 @@ impl Refusal {
             return match self {
                 Refusal::Option(_) => "dash_error_option",
                 Refusal::Busy => "dash_error_busy",
+                Refusal::TimedOut(_) => "dash_error_timed_out",
                 _ => "dash_error_internal",
             };
         };
@@ -93,6 +97,7 @@ impl Refusal {
     fn detail(&self) -> Option<String> {
         match self {
             Refusal::Option(e) => Some(e.to_string()),
+            Refusal::TimedOut(seconds) => Some(format!("{seconds} s")),
             Refusal::Analysis(e) if !matches!(**e, AnalysisError::Database(_)) => Some(e.to_string()),
             _ => None,
         }
@@ -177,7 +182,7 @@ async fn gather(
     let fieldwork = if plan.invitations {
         let (slug, wave, today) = (slug.to_string(), plan.wave, state.clock.today());
         Some(
-            compute(state, move |s| {
+            compute(state, move |s, _| {
                 analysis::fieldwork(&s.db, &s.current_surveys(), &slug, Some(wave), today)
             })
             .await?,
