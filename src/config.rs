@@ -37,6 +37,9 @@ pub struct ServeConfig {
     /// How long one analysis (indices of a wave) may run before it is
     /// stopped (`--analysis-timeout`).
     pub analysis_timeout: std::time::Duration,
+    /// How long free-text answers are kept after submission
+    /// (`--free-text-days`); `None`: until deleted by hand.
+    pub free_text_retention: Option<time::Duration>,
     /// How long a partial response is kept after its last save
     /// (`--partial-days`); then it is purged.
     pub partial_lifetime: time::Duration,
@@ -86,6 +89,7 @@ impl ServeConfig {
             public_url: None,
             min_cell_floor: DEFAULT_MIN_CELL_FLOOR,
             analysis_timeout: std::time::Duration::from_secs(DEFAULT_ANALYSIS_TIMEOUT_SECONDS),
+            free_text_retention: None,
             partial_lifetime: time::Duration::days(DEFAULT_PARTIAL_DAYS.into()),
             clock: CityClock::default(),
             identity: Arc::new(Identity::builtin()),

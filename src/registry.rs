@@ -72,6 +72,27 @@ impl SurveyRegistry {
         self.by_slug.get(slug).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// The free-text questions of every stored version of every survey
+    /// (what the retention setting purges).
+    pub fn text_questions(&self) -> Vec<crate::db::TextQuestions> {
+        self.by_slug
+            .values()
+            .flatten()
+            .map(|stored| crate::db::TextQuestions {
+                slug: stored.survey.slug.to_string(),
+                version: stored.survey.version,
+                version_id: stored.version_id,
+                question_ids: stored
+                    .survey
+                    .questions
+                    .iter()
+                    .filter(|q| matches!(q.kind, crate::survey::QuestionKind::Text { .. }))
+                    .map(|q| q.id.as_str().to_string())
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// The latest version of every survey.
     pub fn current(&self) -> impl Iterator<Item = &Arc<StoredSurvey>> {
         self.by_slug.values().filter_map(|v| v.last())

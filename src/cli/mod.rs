@@ -81,6 +81,11 @@ pub struct ServeArgs {
     /// The smallest cell size (min_cell) API callers may ask for.
     #[arg(long, env = "CIVICPULSE_MIN_CELL_FLOOR", default_value_t = config::DEFAULT_MIN_CELL_FLOOR)]
     pub min_cell_floor: u64,
+    /// Days the answers to free-text questions are kept after submission;
+    /// older ones are deleted every hour (choice answers stay). Default:
+    /// kept until deleted by hand (`civicpulse purge-text`).
+    #[arg(long, env = "CIVICPULSE_FREE_TEXT_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub free_text_days: Option<u32>,
     /// Seconds one analysis (API, dashboard, report) may run before it is
     /// stopped with a clear error; one whose client goes away stops at once.
     #[arg(long, env = "CIVICPULSE_ANALYSIS_TIMEOUT", default_value_t = config::DEFAULT_ANALYSIS_TIMEOUT_SECONDS,
@@ -122,6 +127,16 @@ pub enum Command {
     /// survey definitions (built-in and --defs). The server does the same
     /// at start; read-only commands never do.
     Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Delete the answers to free-text questions of responses older than
+    /// DAYS days (choice answers and indices stay); what was deleted is
+    /// counted and audited, never the text. The server does this every hour
+    /// with `serve --free-text-days`.
+    PurgeText {
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        days: u32,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -481,6 +496,21 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Validate { files }) => validate(&files),
+        Some(Command::PurgeText { days, store }) => {
+            let (db, registry) = store.open()?;
+            let before = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
+            let purged = db.purge_free_text(&registry.text_questions(), before, crate::account::COMMAND_LINE_ACTOR)?;
+            if purged.is_empty() {
+                eprintln!("no free-text answers older than {days} days");
+            }
+            for p in purged {
+                println!(
+                    "{} v{}: deleted {} free-text answer(s) older than {days} days",
+                    p.slug, p.version, p.answers
+                );
+            }
+            Ok(())
+        }
         Some(Command::Migrate { store }) => {
             let url = DatabaseUrl::parse(&store.database)?;
             let surveys = crate::survey::load_definitions(config::defs_dir(store.defs.clone()).as_deref())
@@ -809,6 +839,7 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
         public_url: args.public_url,
         min_cell_floor: args.min_cell_floor,
         analysis_timeout: std::time::Duration::from_secs(args.analysis_timeout),
+        free_text_retention: args.free_text_days.map(|d| time::Duration::days(i64::from(d))),
         partial_lifetime: time::Duration::days(args.partial_days.into()),
         clock: args.time_zone,
         identity: std::sync::Arc::new(match &args.identity {

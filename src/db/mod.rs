@@ -30,6 +30,7 @@ mod import;
 mod margins;
 mod partials;
 mod responses;
+mod retention;
 mod schema;
 mod settings;
 mod tokens;
@@ -51,6 +52,7 @@ pub use import::{
 pub use margins::MarginTotal;
 pub use partials::{answers_from_json, answers_to_json, NewPartial, Partial, PartialCounts, PartialKey};
 pub use responses::{Inserted, InvitedSubmission, NewResponse, StoredResponse, Submission};
+pub use retention::{Purged, TextQuestions};
 pub use settings::KeyMismatch;
 pub use tokens::{ApiToken, TokenRefusal};
 pub use url::{DatabaseUrl, DatabaseUrlError};

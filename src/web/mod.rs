@@ -69,6 +69,8 @@ pub struct AppState {
     pub(crate) analysis_timeout: std::time::Duration,
     /// Analyses stopped before they finished.
     pub(crate) analysis_counts: analyses::AnalysisCounts,
+    /// How long free-text answers are kept (`purge_free_text`).
+    free_text_retention: Option<time::Duration>,
     /// How long a partial response lives after its last save.
     pub(crate) partial_lifetime: time::Duration,
     /// How long a request's body may take to arrive (`body_deadline`).
@@ -237,6 +239,7 @@ impl Application {
             min_cell_floor: config.min_cell_floor,
             analysis_timeout: config.analysis_timeout,
             analysis_counts: Default::default(),
+            free_text_retention: config.free_text_retention,
             partial_lifetime: config.partial_lifetime,
             body_deadline: config.body_deadline,
             clock: config.clock.clone(),
@@ -377,11 +380,14 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        // The watch runs as long as the server, and stops with it.
-        let watch = Box::pin(watch_publications(self.state.clone()));
+        // The watches run as long as the server, and stop with it.
+        let watch = Box::pin(futures_util::future::select(
+            Box::pin(watch_publications(self.state.clone())),
+            Box::pin(purge_free_text(self.state.clone())),
+        ));
         match futures_util::future::select(Box::pin(self.server), watch).await {
             futures_util::future::Either::Left((stopped, _)) => stopped,
-            futures_util::future::Either::Right((never, _)) => match never {},
+            futures_util::future::Either::Right((never, _)) => match never.factor_first().0 {},
         }
     }
 }
@@ -396,6 +402,43 @@ async fn watch_publications(state: web::Data<AppState>) -> std::convert::Infalli
         let worker = state.clone();
         if let Ok(Err(e)) = web::block(move || worker.refresh_surveys()).await {
             log::warn!("could not check for newly published versions: {e}");
+        }
+    }
+}
+
+/// At start and then every hour, delete the free-text answers older than
+/// the retention setting, if there is one (`db::retention`). Every
+/// instance does it; a second one finds nothing left.
+async fn purge_free_text(state: web::Data<AppState>) -> std::convert::Infallible {
+    let Some(retention) = state.free_text_retention else {
+        return std::future::pending().await;
+    };
+    let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(3600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let worker = state.clone();
+        let purged = web::block(move || {
+            let before = time::OffsetDateTime::now_utc() - retention;
+            worker
+                .db
+                .purge_free_text(&worker.current_surveys().text_questions(), before, "(retention)")
+        })
+        .await;
+        match purged {
+            Ok(Ok(purged)) => {
+                for p in purged {
+                    log::info!(
+                        "retention: deleted {} free-text answer(s) of {} v{} older than {} days",
+                        p.answers,
+                        p.slug,
+                        p.version,
+                        retention.whole_days()
+                    );
+                }
+            }
+            Ok(Err(e)) => log::warn!("could not purge old free-text answers: {e}"),
+            Err(e) => log::warn!("could not purge old free-text answers: {e}"),
         }
     }
 }

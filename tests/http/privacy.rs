@@ -215,3 +215,101 @@ async fn no_column_or_join_leads_from_a_response_to_its_code() {
         }
     }
 }
+
+/// Set the submission time of response `id` (any backend).
+fn age(app: &TestApp, id: &str, at: &str) {
+    let mut conn = civicpulse::db::raw_connection(&app.database).expect("connection");
+    let changed = diesel::sql_query(format!(
+        "UPDATE responses SET submitted_at = '{at}' WHERE id = {}",
+        id.parse::<i64>().unwrap()
+    ))
+    .execute(&mut conn)
+    .expect("update");
+    assert_eq!(changed, 1);
+}
+
+fn suggestions(response: &civicpulse::db::StoredResponse) -> Option<&str> {
+    response
+        .answers
+        .iter()
+        .find(|(q, _)| q == "suggestions")
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn free_text_is_deleted_after_its_retention_and_times_are_kept_to_the_minute() {
+    let app = spawn_app().await;
+    let survey = livability();
+    for lang in ["en", "zh", "ko"] {
+        let page = app.get_form(lang).await;
+        let sent = app
+            .post_pairs("/s/livability", &with_tokens(&page, lang, &valid_answers(&survey)))
+            .await;
+        assert_eq!(sent.status(), 303);
+    }
+    let stored = app.stored();
+    assert_eq!(stored.len(), 3);
+    for r in &stored {
+        assert!(r.submitted_at.ends_with(":00Z"), "to the minute: {}", r.submitted_at);
+        assert!(suggestions(r).is_some());
+    }
+    let (ok, indices_before, _) = app.cli(&["indices", "livability", "--format", "csv"]);
+    assert!(ok);
+
+    // One response is 40 days old: `purge-text --days 30` deletes its free
+    // text only, says how much, and audits it without the words.
+    age(&app, &stored[0].id, "2020-01-01T00:00:00Z");
+    let (ok, out, stderr) = app.cli(&["purge-text", "--days", "30"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        out.contains("livability v") && out.contains("deleted 1 free-text answer(s) older than 30 days"),
+        "{out}"
+    );
+    let after = app.stored();
+    let old = after.iter().find(|r| r.id == stored[0].id).unwrap();
+    assert_eq!(suggestions(old), None);
+    assert_eq!(
+        old.answers.len() + 1,
+        stored[0].answers.len(),
+        "only the free text went"
+    );
+    assert!(after
+        .iter()
+        .filter(|r| r.id != stored[0].id)
+        .all(|r| suggestions(r).is_some()));
+    let (ok, indices_after, _) = app.cli(&["indices", "livability", "--format", "csv"]);
+    assert!(ok);
+    let body = |csv: &str| csv.lines().skip(1).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(body(&indices_before).len(), body(&indices_after).len());
+    let audit = app.db().audit_log(10).unwrap();
+    let entry = audit.iter().find(|e| e.action == "retention.purge").expect("audited");
+    assert!(entry.detail.contains("1 free-text answer(s)"));
+    assert!(!entry.detail.contains("parks"), "never the text");
+    let (ok, again, _) = app.cli(&["purge-text", "--days", "30"]);
+    assert!(ok && again.is_empty(), "nothing left: {again}");
+
+    // A server with `--free-text-days 30` does the same at start.
+    age(&app, &stored[1].id, "2020-01-01T00:00:00Z");
+    let mut config = civicpulse::config::ServeConfig::new("127.0.0.1:0", app.database.clone());
+    config.key_file = app.key_path.clone();
+    config.workers = Some(1);
+    config.free_text_retention = Some(time::Duration::days(30));
+    let server = civicpulse::web::Application::build(&config).expect("server starts");
+    tokio::spawn(server.run_until_stopped());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = app.stored();
+        if suggestions(now.iter().find(|r| r.id == stored[1].id).unwrap()).is_none() {
+            assert!(suggestions(now.iter().find(|r| r.id == stored[2].id).unwrap()).is_some());
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server did not purge");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(app
+        .db()
+        .audit_log(10)
+        .unwrap()
+        .iter()
+        .any(|e| e.action == "retention.purge" && e.username == "(retention)"));
+}
