@@ -12,7 +12,8 @@
 //! - `charts`: accessible SVG charts, their PNG and tables (pure, no I/O);
 //! - `account`: staff roles, usernames, passwords and lockouts;
 //! - `lang`: the supported languages; `crypto`: the server key and HMAC;
-//! - `clock`: the city's date and time; `identity`: who runs the survey.
+//! - `clock`: the city's date and time; `identity`: who runs the survey;
+//! - `validation`: the input types' rules (`validator`) told as sentences.
 
 pub mod account;
 pub mod analysis;
@@ -33,4 +34,5 @@ pub mod registry;
 pub mod spreadsheet;
 pub mod stats;
 pub mod survey;
+pub mod validation;
 pub mod web;

@@ -321,6 +321,20 @@ async fn the_api_needs_a_token_and_answers_like_the_cli() {
             .contains("between 1 and 5000"),
         "{body}"
     );
+    // Each numeric parameter's rule is stated on its input type and told.
+    let out_of_range = client
+        .get(format!("{base}/indices?level=1.5&min_cell=0&wave=20260"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out_of_range.status(), 400);
+    let body: Value = out_of_range.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "level must lie strictly between 0 and 1 (0.95 for 95% intervals); \
+         min_cell must be between 1 and 1000000, not 0; wave must be between 1900 and 2999, not 20260"
+    );
     let (ok, _, stderr) = civicpulse(
         dir.path(),
         &[

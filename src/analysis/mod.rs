@@ -43,7 +43,7 @@ pub use groups::GROUP_SEPARATOR;
 pub use load::{default_sources, flags_of, BatchUsed, Exclusions, Selection};
 pub use options::{
     parse_lonely_psu, parse_margins, parse_sources, parse_weight_bounds, AnalysisError, IndexOptions, SourceChoice,
-    Variance, Weights,
+    Variance, Weights, MAX_REPLICATES,
 };
 pub use report::{
     indices, indices_by, indices_until, Computation, IndexReport, IndexRow, MissingCounts, PopulationRow, TopBox, Total,

@@ -12,7 +12,7 @@ use super::form::parse_urlencoded;
 use super::limits::Action;
 use super::AppState;
 use crate::account::TokenScope;
-use crate::analysis::{self, AnalysisError, IndexOptions, Variance, Weights};
+use crate::analysis::{self, AnalysisError, IndexOptions, Variance, Weights, MAX_REPLICATES};
 use crate::db::TokenRefusal;
 use crate::fieldwork::quality::parse_flags;
 use crate::fieldwork::Flags;
@@ -20,6 +20,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use std::collections::HashMap;
+use validator::Validate;
 
 /// An API error: a status and a JSON body `{"error": {"code", "message"}}`.
 #[derive(Debug)]
@@ -212,6 +213,25 @@ const COMMON_PARAMS: [&str; 13] = [
 
 struct Params(HashMap<String, String>);
 
+/// The API's numeric parameters, each with its rule; the server's own
+/// floor on `min_cell` is checked after these.
+#[derive(Validate)]
+struct NumericParams {
+    #[validate(range(min = 1900, max = 2999))]
+    wave: Option<i32>,
+    #[validate(range(
+        exclusive_min = 0.0,
+        exclusive_max = 1.0,
+        message = "must lie strictly between 0 and 1 (0.95 for 95% intervals)"
+    ))]
+    level: f64,
+    #[validate(range(min = 1, max = 1_000_000))]
+    min_cell: Option<u64>,
+    #[validate(range(min = 1, max = MAX_REPLICATES))]
+    replicates: Option<usize>,
+    seed: Option<u64>,
+}
+
 impl Params {
     fn parse(query: &str, extra: &[&str]) -> Result<Params, ApiError> {
         let pairs = parse_urlencoded(query.as_bytes()).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -251,9 +271,26 @@ impl Params {
         }
     }
 
+    /// The numeric parameters, read and checked against their rules.
+    fn numbers(&self) -> Result<NumericParams, ApiError> {
+        let defaults = IndexOptions::default();
+        let numbers = NumericParams {
+            wave: self.get("wave")?,
+            level: self.get("level")?.unwrap_or(defaults.level),
+            min_cell: self.get("min_cell")?,
+            replicates: self.get("replicates")?,
+            seed: self.get("seed")?,
+        };
+        numbers
+            .validate()
+            .map_err(|e| ApiError::bad_request(crate::validation::problems(&e).join("; ")))?;
+        Ok(numbers)
+    }
+
     fn options(&self, min_cell_floor: u64) -> Result<IndexOptions, ApiError> {
         let defaults = IndexOptions::default();
-        let min_cell = self.get("min_cell")?.unwrap_or(defaults.min_cell.max(min_cell_floor));
+        let numbers = self.numbers()?;
+        let min_cell = numbers.min_cell.unwrap_or(defaults.min_cell.max(min_cell_floor));
         if min_cell < min_cell_floor {
             return Err(ApiError::bad_request(format!(
                 "min_cell must be at least {min_cell_floor} on this server, so that no published figure rests on fewer residents"
@@ -261,10 +298,8 @@ impl Params {
         }
         let variance = match self.0.get("variance").map(String::as_str) {
             None | Some("linearized") => Variance::Linearized,
-            Some("bootstrap") => {
-                Variance::bootstrap(self.get("replicates")?.unwrap_or(1000), self.get("seed")?.unwrap_or(1))
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?
-            }
+            Some("bootstrap") => Variance::bootstrap(numbers.replicates.unwrap_or(1000), numbers.seed.unwrap_or(1))
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
                     "variance must be linearized or bootstrap, not {other:?}"
@@ -272,14 +307,14 @@ impl Params {
             }
         };
         Ok(IndexOptions {
-            wave: self.get("wave")?,
+            wave: numbers.wave,
             by: self.0.get("by").cloned(),
             weights: match self.0.get("weights") {
                 Some(w) => w.parse::<Weights>().map_err(|e| ApiError::bad_request(e.to_string()))?,
                 None => defaults.weights,
             },
             margins: None,
-            level: self.get("level")?.unwrap_or(defaults.level),
+            level: numbers.level,
             min_cell,
             variance,
             sources: self
