@@ -765,3 +765,140 @@ fn an_answer_that_looks_like_a_formula_exports_as_text_and_imports_back_unchange
     assert_eq!(back, given);
     assert!(rows.iter().all(|r| r["wave"] == 2026));
 }
+
+/// Option values may begin with `+` or `-` ("+65", "-1"); as groups and
+/// strata they reach every CSV the program writes, and each must write them
+/// as text, never as a formula (`spreadsheet::neutralise_formula`).
+#[test]
+fn option_values_that_start_like_formulas_are_text_in_every_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let builtin = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("survey-defs/livability.toml"))
+        .unwrap()
+        .replacen("slug = \"livability\"", "slug = \"formulas\"", 1)
+        .replace("value = \"huancui\"", "value = \"-huancui\"")
+        .replace("value = \"wendeng\"", "value = \"+wendeng\"");
+    std::fs::create_dir(dir.path().join("defs")).unwrap();
+    std::fs::write(dir.path().join("defs/formulas.toml"), builtin).unwrap();
+    let survey = civicpulse::survey::Survey::from_toml(
+        "formulas.toml",
+        &std::fs::read_to_string(dir.path().join("defs/formulas.toml")).unwrap(),
+    )
+    .unwrap();
+    let defs = ["--defs", "defs"];
+    let with = |args: &[&str]| -> Vec<String> { args.iter().chain(&defs).map(|s| s.to_string()).collect() };
+    let cli = |args: &[&str]| {
+        let args = with(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out, stderr) = run(&args, dir.path());
+        assert!(ok, "{args:?}: {stderr}");
+        out
+    };
+    // Two waves of interviews, districts alternating between the two.
+    for (wave, rows) in [("2025", 24), ("2026", 24)] {
+        let csv = required_answers_csv(&survey, &[], rows, |i, q| {
+            (q == "district").then(|| ["-huancui", "+wendeng"][i % 2].to_string())
+        });
+        std::fs::write(dir.path().join(format!("{wave}.csv")), csv).unwrap();
+        cli(&["import", "formulas", &format!("{wave}.csv"), "--wave", wave]);
+    }
+    let text_cells = |csv: &str, column: &str| -> Vec<String> {
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let at = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .position(|h| h == column)
+            .unwrap_or_else(|| panic!("no column {column}"));
+        reader.records().map(|r| r.unwrap()[at].to_string()).collect()
+    };
+    let assert_text = |what: &str, cells: Vec<String>| {
+        let groups: std::collections::BTreeSet<&str> = cells
+            .iter()
+            .map(String::as_str)
+            .filter(|c| c.contains("huancui") || c.contains("wendeng"))
+            .collect();
+        assert_eq!(groups, ["'+wendeng", "'-huancui"].into(), "{what}: {cells:?}");
+    };
+
+    let indices = cli(&[
+        "indices",
+        "formulas",
+        "--wave",
+        "2026",
+        "--by",
+        "district",
+        "--min-cell",
+        "2",
+        "--format",
+        "csv",
+    ]);
+    assert_text("indices", text_cells(&indices, "group"));
+    let compare = cli(&[
+        "compare",
+        "formulas",
+        "--from",
+        "2025",
+        "--to",
+        "2026",
+        "--by",
+        "district",
+        "--min-cell",
+        "2",
+        "--format",
+        "csv",
+    ]);
+    assert_text("compare", text_cells(&compare, "group"));
+    let export = cli(&["export", "formulas", "--format", "csv"]);
+    assert_text("export", text_cells(&export, "district"));
+
+    // Fieldwork: a frame and invitations for the two strata.
+    cli(&[
+        "wave",
+        "set",
+        "formulas",
+        "--wave",
+        "2026",
+        "--access",
+        "both",
+        "--helpline",
+        "12345",
+        "--opens",
+        "2026-01-01",
+        "--closes",
+        "2026-12-31",
+    ]);
+    std::fs::write(
+        dir.path().join("frame.csv"),
+        "stratum,population\n-huancui,1000\n+wendeng,800\n",
+    )
+    .unwrap();
+    cli(&["frame", "set", "formulas", "frame.csv", "--wave", "2026"]);
+    cli(&[
+        "invitations",
+        "create",
+        "formulas",
+        "--wave",
+        "2026",
+        "--stratum=-huancui",
+        "--count",
+        "2",
+        "--out-dir",
+        "letters",
+    ]);
+    let codes = std::fs::read_dir(dir.path().join("letters"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .expect("a codes CSV");
+    let codes = std::fs::read_to_string(codes).unwrap();
+    assert!(
+        text_cells(&codes, "stratum").iter().all(|s| s == "'-huancui"),
+        "{codes}"
+    );
+    let fieldwork = cli(&["fieldwork", "formulas", "--wave", "2026", "--format", "csv"]);
+    let strata = text_cells(&fieldwork, "stratum");
+    assert!(
+        strata.contains(&"'-huancui".to_string()) && strata.contains(&"'+wendeng".to_string()),
+        "{fieldwork}"
+    );
+}

@@ -277,8 +277,10 @@ pub fn invitations(command: InvitationsCommand) -> Result<(), AppError> {
                 base_url: &letters.url.public_url,
                 langs: &letters.lang.langs(),
             };
-            // Letters must be printable before any code is issued.
+            // Letters must be printable, and their folder there, before any
+            // code is issued: codes without their letters help no one.
             letter_settings.check().map_err(|e| AppError::Usage(e.to_string()))?;
+            out_folder(&letters.out_dir)?;
             let (batch, issued) = db.create_invitations(&slug, wave, &stratum, count, &key, COMMAND_LINE_ACTOR)?;
             write_batch(&renderer, &letter_settings, &letters.out_dir, &batch, &issued)
         }
@@ -305,6 +307,7 @@ pub fn invitations(command: InvitationsCommand) -> Result<(), AppError> {
                 base_url: &letters.url.public_url,
                 langs: &letters.lang.langs(),
             };
+            out_folder(&letters.out_dir)?;
             write_batch(&renderer, &letter_settings, &letters.out_dir, &batch, &issued)
         }
         InvitationsCommand::List { slug, wave, store } => {
@@ -321,6 +324,12 @@ pub fn invitations(command: InvitationsCommand) -> Result<(), AppError> {
             Ok(())
         }
     }
+}
+
+/// `dir`, made if it is not there yet; an error that names it otherwise.
+fn out_folder(dir: &Path) -> Result<(), AppError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| AppError::Usage(format!("cannot make the folder {} for the letters: {e}", dir.display())))
 }
 
 fn write_batch(
