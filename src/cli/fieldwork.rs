@@ -266,6 +266,14 @@ pub fn invitations(command: InvitationsCommand) -> Result<(), AppError> {
                     .into(),
                 )
             })?;
+            let problems = crate::fieldwork::InvitationRequest {
+                stratum: stratum.clone(),
+                count,
+            }
+            .problems();
+            if !problems.is_empty() {
+                return Err(AppError::Usage(problems.join("; ")));
+            }
             check_stratum(&stored.survey, &settings.stratum_question, &stratum)
                 .map_err(|e| AppError::Usage(e.to_string()))?;
             let key = store.key(&db)?;

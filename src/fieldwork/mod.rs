@@ -61,11 +61,13 @@ pub mod code;
 pub mod figures;
 pub mod qr;
 pub mod quality;
+pub mod request;
 pub mod resume;
 pub mod wave;
 
 pub use code::{CodeError, InvitationCode};
 pub use figures::{fieldwork_report, FieldworkReport, FlagCounts, SourceCounts, StratumCounts};
 pub use quality::{Flag, Flags};
+pub use request::InvitationRequest;
 pub use resume::ResumeCode;
 pub use wave::{Access, CurrentWave, FrameError, FrameStratum, Source, WaveSettings};

@@ -595,6 +595,12 @@ pub async fn create_batch(
         let problem = format!("{count_text:?} is not a number of invitations");
         return refused(&req, &state, &viewer, session, slug, Some(wave), vec![problem]).await;
     };
+    let request = crate::fieldwork::InvitationRequest { stratum, count };
+    let problems = request.problems();
+    if !problems.is_empty() {
+        return refused(&req, &state, &viewer, session, slug, Some(wave), problems).await;
+    }
+    let crate::fieldwork::InvitationRequest { stratum, count } = request;
     let db = state.db.clone();
     let key = slug.clone();
     let settings = blocking(&state, lang, move || db.wave(&key, wave)).await?;
