@@ -453,3 +453,19 @@ fn resident_pages_are_light_and_first_party() {
     server.start();
     run_suite(&tools, &mut server, "weight", &[("INVITE_CODE", &code)]);
 }
+
+/// Script and markup payloads in every text of a survey pasted on the
+/// designer's page (all three languages; a scale's name; ids, which are
+/// refused) and in residents' answers, an import batch's name, the
+/// helpline and query strings: every resident, designer, admin, dashboard
+/// and report page, with and without the CSP, and the downloads (charts,
+/// tables, the export archive, letters and reports as saved files) show
+/// them as text, and no script runs.
+#[test]
+fn xss_payloads_stay_text_on_every_page() {
+    let Some(tools) = tools() else { return };
+    let mut server = Server::new();
+    add_staff(&server);
+    server.start();
+    run_suite(&tools, &mut server, "xss", &[]);
+}

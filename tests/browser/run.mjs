@@ -11,6 +11,7 @@ const suites = {
   "large-text": "./scenarios/large-text.mjs",
   weight: "./scenarios/weight.mjs",
   dashboard: "./scenarios/dashboard.mjs",
+  xss: "./scenarios/xss.mjs",
 };
 
 const name = process.argv[2];
