@@ -116,6 +116,9 @@ pub enum ImportError {
     NameInUse { slug: String, wave: i32, name: String },
     #[error("{name:?} cannot name an import batch: {reason}; give another with --name")]
     BadName { name: String, reason: &'static str },
+    /// Options that break their rules, one sentence each.
+    #[error("the import options are not valid: {}", .0.join("; "))]
+    BadOptions(Vec<String>),
     #[error(
         "{file}: nothing was imported: the _id of every row ({rows} in all) is already stored in wave {wave} \
          of {slug:?} ({}{}). If that is expected, run it again with --skip-existing; to put a corrected file \
@@ -159,12 +162,16 @@ impl From<DbError> for ImportError {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+/// How to import a file, each option with its rule (`validator`); the
+/// batch name's other rules (no control characters) are `batch_name`'s.
+#[derive(Debug, Clone, Default, validator::Validate)]
 pub struct ImportOptions {
     /// Wave of every row (`--wave`); otherwise a row's `_wave`, or the year
     /// of its `_submitted_at`, or this year.
+    #[validate(range(min = 1900, max = 2999))]
     pub wave: Option<i32>,
     /// The batch's name; default: the file's name without its extension.
+    #[validate(length(min = 1, max = 100))]
     pub name: Option<String>,
     /// An import that adds nothing because every row is stored already
     /// succeeds (and says what it skipped) instead of failing.
@@ -319,6 +326,7 @@ pub fn import_csv(
     options: &ImportOptions,
     actor: &str,
 ) -> Result<ImportOutcome, ImportError> {
+    validator::Validate::validate(options).map_err(|e| ImportError::BadOptions(crate::validation::problems(&e)))?;
     let stored = registry
         .latest(slug)
         .ok_or_else(|| ImportError::UnknownSurvey(slug.to_string()))?;

@@ -902,3 +902,22 @@ fn option_values_that_start_like_formulas_are_text_in_every_csv() {
         "{fieldwork}"
     );
 }
+
+#[test]
+fn import_options_are_checked_against_their_rules_before_any_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let survey = civicpulse::survey::builtin_definitions().remove(0);
+    std::fs::write(
+        dir.path().join("in.csv"),
+        required_answers_csv(&survey, &[], 2, |_, _| None),
+    )
+    .unwrap();
+    let (ok, _, stderr) = run(&["import", "livability", "in.csv", "--wave", "20260"], dir.path());
+    assert!(!ok);
+    assert!(
+        stderr.contains("the import options are not valid: wave must be between 1900 and 2999, not 20260"),
+        "{stderr}"
+    );
+    let (ok, out, _) = run(&["export", "livability", "--format", "csv"], dir.path());
+    assert!(ok && out.lines().count() <= 1, "nothing stored: {out}");
+}
