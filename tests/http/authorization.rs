@@ -292,17 +292,17 @@ async fn every_route_answers_each_kind_of_caller_exactly_as_the_matrix_says() {
         assert_eq!(sent.status(), 303, "a real submission for the results pages");
     }
     // Open to both: the form starts with a page that takes a code.
-    let districts = [
-        "huancui",
-        "wendeng",
-        "rongcheng",
-        "rushan",
-        "gaoqu",
-        "jingqu",
-        "lingang",
-        "nanhai",
-    ];
-    app.set_up_wave(WaveAccess::Both, &districts.map(|d| (d, 1000.0)));
+    // A frame for every district, so that every response has its stratum.
+    let districts: Vec<String> = survey
+        .question("district")
+        .unwrap()
+        .kind
+        .options()
+        .iter()
+        .map(|o| o.value.to_string())
+        .collect();
+    let frame: Vec<(&str, f64)> = districts.iter().map(|d| (d.as_str(), 1000.0)).collect();
+    app.set_up_wave(WaveAccess::Both, &frame);
     app.invite("huancui", 3);
     app.add_user("target", Role::Statistician);
     let mut clients = Vec::new();
