@@ -756,7 +756,15 @@ fn imports_from_before_batches_become_one_batch_per_wave() {
     // until `civicpulse migrate` brings it up to date.
     assert!(refused(d, &["import", "list", "livability"]).contains("run `civicpulse migrate`"));
     let migrated = ok(d, &["migrate"]);
-    assert!(migrated.contains("(4 change(s) applied now)"), "{migrated}");
+    // Every migration after the first four.
+    let later = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count()
+        - 4;
+    assert!(
+        migrated.contains(&format!("({later} change(s) applied now)")),
+        "{migrated}"
+    );
     let listed = batches(d);
     {
         #[derive(QueryableByName)]
