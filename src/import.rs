@@ -477,6 +477,54 @@ pub fn delete_batch(db: &Database, batch: &ImportBatch, actor: &str) -> Result<u
     Ok(removed)
 }
 
+/// A file read and checked without a database: its wave and the rows an
+/// import would store.
+#[derive(Debug, Clone)]
+pub struct CheckedFile {
+    pub wave: i32,
+    pub rows: Vec<ImportedResponse>,
+}
+
+/// Read and check a whole file against `survey` exactly as `import_csv`
+/// does (the same reader, header, rows and checks across rows), but with
+/// nothing stored before: a cluster label is compared with the file's own
+/// rows only. `wave` is `--wave`. For tests and the fuzz targets (`fuzz/`).
+pub fn check_csv(
+    survey: &Survey,
+    file_name: &str,
+    reader: impl Read + Send,
+    wave: Option<i32>,
+    nest: bool,
+) -> Result<CheckedFile, ImportError> {
+    /// Keeps the rows; nothing is stored before.
+    struct Collect(Vec<ImportedResponse>);
+    impl RowSink for Collect {
+        fn stored_clusters(&mut self, _wave: i32) -> Result<Vec<StoredCluster>, DbError> {
+            Ok(Vec::new())
+        }
+        fn add(&mut self, row: ImportedResponse) -> Result<(), DbError> {
+            self.0.push(row);
+            Ok(())
+        }
+    }
+    let rule = wave.map_or(WaveRule::FromFile, WaveRule::Given);
+    let mut sink = Collect(Vec::new());
+    let summary = read_file(
+        survey,
+        file_name,
+        reader,
+        &rule,
+        nest,
+        "nothing was imported",
+        &mut sink,
+    )?;
+    debug_assert_eq!(summary.rows, sink.0.len() as u64);
+    Ok(CheckedFile {
+        wave: summary.wave,
+        rows: sink.0,
+    })
+}
+
 /// Read and check every row of a file, handing the good ones to `sink`
 /// while no row has had a problem. Checks across rows: one wave for the
 /// whole file, and (unless `nest`) each cluster label in one stratum, in
@@ -516,8 +564,9 @@ fn read_file(
         Ok(false) => return Err(one(1, "the file is empty".into()).into()),
         Err(e) => return Err(one(1, e.to_string()).into()),
     };
-    let columns = parse_header(survey, &header).map_err(|p| {
+    let columns = parse_header(survey, &header).map_err(|mut p| {
         let total = p.len();
+        p.truncate(MAX_REPORTED);
         fail(p, total)
     })?;
     let has = |name: &str| columns.iter().any(|c| c.name() == name);
@@ -1077,5 +1126,25 @@ mod tests {
             Cow::Owned(_)
         ));
         assert!(std::ptr::eq(interned("district"), interned(&String::from("district"))));
+    }
+
+    fn file_problems(survey: &Survey, csv: &str) -> FileProblems {
+        match check_csv(survey, "test.csv", csv.as_bytes(), None, false) {
+            Err(ImportError::File(problems)) => problems,
+            Err(e) => panic!("not a problem of the file: {e}"),
+            Ok(file) => panic!("accepted: {} rows", file.rows.len()),
+        }
+    }
+
+    /// Found by `fuzz/fuzz_targets/csv_import.rs`: a header of many bad
+    /// columns listed every one of them, past the 200 a refusal lists.
+    #[test]
+    fn header_problems_are_listed_up_to_the_limit_and_all_counted() {
+        let survey = crate::survey::builtin_definitions().remove(0);
+        let header: Vec<String> = (0..250).map(|i| format!("nope{i}")).collect();
+        let problems = file_problems(&survey, &format!("{}\n", header.join(",")));
+        assert_eq!(problems.problems.len(), MAX_REPORTED);
+        assert_eq!(problems.total, 250);
+        assert!(problems.to_string().contains("… and 50 more"), "{problems}");
     }
 }

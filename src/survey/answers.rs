@@ -208,17 +208,21 @@ fn check_answer(question: &Question, values: &[String]) -> Result<Option<AnswerV
             [] => Ok(None),
             [text] => {
                 // Control characters (NUL above all) have no place in an answer
-                // and PostgreSQL refuses NUL in text columns.
+                // and PostgreSQL refuses NUL in text columns. They go before
+                // the trim, so what is stored is trimmed, and an answer of
+                // nothing but them and blanks is no answer.
                 let text: String = text
-                    .trim()
                     .replace("\r\n", "\n")
                     .chars()
                     .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
                     .collect();
-                if text.chars().count() > *max_length as usize {
+                let text = text.trim();
+                if text.is_empty() {
+                    Ok(None)
+                } else if text.chars().count() > *max_length as usize {
                     Err(AnswerProblem::TooLong { max: *max_length })
                 } else {
-                    Ok(Some(AnswerValue::Text(text)))
+                    Ok(Some(AnswerValue::Text(text.to_string())))
                 }
             }
             _ => Err(AnswerProblem::SingleValue),

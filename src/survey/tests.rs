@@ -292,6 +292,42 @@ fn control_characters_are_removed_from_text() {
     assert_eq!(a.get("note"), Some(&AnswerValue::Text("ab\tc".into())));
 }
 
+/// Found by `fuzz/fuzz_targets/form_body.rs` (`note=%14`): a text of
+/// control characters was stored as an empty answer (and counted for a
+/// required question), and one with blanks behind control characters was
+/// stored untrimmed.
+#[test]
+fn text_of_control_characters_and_blanks_is_no_answer_and_what_is_left_is_trimmed() {
+    let s = survey();
+    for note in ["\u{14}", "\u{1}\n \u{7f}", " \u{0} "] {
+        let a = s
+            .validate(&raw(&[("kind", "local"), ("night", "1"), ("note", note)]))
+            .unwrap();
+        assert_eq!(a.get("note"), None, "{note:?}");
+    }
+    let a = s
+        .validate(&raw(&[
+            ("kind", "local"),
+            ("night", "1"),
+            ("note", "\u{1}\n 中\u{14} "),
+        ]))
+        .unwrap();
+    assert_eq!(a.get("note"), Some(&AnswerValue::Text("中".into())));
+    let required = Survey::from_toml(
+        "required.toml",
+        &BASE.replace("max_length = 5", "max_length = 5\nrequired = true"),
+    )
+    .unwrap();
+    let e = required
+        .validate(&raw(&[("kind", "local"), ("night", "1"), ("note", "\u{14}")]))
+        .unwrap_err();
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        (e[0].question.as_str(), &e[0].problem),
+        ("note", &AnswerProblem::Required)
+    );
+}
+
 /// BASE with a "does not apply" on the scale, offered by `night`.
 fn with_not_applicable() -> String {
     BASE.replace(

@@ -34,9 +34,13 @@ fn decode(input: &[u8]) -> Result<String, FormDecodeError> {
         match input[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = input.get(i + 1..i + 3).ok_or(FormDecodeError::BadEscape)?;
-                let hex = std::str::from_utf8(hex).map_err(|_| FormDecodeError::BadEscape)?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| FormDecodeError::BadEscape)?);
+                // Exactly two hex digits: `u8::from_str_radix` would also
+                // take a sign, reading `%+e` as the byte 0x0e.
+                let byte = match input.get(i + 1..i + 3) {
+                    Some(&[high, low]) => hex_digit(high).zip(hex_digit(low)).map(|(h, l)| (h << 4) | l),
+                    _ => None,
+                };
+                out.push(byte.ok_or(FormDecodeError::BadEscape)?);
                 i += 2;
             }
             b => out.push(b),
@@ -44,6 +48,10 @@ fn decode(input: &[u8]) -> Result<String, FormDecodeError> {
         i += 1;
     }
     String::from_utf8(out).map_err(|_| FormDecodeError::InvalidUtf8)
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    char::from(b).to_digit(16).map(|d| d as u8)
 }
 
 #[cfg(test)]
@@ -72,5 +80,18 @@ mod tests {
         assert_eq!(parse_urlencoded(b"a=\xff"), Err(FormDecodeError::InvalidUtf8));
         assert_eq!(parse_urlencoded(b"a=%4"), Err(FormDecodeError::BadEscape));
         assert_eq!(parse_urlencoded(b"a=%zz"), Err(FormDecodeError::BadEscape));
+    }
+
+    /// Found by `fuzz/fuzz_targets/form_body.rs`: a sign is not a hex digit,
+    /// so `%+e` is a broken escape, not the byte 0x0e.
+    #[test]
+    fn refuses_a_percent_escape_with_a_sign() {
+        for body in [&b"%+e"[..], b"a=%+e", b"a=h%+eiE4%B8%AD", b"a=%+4", b"a=%-1", b"a=%+"] {
+            assert_eq!(parse_urlencoded(body), Err(FormDecodeError::BadEscape), "{body:?}");
+        }
+        assert_eq!(
+            parse_urlencoded(b"a=%0e%7a%7A"),
+            Ok(vec![("a".into(), "\u{e}zz".into())])
+        );
     }
 }

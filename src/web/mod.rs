@@ -32,6 +32,10 @@ use actix_web::middleware::{Compress, DefaultHeaders, Logger};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use error::WebErrorKind;
 use render::Renderer;
+/// The resident form's fields as the submit handler reads them, for the
+/// fuzz target of the form decoder (`fuzz/`).
+#[doc(hidden)]
+pub use resident::{Submitted, HIDDEN_FIELDS};
 use std::net::TcpListener;
 use std::sync::Arc;
 

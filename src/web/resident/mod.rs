@@ -66,6 +66,21 @@ const FIELD_RESUME: &str = "_resume";
 const FIELD_RETURN: &str = "_return";
 /// The header's text-size button on a section page: `large` or `normal`.
 const FIELD_TEXT: &str = "_text";
+/// Every hidden field: a field of any other name is an answer.
+#[doc(hidden)]
+pub const HIDDEN_FIELDS: [&str; 11] = [
+    FIELD_CSRF,
+    FIELD_FORM,
+    FIELD_LANG,
+    FIELD_VERSION,
+    FIELD_SWITCH,
+    FIELD_CODE,
+    FIELD_PAGE,
+    FIELD_GO,
+    FIELD_RESUME,
+    FIELD_RETURN,
+    FIELD_TEXT,
+];
 
 /// A survey as residents can answer it today: its current version and wave.
 pub(crate) struct Answering {
@@ -327,9 +342,11 @@ pub async fn thanks(
     Ok(HttpResponse::Ok().content_type(ContentType::html()).body(html))
 }
 
-/// The fields of a submitted survey form.
+/// The fields of a submitted survey form. Public (hidden) for the fuzz
+/// target of the form decoder (`fuzz/fuzz_targets/form_body.rs`).
+#[doc(hidden)]
 #[derive(Default)]
-struct Submitted {
+pub struct Submitted {
     csrf: Option<String>,
     form: Option<String>,
     lang: Option<String>,
@@ -356,7 +373,9 @@ impl Submitted {
         self.switch.as_deref().and_then(|l| l.parse().ok())
     }
 
-    fn from_pairs(pairs: &[(String, String)]) -> Submitted {
+    /// The decoded pairs of a form body: hidden fields by name, every
+    /// other field an answer (checked later by `Survey::validate`).
+    pub fn from_pairs(pairs: &[(String, String)]) -> Submitted {
         let mut s = Submitted::default();
         for (key, value) in pairs {
             let slot = match key.as_str() {
@@ -379,6 +398,11 @@ impl Submitted {
             *slot = Some(value.clone());
         }
         s
+    }
+
+    /// The answers as sent, every field that is not a hidden one.
+    pub fn answers(&self) -> &RawAnswers {
+        &self.answers
     }
 }
 
@@ -944,6 +968,32 @@ impl AppState {
 
 #[cfg(test)]
 mod tests {
+    use super::{Submitted, HIDDEN_FIELDS};
+
+    #[test]
+    fn hidden_fields_are_not_answers_and_every_other_field_is() {
+        let mut pairs: Vec<(String, String)> = HIDDEN_FIELDS.iter().map(|f| (f.to_string(), "x".into())).collect();
+        pairs.push(("_unknown".into(), "1".into()));
+        pairs.push(("district".into(), "2".into()));
+        let form = Submitted::from_pairs(&pairs);
+        assert_eq!(form.answers().fields().collect::<Vec<_>>(), ["_unknown", "district"]);
+        assert!([
+            &form.csrf,
+            &form.form,
+            &form.lang,
+            &form.version,
+            &form.switch,
+            &form.code,
+            &form.page,
+            &form.go,
+            &form.resume,
+            &form.ret,
+            &form.text
+        ]
+        .iter()
+        .all(|v| v.as_deref() == Some("x")));
+    }
+
     /// Every message the resident handlers and the letters look up by name.
     #[test]
     fn every_message_the_code_asks_for_is_in_the_catalog() {
