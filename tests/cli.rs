@@ -921,3 +921,30 @@ fn import_options_are_checked_against_their_rules_before_any_row() {
     let (ok, out, _) = run(&["export", "livability", "--format", "csv"], dir.path());
     assert!(ok && out.lines().count() <= 1, "nothing stored: {out}");
 }
+
+#[test]
+fn margins_are_checked_against_the_questionnaire_when_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.csv"),
+        "question,value,total\nfavourite_colour,red,10\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = run(
+        &["margins", "set", "livability", "bad.csv", "--wave", "2026"],
+        dir.path(),
+    );
+    assert!(!ok, "refused when stored, not at the first analysis");
+    assert!(stderr.contains("favourite_colour"), "{stderr}");
+    std::fs::write(
+        dir.path().join("good.csv"),
+        "question,value,total\nsex,male,510\nsex,female,490\n",
+    )
+    .unwrap();
+    let (ok, out, stderr) = run(
+        &["margins", "set", "livability", "good.csv", "--wave", "2026"],
+        dir.path(),
+    );
+    assert!(ok, "{stderr}");
+    assert!(out.contains("stored 2 population totals"), "{out}");
+}

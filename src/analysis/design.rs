@@ -231,6 +231,16 @@ pub(super) struct MarginSpec {
 
 /// The margins of `totals`, in their order, checked against the
 /// definition: every value an option, none twice.
+/// Whether `totals` can rake a wave of `definition`: every question and
+/// value known, each category once (what raking would refuse later).
+pub fn check_margins(
+    slug: &str,
+    totals: &[MarginTotal],
+    definition: &crate::survey::Survey,
+) -> Result<(), AnalysisError> {
+    margin_totals(slug, totals, definition).map(|_| ())
+}
+
 pub(super) fn margin_totals(
     slug: &str,
     totals: &[MarginTotal],

@@ -35,7 +35,7 @@ pub use compare::{
     compare, compare_csv_header, compare_options, compare_reports, write_compare_csv, CompareReport, CompareRow,
     COMPARE_CSV_HEADER,
 };
-pub use design::DesignWeights;
+pub use design::{check_margins, DesignWeights};
 pub use distribution::DistributionRow;
 pub use fieldwork::fieldwork;
 pub use figure::{Figure, Status};

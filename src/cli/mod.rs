@@ -657,9 +657,12 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
                 error,
             })?;
             let margins = crate::analysis::parse_margins(&name, reader)?;
-            registry
+            let latest = registry
                 .latest(&slug)
                 .ok_or_else(|| AppError::UnknownSurvey(slug.clone()))?;
+            // Checked against the questionnaire now, not at the first
+            // analysis: unknown questions or values, a category twice.
+            crate::analysis::check_margins(&slug, &margins, &latest.survey)?;
             db.set_margins(&slug, wave, &margins)?;
             println!(
                 "{name}: stored {} population totals for {slug} wave {wave}",
