@@ -33,6 +33,8 @@ pub fn problems(errors: &ValidationErrors) -> Vec<String> {
                 ("range", Some(min), None) => format!("{field} must be at least {min}{got}"),
                 ("range", None, Some(max)) => format!("{field} must be at most {max}{got}"),
                 ("length", Some(min), Some(max)) => format!("{field} must be {min} to {max} characters long"),
+                ("length", None, Some(max)) => format!("{field} must be at most {max} characters long"),
+                ("length", Some(min), None) => format!("{field} must be at least {min} characters long"),
                 (code, _, _) => format!("{field} is not valid ({code})"),
             };
             out.push(sentence);

@@ -179,6 +179,10 @@ pub fn wave(command: WaveCommand) -> Result<(), AppError> {
             if let Some(day) = results_published {
                 settings.results_published = Some(day);
             }
+            let problems = settings.problems();
+            if !problems.is_empty() {
+                return Err(AppError::Usage(problems.join("; ")));
+            }
             db.set_wave(&slug, &settings, COMMAND_LINE_ACTOR)?;
             println!("{}", describe(&slug, &settings));
             Ok(())

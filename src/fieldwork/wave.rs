@@ -49,9 +49,12 @@ named_choices! {
 /// The question whose answers name the strata when none is chosen.
 pub const DEFAULT_STRATUM_QUESTION: &str = "district";
 
-/// How one wave of a survey is fielded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How one wave of a survey is fielded, each setting with its rule
+/// (`validator`; the stratum question is checked against the survey by
+/// `stratum_values`).
+#[derive(Debug, Clone, PartialEq, Eq, validator::Validate)]
 pub struct WaveSettings {
+    #[validate(range(min = 1900, max = 2999))]
     pub wave: i32,
     pub access: Access,
     /// The single-choice question whose option values are the strata.
@@ -60,7 +63,8 @@ pub struct WaveSettings {
     /// together with the published version's own dates.
     pub window: DateWindow,
     /// Whom residents call with questions (a number and its hours), as
-    /// printed on letters.
+    /// printed on letters: a line, not a page.
+    #[validate(length(max = 200))]
     pub helpline: String,
     /// The day the wave's results are to be published, told to residents
     /// on the thank-you page; `None` until it is decided.
@@ -68,6 +72,14 @@ pub struct WaveSettings {
 }
 
 impl WaveSettings {
+    /// The broken rules, one sentence each (`validation::problems`).
+    pub fn problems(&self) -> Vec<String> {
+        validator::Validate::validate(self)
+            .err()
+            .map(|e| crate::validation::problems(&e))
+            .unwrap_or_default()
+    }
+
     /// Settings of a wave set up without options: invitation only, strata
     /// from `district`. Creating invitations is the point of setting up a
     /// wave, so an open link is something to switch on deliberately.
@@ -328,5 +340,25 @@ mod tests {
         assert!(check_stratum(&survey, "district", "huancui").is_ok());
         assert!(check_stratum(&survey, "district", "nowhere").is_err());
         assert!(check_stratum(&survey, "nonesuch", "huancui").is_err());
+    }
+}
+
+#[cfg(test)]
+mod settings_rules {
+    use super::*;
+
+    #[test]
+    fn a_helpline_is_a_line_and_a_wave_a_year() {
+        let mut settings = WaveSettings::new(2026);
+        assert!(settings.problems().is_empty());
+        settings.helpline = "1".repeat(201);
+        settings.wave = 20260;
+        assert_eq!(
+            settings.problems(),
+            [
+                "helpline must be at most 200 characters long",
+                "wave must be between 1900 and 2999, not 20260"
+            ]
+        );
     }
 }

@@ -503,6 +503,10 @@ pub async fn save_wave(
         helpline: field(&pairs, "helpline"),
         results_published,
     };
+    let problems = settings.problems();
+    if !problems.is_empty() {
+        return refused(&req, &state, &viewer, session, slug, Some(wave), problems).await;
+    }
     let db = state.db.clone();
     let (key, actor) = (slug.clone(), session.user.username.to_string());
     blocking(&state, lang, move || db.set_wave(&key, &settings, &actor)).await?;
