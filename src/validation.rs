@@ -1,14 +1,39 @@
 //! Input rules are stated on the input types themselves with `validator`
-//! (the API's numeric parameters, the password form); this turns their
-//! errors into the sentences every surface uses: "replicates must be
-//! between 1 and 5000, not 2000000".
+//! (the API's numeric parameters, import options, invitation requests,
+//! wave settings, the password form); this turns their errors into the
+//! sentences every surface uses: "replicates must be between 1 and 5000,
+//! not 2000000", in the reader's language on the pages.
 
 use validator::{ValidationErrors, ValidationErrorsKind};
 
-/// One sentence per broken rule, fields in name order. A rule with a
-/// `message` says it; otherwise the sentence is made from its `code` and
-/// parameters (`min`, `max`, `value`).
+/// The sentence of each kind of broken rule, in English: what the command
+/// line and the API say. The pages say the same in the reader's language
+/// (`rule_*` in `web/messages.toml`, held to these by a test).
+pub const ENGLISH: [(&str, &str); 7] = [
+    ("rule_range", "{field} must be between {min} and {max}, not {value}"),
+    ("rule_at_least", "{field} must be at least {min}, not {value}"),
+    ("rule_at_most", "{field} must be at most {max}, not {value}"),
+    ("rule_length", "{field} must be {min} to {max} characters long"),
+    ("rule_length_max", "{field} must be at most {max} characters long"),
+    ("rule_length_min", "{field} must be at least {min} characters long"),
+    ("rule_other", "{field} is not valid"),
+];
+
+/// One sentence per broken rule, in English (see [`problems_with`]).
 pub fn problems(errors: &ValidationErrors) -> Vec<String> {
+    problems_with(errors, |key, args| {
+        let template = ENGLISH.iter().find(|(k, _)| *k == key).map_or(key, |(_, t)| t);
+        args.iter().fold(template.to_string(), |text, (name, value)| {
+            text.replace(&format!("{{{name}}}"), value)
+        })
+    })
+}
+
+/// One sentence per broken rule, fields in name order, each from
+/// `say(key, arguments)` with a `rule_*` key and the arguments `field`,
+/// `min`, `max` and `value` (a number's; a text is never repeated). A rule with its own
+/// `message` says that after the field's name.
+pub fn problems_with(errors: &ValidationErrors, say: impl Fn(&str, &[(&str, &str)]) -> String) -> Vec<String> {
     let mut fields: Vec<_> = errors.errors().iter().collect();
     fields.sort_by_key(|(name, _)| name.to_string());
     let mut out = Vec::new();
@@ -27,17 +52,30 @@ pub fn problems(errors: &ValidationErrors) -> Vec<String> {
                     .get(name)
                     .map(|v| v.to_string().trim_matches('"').to_string())
             };
-            let got = param("value").map_or_else(String::new, |v| format!(", not {v}"));
-            let sentence = match (error.code.as_ref(), param("min"), param("max")) {
-                ("range", Some(min), Some(max)) => format!("{field} must be between {min} and {max}{got}"),
-                ("range", Some(min), None) => format!("{field} must be at least {min}{got}"),
-                ("range", None, Some(max)) => format!("{field} must be at most {max}{got}"),
-                ("length", Some(min), Some(max)) => format!("{field} must be {min} to {max} characters long"),
-                ("length", None, Some(max)) => format!("{field} must be at most {max} characters long"),
-                ("length", Some(min), None) => format!("{field} must be at least {min} characters long"),
-                (code, _, _) => format!("{field} is not valid ({code})"),
+            let (min, max) = (param("min"), param("max"));
+            let key = match (error.code.as_ref(), &min, &max) {
+                ("range", Some(_), Some(_)) => "rule_range",
+                ("range", Some(_), None) => "rule_at_least",
+                ("range", None, Some(_)) => "rule_at_most",
+                ("length", Some(_), Some(_)) => "rule_length",
+                ("length", None, Some(_)) => "rule_length_max",
+                ("length", Some(_), None) => "rule_length_min",
+                _ => "rule_other",
             };
-            out.push(sentence);
+            let value = match key {
+                "rule_range" | "rule_at_least" | "rule_at_most" => param("value").unwrap_or_default(),
+                _ => String::new(),
+            };
+            let (min, max) = (min.unwrap_or_default(), max.unwrap_or_default());
+            out.push(say(
+                key,
+                &[
+                    ("field", field.as_ref()),
+                    ("min", &min),
+                    ("max", &max),
+                    ("value", &value),
+                ],
+            ));
         }
     }
     out
@@ -58,6 +96,17 @@ mod tests {
             message = "must lie strictly between 0 and 1"
         ))]
         level: f64,
+    }
+
+    #[test]
+    fn the_pages_english_is_the_command_lines() {
+        let messages = crate::web::i18n::Messages::load().unwrap();
+        for (key, english) in ENGLISH {
+            assert_eq!(messages.text(crate::lang::Lang::En, key, &[]), english, "{key}");
+            for lang in crate::lang::Lang::ALL {
+                assert!(messages.text(lang, key, &[]).contains("{field}"), "{key} in {lang:?}");
+            }
+        }
     }
 
     #[test]

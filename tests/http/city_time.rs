@@ -255,6 +255,12 @@ async fn the_thank_you_page_says_received_once_and_when_results_come_out() {
         .await
         .unwrap()
         .contains("is not a date of the form YYYY-MM-DD"));
+    // A helpline is a line: its rule is told in the reader's language.
+    let mut long = fields("2027-03-01");
+    long.iter_mut().find(|(k, _)| k == "helpline").unwrap().1 = "1".repeat(201);
+    let too_long = post(&app, &sam, "/admin/surveys/livability/fieldwork/wave?lang=zh", &long).await;
+    assert_eq!(too_long.status(), 422);
+    assert!(too_long.text().await.unwrap().contains("helpline 最多 200 个字符。"));
     let saved = post(
         &app,
         &sam,

@@ -503,7 +503,7 @@ pub async fn save_wave(
         helpline: field(&pairs, "helpline"),
         results_published,
     };
-    let problems = settings.problems();
+    let problems = super::broken_rules(&state, lang, &settings);
     if !problems.is_empty() {
         return refused(&req, &state, &viewer, session, slug, Some(wave), problems).await;
     }
@@ -600,7 +600,7 @@ pub async fn create_batch(
         return refused(&req, &state, &viewer, session, slug, Some(wave), vec![problem]).await;
     };
     let request = crate::fieldwork::InvitationRequest { stratum, count };
-    let problems = request.problems();
+    let problems = super::broken_rules(&state, lang, &request);
     if !problems.is_empty() {
         return refused(&req, &state, &viewer, session, slug, Some(wave), problems).await;
     }

@@ -244,6 +244,13 @@ where
         .map_err(|e| internal(e.to_string()))
 }
 
+/// The rules `input` breaks, one sentence each in `lang` (`validation`).
+fn broken_rules(state: &AppState, lang: Lang, input: &impl validator::Validate) -> Vec<String> {
+    input.validate().err().map_or_else(Vec::new, |errors| {
+        crate::validation::problems_with(&errors, |key, args| state.renderer.messages.text(lang, key, args))
+    })
+}
+
 /// Session tokens are 64 lowercase hex digits.
 fn is_session_token(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
