@@ -19,6 +19,12 @@ pub const ENGLISH: [(&str, &str); 7] = [
     ("rule_other", "{field} is not valid"),
 ];
 
+/// The rules `input` breaks, one English sentence each (none when it
+/// keeps them all).
+pub fn broken(input: &impl validator::Validate) -> Vec<String> {
+    input.validate().err().map_or_else(Vec::new, |errors| problems(&errors))
+}
+
 /// One sentence per broken rule, in English (see [`problems_with`]).
 pub fn problems(errors: &ValidationErrors) -> Vec<String> {
     problems_with(errors, |key, args| {

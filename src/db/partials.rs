@@ -310,6 +310,9 @@ impl Database {
     /// invitation is completed too. A completed partial keeps only its
     /// dates and how far it got: its answers and invitation are dropped.
     pub fn submit_partial(&self, partial: Option<i64>, new: &NewResponse<'_>) -> Result<Inserted, DbError> {
+        let mut new = new.clone();
+        new.submitted_at = super::responses::stored_time(new.how, new.submitted_at);
+        let new = &new;
         match (self.backend(), new.how) {
             // An invitation is used under its row's lock: PostgreSQL runs
             // those side by side, as any other write.

@@ -193,6 +193,17 @@ pub(super) fn reserve_ordered_ids(conn: &mut Conn, count: usize) -> QueryResult<
     }
 }
 
+/// The submission time as stored: an open-link response's to the minute
+/// (the burst check, over 10 minutes, needs no more, and a time to the
+/// second would match a line of a proxy's access log, docs/privacy.md);
+/// an invited response keeps only its day (`day_of`, where it is stored).
+pub(super) fn stored_time(how: Submission<'_>, t: time::OffsetDateTime) -> time::OffsetDateTime {
+    match how {
+        Submission::Web { .. } => t.replace_second(0).and_then(|m| m.replace_nanosecond(0)).unwrap_or(t),
+        Submission::Invited(_) => t,
+    }
+}
+
 /// The start of a day, the only time kept of an invited response.
 fn day_of(t: time::OffsetDateTime) -> time::OffsetDateTime {
     t.to_offset(time::UtcOffset::UTC).replace_time(time::Time::MIDNIGHT)

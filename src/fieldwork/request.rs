@@ -18,12 +18,9 @@ pub struct InvitationRequest {
 }
 
 impl InvitationRequest {
-    /// The broken rules, one sentence each (`validation::problems`).
+    /// The broken rules, one English sentence each.
     pub fn problems(&self) -> Vec<String> {
-        self.validate()
-            .err()
-            .map(|e| crate::validation::problems(&e))
-            .unwrap_or_default()
+        crate::validation::broken(self)
     }
 }
 

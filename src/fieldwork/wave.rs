@@ -72,12 +72,9 @@ pub struct WaveSettings {
 }
 
 impl WaveSettings {
-    /// The broken rules, one sentence each (`validation::problems`).
+    /// The broken rules, one English sentence each.
     pub fn problems(&self) -> Vec<String> {
-        validator::Validate::validate(self)
-            .err()
-            .map(|e| crate::validation::problems(&e))
-            .unwrap_or_default()
+        crate::validation::broken(self)
     }
 
     /// Settings of a wave set up without options: invitation only, strata

@@ -44,6 +44,16 @@ impl ApiError {
             retry_after: None,
         }
     }
+    /// Every analysis turn is taken and the line is full: try again soon.
+    fn busy() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many analyses are waiting; try again in a few seconds",
+        )
+        .retry_after(std::time::Duration::from_secs(5))
+    }
+
     fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
@@ -124,12 +134,7 @@ impl From<AnalysisFailure> for ApiError {
     fn from(e: AnalysisFailure) -> ApiError {
         match e {
             AnalysisFailure::Analysis(e) => ApiError::from(&*e),
-            AnalysisFailure::Busy => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "too many analyses are waiting; try again in a few seconds",
-            )
-            .retry_after(std::time::Duration::from_secs(5)),
+            AnalysisFailure::Busy => ApiError::busy(),
             AnalysisFailure::TimedOut(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timed_out", e.to_string()),
             AnalysisFailure::Stopped(message) => ApiError::internal(message),
         }
@@ -476,12 +481,7 @@ pub async fn export(
     crate::web::download::export_archive(&state, slug, wave, lang)
         .await
         .map_err(|e| match e {
-            DownloadError::Busy => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "too many analyses are waiting; try again in a few seconds",
-            )
-            .retry_after(std::time::Duration::from_secs(5)),
+            DownloadError::Busy => ApiError::busy(),
             DownloadError::Export(crate::error::AppError::UnknownSurvey(slug)) => ApiError::new(
                 StatusCode::NOT_FOUND,
                 "unknown_survey",

@@ -428,9 +428,11 @@ async fn purge_free_text(state: web::Data<AppState>) -> std::convert::Infallible
                 .db
                 .purge_free_text(&worker.current_surveys().text_questions(), before, "(retention)")
         })
-        .await;
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|purged| purged.map_err(|e| e.to_string()));
         match purged {
-            Ok(Ok(purged)) => {
+            Ok(purged) => {
                 for p in purged {
                     log::info!(
                         "retention: deleted {} free-text answer(s) of {} v{} older than {} days",
@@ -441,7 +443,6 @@ async fn purge_free_text(state: web::Data<AppState>) -> std::convert::Infallible
                     );
                 }
             }
-            Ok(Err(e)) => log::warn!("could not purge old free-text answers: {e}"),
             Err(e) => log::warn!("could not purge old free-text answers: {e}"),
         }
     }

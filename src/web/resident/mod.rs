@@ -947,13 +947,7 @@ impl AppState {
                     slug: &slug,
                     wave,
                     lang,
-                    // To the minute: the burst check (10 minutes) needs no
-                    // more, and a time to the second would match a line of
-                    // a proxy's access log (docs/privacy.md).
-                    submitted_at: now
-                        .replace_second(0)
-                        .and_then(|t| t.replace_nanosecond(0))
-                        .unwrap_or(now),
+                    submitted_at: now,
                     duration_seconds: Some(duration),
                     answers: &answers,
                     choice_codes: &choice_codes,
